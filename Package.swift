@@ -1,0 +1,119 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Imports point one way: CLI -> roles (Worker, Router, Synchronizer) -> HTTP / Runtime / Metrics -> Core.
+// Roles never import each other; they meet through Core's wire types over HTTP.
+let package = Package(
+    name: "hedgerow",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "hedgerow", targets: ["HedgerowCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "HedgerowCLI",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
+                "HedgerowWorker", "HedgerowRouter", "HedgerowSynchronizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "HedgerowCore"),
+        .target(
+            name: "HedgerowHTTP",
+            dependencies: [
+                "HedgerowCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "HedgerowMetrics",
+            dependencies: [
+                "HedgerowHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(
+            name: "HedgerowRuntime",
+            dependencies: [
+                "HedgerowCore", "COpenBLAS",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Generated/README.md"]
+        ),
+        .target(
+            name: "HedgerowWorker",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics", "HedgerowRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "HedgerowRouter",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "HedgerowSynchronizer",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(name: "HedgerowCoreTests", dependencies: ["HedgerowCore"]),
+        .testTarget(
+            name: "HedgerowHTTPTests",
+            dependencies: ["HedgerowHTTP", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
+        .testTarget(name: "HedgerowRuntimeTests", dependencies: ["HedgerowRuntime", "HedgerowCore"]),
+        .testTarget(name: "HedgerowWorkerTests", dependencies: ["HedgerowWorker", "HedgerowCore", "HedgerowRuntime"]),
+        .testTarget(name: "HedgerowRouterTests", dependencies: ["HedgerowRouter", "HedgerowCore"]),
+        .testTarget(name: "HedgerowSynchronizerTests", dependencies: ["HedgerowSynchronizer", "HedgerowCore"]),
+        .testTarget(name: "HedgerowIntegrationTests", dependencies: ["HedgerowCore"]),
+    ]
+)

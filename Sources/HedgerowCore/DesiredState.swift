@@ -1,0 +1,135 @@
+/// The desired state a user writes in `desired-state.yaml`, after validation. Parsing (with file:line errors)
+/// lives in the synchronizer; this is the checked value every role can share.
+public struct DesiredState: Sendable, Equatable {
+    /// Absolute path of the model repository (`<repository>/<model>/<version>/model.onnx`).
+    public var repository: String
+    public var workers: [StaticWorker]
+    public var models: [ModelSpec]
+
+    public init(repository: String, workers: [StaticWorker], models: [ModelSpec]) {
+        self.repository = repository
+        self.workers = workers
+        self.models = models
+    }
+
+    /// A worker listed in the file (it may also register itself by heartbeat).
+    public struct StaticWorker: Sendable, Equatable, Hashable {
+        public var name: String
+        public var address: String
+        public var zone: String
+        public var memoryMB: Int
+
+        public init(name: String, address: String, zone: String, memoryMB: Int) {
+            self.name = name
+            self.address = address
+            self.zone = zone
+            self.memoryMB = memoryMB
+        }
+    }
+
+    public enum VersionPolicy: Sendable, Equatable {
+        /// The newest N versions found in the repository.
+        case latest(Int)
+        case specific([ModelVersion])
+    }
+
+    public enum Placement: Sendable, Equatable {
+        /// Any workers, fewest models first.
+        case any
+        /// Replicas spread across distinct zones where possible.
+        case spreadByZone
+        /// Only these workers, by name.
+        case pinned([String])
+    }
+
+    public struct ModelSpec: Sendable, Equatable {
+        public var name: ModelName
+        public var versions: VersionPolicy
+        public var labels: [String: ModelVersion]
+        public var replicas: Int
+        public var placement: Placement
+        public var hedging: HedgingPolicy
+        public var batching: BatchingPolicy
+
+        public init(
+            name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
+            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy
+        ) {
+            self.name = name
+            self.versions = versions
+            self.labels = labels
+            self.replicas = replicas
+            self.placement = placement
+            self.hedging = hedging
+            self.batching = batching
+        }
+    }
+}
+
+/// `GET /v1/state` on the synchronizer: what `hedgerow status` prints.
+public struct SynchronizerStateReport: Sendable, Codable, Equatable {
+    public struct Replica: Sendable, Codable, Equatable {
+        public var worker: String
+        public var address: String
+        public var state: String
+        public var error: String?
+        public init(worker: String, address: String, state: String, error: String?) {
+            self.worker = worker
+            self.address = address
+            self.state = state
+            self.error = error
+        }
+    }
+
+    public struct VersionStatus: Sendable, Codable, Equatable {
+        public var model: String
+        public var version: Int
+        public var desiredReplicas: Int
+        public var readyReplicas: Int
+        public var replicas: [Replica]
+        /// Why the planner could not place every replica, if it could not.
+        public var problem: String?
+        public init(model: String, version: Int, desiredReplicas: Int, readyReplicas: Int, replicas: [Replica], problem: String?) {
+            self.model = model
+            self.version = version
+            self.desiredReplicas = desiredReplicas
+            self.readyReplicas = readyReplicas
+            self.replicas = replicas
+            self.problem = problem
+        }
+    }
+
+    public struct WorkerStatus: Sendable, Codable, Equatable {
+        public var name: String
+        public var address: String
+        public var zone: String
+        public var alive: Bool
+        public init(name: String, address: String, zone: String, alive: Bool) {
+            self.name = name
+            self.address = address
+            self.zone = zone
+            self.alive = alive
+        }
+    }
+
+    public var configFile: String
+    public var configHash: String?
+    public var configAppliedAt: String?
+    public var lastConfigError: String?
+    public var generation: Int
+    public var workers: [WorkerStatus]
+    public var versions: [VersionStatus]
+
+    public init(
+        configFile: String, configHash: String?, configAppliedAt: String?, lastConfigError: String?, generation: Int,
+        workers: [WorkerStatus], versions: [VersionStatus]
+    ) {
+        self.configFile = configFile
+        self.configHash = configHash
+        self.configAppliedAt = configAppliedAt
+        self.lastConfigError = lastConfigError
+        self.generation = generation
+        self.workers = workers
+        self.versions = versions
+    }
+}

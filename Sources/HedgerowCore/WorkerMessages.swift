@@ -1,0 +1,65 @@
+/// The load state of one model version on one worker, as `GET /admin/state` reports it.
+public enum ModelVersionState: String, Sendable, Codable, Hashable {
+    case loading = "LOADING"
+    case available = "AVAILABLE"
+    case unloading = "UNLOADING"
+    case failed = "FAILED"
+}
+
+/// One model version on a worker.
+public struct LoadedModelVersion: Sendable, Codable, Equatable {
+    public var model: String
+    public var version: Int
+    public var state: ModelVersionState
+    public var error: String?
+    public var memoryBytes: Int
+    public var inferenceCount: Int
+
+    public init(model: String, version: Int, state: ModelVersionState, error: String? = nil, memoryBytes: Int = 0, inferenceCount: Int = 0) {
+        self.model = model
+        self.version = version
+        self.state = state
+        self.error = error
+        self.memoryBytes = memoryBytes
+        self.inferenceCount = inferenceCount
+    }
+}
+
+/// `GET /admin/state`: who the worker is and what it holds.
+public struct WorkerStateReport: Sendable, Codable, Equatable {
+    public var name: String
+    public var address: String
+    public var zone: String
+    public var memoryMB: Int
+    public var models: [LoadedModelVersion]
+
+    public init(name: String, address: String, zone: String, memoryMB: Int, models: [LoadedModelVersion]) {
+        self.name = name
+        self.address = address
+        self.zone = zone
+        self.memoryMB = memoryMB
+        self.models = models
+    }
+}
+
+/// `POST /v1/workers/heartbeat`: a worker announcing itself to the synchronizer. Sent every heartbeat interval.
+public struct WorkerHeartbeat: Sendable, Codable, Equatable {
+    public var name: String
+    /// `host:port` where the worker answers inference and admin requests.
+    public var address: String
+    public var zone: String
+    public var memoryMB: Int
+
+    public init(name: String, address: String, zone: String, memoryMB: Int) {
+        self.name = name
+        self.address = address
+        self.zone = zone
+        self.memoryMB = memoryMB
+    }
+}
+
+/// A JSON error body: `{"error": "..."}`, as every Hedgerow endpoint answers failures.
+public struct ErrorBody: Sendable, Codable, Equatable {
+    public var error: String
+    public init(error: String) { self.error = error }
+}

@@ -1,0 +1,132 @@
+import HedgerowCore
+import NIOCore
+import NIOHTTP1
+
+/// Collects one request at a time (head, body up to `maxBodyBytes`, end), hands it to the responder and writes
+/// the answer. Sits at the end of an HTTP/1.1 connection pipeline, or of each HTTP/2 stream's pipeline behind
+/// `HTTP2FramePayloadToHTTP1ServerCodec`, so both protocols share every line below.
+///
+/// Hazards handled here: a body over the limit is answered 413 at once and the rest of it discarded (on HTTP/1.1
+/// the connection is then closed, since the peer may still be sending); a client that goes away fires the
+/// request's `CancellationSignal`; a response that completes after the channel closed is dropped.
+final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequestHead, ByteBuffer)
+        /// Body over the limit: already answered, ignoring the rest of the request.
+        case discarding
+        case responding(CancellationSignal)
+    }
+
+    private let responder: any HTTPResponder
+    private let maxBodyBytes: Int
+    private let isHTTP2: Bool
+    private var state = State.idle
+
+    init(responder: any HTTPResponder, maxBodyBytes: Int, isHTTP2: Bool) {
+        self.responder = responder
+        self.maxBodyBytes = maxBodyBytes
+        self.isHTTP2 = isHTTP2
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch (unwrapInboundIn(data), state) {
+        case (.head(let head), .idle):
+            if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
+                state = .discarding
+                write(.error(tooLarge(length)), version: head.version, keepAlive: false, context: context)
+                return
+            }
+            state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
+        case (.body(var chunk), .receiving(let head, var body)):
+            state = .idle  // drop the reference so `body` stays uniquely owned while it grows
+            if body.readableBytes + chunk.readableBytes > maxBodyBytes {
+                state = .discarding
+                write(.error(tooLarge(body.readableBytes + chunk.readableBytes)), version: head.version, keepAlive: false, context: context)
+                return
+            }
+            body.writeBuffer(&chunk)
+            state = .receiving(head, body)
+        case (.end, .receiving(let head, let body)):
+            let cancellation = CancellationSignal()
+            state = .responding(cancellation)
+            let request = HTTPRequest(method: head.method, target: head.uri, headers: head.headers, body: body)
+            let requestContext = RequestContext(eventLoop: context.eventLoop, cancellation: cancellation, isHTTP2: isHTTP2)
+            let keepAlive = head.isKeepAlive
+            let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+            responder.respond(to: request, context: requestContext)
+                .hop(to: context.eventLoop)
+                .whenComplete { result in
+                    let (handler, context) = bound.value
+                    handler.finish(result, head: head, keepAlive: keepAlive, cancellation: cancellation, context: context)
+                }
+        case (.end, .discarding):
+
+            state = .idle
+        case (.body, .discarding):
+            break
+        default:
+            // A part out of order (a second head before the end): the peer is broken; stop talking to it.
+            context.close(promise: nil)
+        }
+    }
+
+    private func finish(_ result: Result<HTTPResponse, any Error>, head: HTTPRequestHead, keepAlive: Bool, cancellation: CancellationSignal, context: ChannelHandlerContext) {
+        cancellation.complete()
+        guard case .responding = state else { return }
+        state = .idle
+        switch result {
+        case .success(let response):
+            write(response, version: head.version, keepAlive: keepAlive, context: context)
+        case .failure(let error):
+            let hedgerowError = error as? HedgerowError ?? HedgerowError(.internalError, "internal error: \(error)")
+            write(.error(hedgerowError), version: head.version, keepAlive: keepAlive, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .responding(let cancellation) = state {
+            state = .idle
+            cancellation.fire()
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .responding(let cancellation) = state { cancellation.fire() }
+        if !isHTTP2, error is HTTPParserError {
+            // Malformed HTTP/1.1: answer 400 once, then close (the byte stream cannot be trusted any more).
+            write(.error(HedgerowError(.badRequest, "malformed HTTP request")), version: .http1_1, keepAlive: false, context: context)
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    private func tooLarge(_ bytes: Int) -> HedgerowError {
+        HedgerowError(.payloadTooLarge, "request body of \(bytes) bytes is over the limit of \(maxBodyBytes) bytes")
+    }
+
+    private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        var headers = response.headers
+        headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+        if !isHTTP2 && !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: isHTTP2 ? .http2 : version, status: response.status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if response.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
+        }
+        if !isHTTP2 && !keepAlive {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HTTPServerRequestHandler: Sendable {}

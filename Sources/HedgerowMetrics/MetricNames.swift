@@ -1,0 +1,20 @@
+/// Every metric name Hedgerow exports, in one place; Dashboards/ is built on exactly these.
+public enum MetricNames {
+    // Router
+    public static let routerRequestDuration = "hedgerow_router_request_duration_seconds"
+    public static let routerHedges = "hedgerow_router_hedges_total"
+    public static let routerHedgeWins = "hedgerow_router_hedge_wins_total"
+    public static let routerHedgeDelay = "hedgerow_router_hedge_delay_seconds"
+    public static let routerRetries = "hedgerow_router_retries_total"
+    public static let routerUpstreamDuration = "hedgerow_router_upstream_duration_seconds"
+    public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
+    // Worker
+    public static let workerInferenceDuration = "hedgerow_worker_inference_duration_seconds"
+    public static let workerBatchSize = "hedgerow_worker_batch_size"
+    public static let workerQueueDepth = "hedgerow_worker_queue_depth"
+    public static let workerModelsLoaded = "hedgerow_worker_models_loaded"
+    // Synchronizer
+    public static let syncReplicas = "hedgerow_sync_replicas"
+    public static let syncConfigErrors = "hedgerow_sync_config_errors_total"
+    public static let syncGeneration = "hedgerow_sync_generation"
+}

@@ -1,0 +1,37 @@
+import HedgerowHTTP
+import Metrics
+import NIOCore
+import Prometheus
+
+/// The process-wide Prometheus registry behind swift-metrics, and the `/metrics` page rendered from it.
+///
+/// `bootstrap()` must run once per process before any metric is created (the CLI does it); code records through
+/// the swift-metrics API (`Counter`, `Timer`, `Gauge`, `Recorder`) and never talks to Prometheus directly.
+public enum MetricsEndpoint {
+    public static let registry = PrometheusCollectorRegistry()
+
+    /// Latency buckets from 100 µs to 10 s: serving latencies live at the low end.
+    public static let latencyBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    public static func bootstrap() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = latencyBuckets
+        factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128]
+        MetricsSystem.bootstrap(factory)
+    }
+
+    /// `GET /metrics` in the Prometheus text exposition format.
+    public static func response() -> HTTPResponse {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return HTTPResponse(
+            status: .ok,
+            headers: ["content-type": "text/plain; version=0.0.4; charset=utf-8"],
+            body: ByteBuffer(bytes: buffer)
+        )
+    }
+}

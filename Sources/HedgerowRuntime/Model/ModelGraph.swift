@@ -1,0 +1,56 @@
+import HedgerowCore
+
+/// A loaded, checked ONNX graph, ready to run many times concurrently.
+///
+/// Invariants established at load: `nodes` is in topological order; every node input is a graph input, an
+/// initializer or an earlier node's output; every op has a kernel. Initializers are held once here and shared by
+/// every run (never copied per request). `lastUse[i]` lists the values that node `i` is the last reader of, so a
+/// run can release intermediates as soon as possible.
+public struct ModelGraph: Sendable {
+    public let inputs: [TensorSignature]
+    public let outputs: [TensorSignature]
+    let nodes: [Node]
+    let kernels: [Kernel]
+    let initializers: [String: Tensor]
+    let lastUse: [[String]]
+    public let opsetVersion: Int
+
+    /// Bytes held by initializers: what a loaded version costs in memory, to a first approximation.
+    public var weightBytes: Int {
+        initializers.values.reduce(0) { total, t in
+            switch t.storage {
+            case .float32(let v): total + v.count * 4
+            case .int64(let v): total + v.count * 8
+            }
+        }
+    }
+
+    /// Runs the graph on named inputs and returns every graph output by name.
+    public func run(_ feeds: [String: Tensor]) throws(HedgerowError) -> [String: Tensor] {
+        var values = initializers
+        for signature in inputs {
+            guard let tensor = feeds[signature.name] else {
+                throw HedgerowError(.badRequest, "missing input '\(signature.name)' (expected shape \(signature.metadataShapeText))")
+            }
+            try signature.check(tensor)
+            values[signature.name] = tensor
+        }
+        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
+            throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        for (index, node) in nodes.enumerated() {
+            let args = node.inputs.map { $0.isEmpty ? nil : values[$0] }
+            let results = try kernels[index](node, args)
+            for (name, tensor) in zip(node.outputs, results) where !name.isEmpty { values[name] = tensor }
+            for name in lastUse[index] { values[name] = nil }
+        }
+        var result: [String: Tensor] = [:]
+        for output in outputs {
+            guard let tensor = values[output.name] else {
+                throw HedgerowError(.internalError, "graph output '\(output.name)' was not produced")
+            }
+            result[output.name] = tensor
+        }
+        return result
+    }
+}

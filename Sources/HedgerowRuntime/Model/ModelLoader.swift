@@ -1,0 +1,96 @@
+import Foundation
+import HedgerowCore
+import SwiftProtobuf
+
+/// Turns the bytes of a `.onnx` file into a checked `ModelGraph`. Every failure is a `.loadFailed` error that
+/// names what is wrong (the op and node, the missing value, the unsupported datatype).
+public enum ModelLoader {
+    /// Lowest default-domain opset the kernels are written for.
+    public static let minimumOpset = 7
+
+    public static func load(contentsOf path: String) throws(HedgerowError) -> ModelGraph {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
+        }
+        return try load(data, source: path)
+    }
+
+    public static func load(_ data: Data, source: String = "model") throws(HedgerowError) -> ModelGraph {
+        let proto: Onnx_ModelProto
+        do { proto = try Onnx_ModelProto(serializedBytes: data) } catch {
+            throw HedgerowError(.loadFailed, "\(source) is not a valid ONNX model (protobuf decoding failed: \(error))")
+        }
+        guard proto.hasGraph else { throw HedgerowError(.loadFailed, "\(source) holds no graph") }
+        let opset = proto.opsetImport.first(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }).map { Int($0.version) } ?? 0
+        guard opset >= minimumOpset else {
+            throw HedgerowError(.loadFailed, "\(source) uses default-domain opset \(opset); Hedgerow supports opset \(minimumOpset) and later")
+        }
+        return try build(proto.graph, opset: opset, source: source)
+    }
+
+    static func build(_ graph: Onnx_GraphProto, opset: Int, source: String) throws(HedgerowError) -> ModelGraph {
+        var initializers: [String: Tensor] = [:]
+        for tensor in graph.initializer {
+            initializers[tensor.name] = try TensorDecoding.decode(tensor, what: "initializer '\(tensor.name)'")
+        }
+        let inputs = try graph.input.filter { initializers[$0.name] == nil }.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in
+            try signature(v, source: source)
+        }
+        let outputs = try graph.output.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in try signature(v, source: source) }
+
+        var nodes: [Node] = []
+        for (index, proto) in graph.node.enumerated() {
+            var attributes: [String: AttributeValue] = [:]
+            for attribute in proto.attribute {
+                attributes[attribute.name] = try decode(attribute, node: proto.name.isEmpty ? "#\(index)" : proto.name)
+            }
+            nodes.append(Node(name: proto.name, opType: proto.opType, inputs: proto.input, outputs: proto.output, attributes: attributes))
+            if !proto.domain.isEmpty && proto.domain != "ai.onnx" {
+                throw HedgerowError(.loadFailed, "\(source): node '\(nodes[index].label)' uses operator domain '\(proto.domain)', which Hedgerow does not support")
+            }
+        }
+        let ordered = try GraphOrder.topological(nodes, available: Set(initializers.keys).union(inputs.map(\.name)), source: source)
+        let kernels = try ordered.map { (node: Node) throws(HedgerowError) -> Kernel in
+            guard let kernel = Operators.kernel(for: node.opType, opset: opset) else {
+                throw HedgerowError(.loadFailed, "\(source): unsupported operator '\(node.opType)' in node '\(node.label)'")
+            }
+            return kernel
+        }
+        for output in outputs where !ordered.contains(where: { $0.outputs.contains(output.name) }) && initializers[output.name] == nil && !inputs.contains(where: { $0.name == output.name }) {
+            throw HedgerowError(.loadFailed, "\(source): graph output '\(output.name)' is produced by no node")
+        }
+        let keep = Set(outputs.map(\.name))
+        return ModelGraph(
+            inputs: inputs, outputs: outputs, nodes: ordered, kernels: kernels, initializers: initializers,
+            lastUse: GraphOrder.lastUses(ordered, keep: keep), opsetVersion: opset
+        )
+    }
+
+    private static func signature(_ value: Onnx_ValueInfoProto, source: String) throws(HedgerowError) -> TensorSignature {
+        guard case .tensorType(let tensorType)? = value.type.value else {
+            throw HedgerowError(.loadFailed, "\(source): graph value '\(value.name)' is not a tensor (sequences and maps are not supported)")
+        }
+        guard let type = ElementType(onnx: tensorType.elemType) else {
+            throw HedgerowError(.loadFailed, "\(source): graph value '\(value.name)' has datatype \(ElementType.onnxName(tensorType.elemType)), which Hedgerow does not support yet")
+        }
+        let dims: [Int?] = tensorType.shape.dim.map { dim in
+            if case .dimValue(let v)? = dim.value, v > 0 { return Int(v) }
+            return nil
+        }
+        return TensorSignature(name: value.name, elementType: type, shape: dims)
+    }
+
+    private static func decode(_ attribute: Onnx_AttributeProto, node: String) throws(HedgerowError) -> AttributeValue {
+        switch attribute.type {
+        case .int: return .int(Int(attribute.i))
+        case .float: return .float(attribute.f)
+        case .ints: return .ints(attribute.ints.map { Int($0) })
+        case .floats: return .floats(attribute.floats)
+        case .string: return .string(String(decoding: attribute.s, as: UTF8.self))
+        case .tensor: return .tensor(try TensorDecoding.decode(attribute.t, what: "attribute '\(attribute.name)' of node '\(node)'"))
+        default:
+            throw HedgerowError(.loadFailed, "node '\(node)': attribute '\(attribute.name)' has a kind (\(attribute.type)) Hedgerow does not support")
+        }
+    }
+}

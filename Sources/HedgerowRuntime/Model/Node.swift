@@ -1,0 +1,72 @@
+import HedgerowCore
+
+/// An attribute value of a node, decoded once at load.
+enum AttributeValue: Sendable, Equatable {
+    case int(Int)
+    case float(Float)
+    case ints([Int])
+    case floats([Float])
+    case string(String)
+    case tensor(Tensor)
+}
+
+/// One graph node after load: its operator, the names it reads and writes, and its attributes.
+struct Node: Sendable {
+    var name: String
+    var opType: String
+    var inputs: [String]
+    var outputs: [String]
+    var attributes: [String: AttributeValue]
+
+    /// Node name for messages: its own name, or its first output when unnamed.
+    var label: String { name.isEmpty ? "\(opType)→\(outputs.first ?? "?")" : name }
+
+    func int(_ key: String, default value: Int) throws(HedgerowError) -> Int {
+        switch attributes[key] {
+        case nil: return value
+        case .int(let v): return v
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be an integer")
+        }
+    }
+
+    func float(_ key: String, default value: Float) throws(HedgerowError) -> Float {
+        switch attributes[key] {
+        case nil: return value
+        case .float(let v): return v
+        case .int(let v): return Float(v)
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a float")
+        }
+    }
+
+    func ints(_ key: String) throws(HedgerowError) -> [Int]? {
+        switch attributes[key] {
+        case nil: return nil
+        case .ints(let v): return v
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a list of integers")
+        }
+    }
+}
+
+/// A graph input or output as the model declares it. `nil` dimensions are symbolic (the batch dimension, usually).
+public struct TensorSignature: Sendable, Equatable {
+    public var name: String
+    public var elementType: ElementType
+    public var shape: [Int?]
+
+    /// Shape in KServe/TF Serving metadata style: -1 for a dynamic dimension.
+    public var metadataShape: [Int] { shape.map { $0 ?? -1 } }
+
+    /// Checks a given tensor against the declared type and shape; the message names the input, the expected and
+    /// the given shape.
+    public func check(_ tensor: Tensor) throws(HedgerowError) {
+        guard tensor.elementType == elementType else {
+            throw HedgerowError(.badRequest, "input '\(name)': expected datatype \(elementType), got \(tensor.elementType)")
+        }
+        let matches = tensor.shape.count == shape.count && zip(tensor.shape, shape).allSatisfy { given, expected in expected == nil || expected == given }
+        guard matches else {
+            throw HedgerowError(.badRequest, "input '\(name)': expected shape \(metadataShapeText), got \(tensor.shape)")
+        }
+    }
+
+    var metadataShapeText: String { "[" + shape.map { $0.map(String.init) ?? "N" }.joined(separator: ", ") + "]" }
+}

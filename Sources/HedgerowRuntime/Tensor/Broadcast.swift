@@ -1,0 +1,64 @@
+import HedgerowCore
+
+/// Numpy-style (multidirectional) broadcasting, as the ONNX spec defines it for Add, Mul and friends.
+enum Broadcast {
+    /// The broadcast shape of two shapes, or an error naming both.
+    static func shape(_ a: [Int], _ b: [Int], node: String) throws(HedgerowError) -> [Int] {
+        let rank = max(a.count, b.count)
+        var out = [Int](repeating: 1, count: rank)
+        for i in 0..<rank {
+            let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
+            let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
+            guard da == db || da == 1 || db == 1 else {
+                throw HedgerowError(.badRequest, "node '\(node)': shapes \(a) and \(b) cannot be broadcast together")
+            }
+            out[i] = max(da, db)
+        }
+        return out
+    }
+
+    /// Element strides of `shape` seen through the broadcast `outShape` (0 on broadcast dimensions).
+    static func strides(of shape: [Int], in outShape: [Int]) -> [Int] {
+        let offset = outShape.count - shape.count
+        var strides = [Int](repeating: 0, count: outShape.count)
+        var running = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[i + offset] = shape[i] == 1 ? 0 : running
+            running *= shape[i]
+        }
+        return strides
+    }
+
+    /// Applies `op` element by element over broadcast operands. The common cases (equal shapes, a scalar, a
+    /// trailing bias row) take a flat loop; the general case walks an index odometer.
+    static func binary<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], node: String, _ op: (T, T) -> T) throws(HedgerowError) -> ([T], [Int]) {
+        let outShape = try shape(aShape, bShape, node: node)
+        let n = outShape.reduce(1, *)
+        if aShape == bShape {
+            return (zip(a, b).map(op), outShape)
+        }
+        if b.count == 1 { let s = b[0]; return (a.map { op($0, s) }, outShape) }
+        if a.count == 1 { let s = a[0]; return (b.map { op(s, $0) }, outShape) }
+        if aShape == outShape, outShape.count >= bShape.count, Array(outShape.suffix(bShape.count)) == bShape {
+            let m = b.count
+            var out = [T](); out.reserveCapacity(n)
+            for i in 0..<n { out.append(op(a[i], b[i % m])) }
+            return (out, outShape)
+        }
+        let sa = strides(of: aShape, in: outShape), sb = strides(of: bShape, in: outShape)
+        var index = [Int](repeating: 0, count: outShape.count)
+        var ia = 0, ib = 0
+        var out = [T](); out.reserveCapacity(n)
+        for _ in 0..<n {
+            out.append(op(a[ia], b[ib]))
+            var d = outShape.count - 1
+            while d >= 0 {
+                index[d] += 1; ia += sa[d]; ib += sb[d]
+                if index[d] < outShape[d] { break }
+                ia -= sa[d] * index[d]; ib -= sb[d] * index[d]; index[d] = 0
+                d -= 1
+            }
+        }
+        return (out, outShape)
+    }
+}

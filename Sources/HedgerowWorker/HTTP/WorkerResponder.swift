@@ -1,0 +1,103 @@
+import Foundation
+import HedgerowCore
+import HedgerowHTTP
+import HedgerowMetrics
+import HedgerowRuntime
+import Metrics
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Every HTTP endpoint of a worker: the client API (TF Serving REST, KServe v2), `/metrics`, and `/admin/*`.
+///
+/// Inference never runs on an event loop: decoding, the graph run and encoding happen on the inference thread
+/// pool. A request whose client went away before its turn is dropped without running.
+final class WorkerResponder: HTTPResponder {
+    let configuration: WorkerConfiguration
+    let models: ModelManager
+    let inferencePool: NIOThreadPool
+
+    init(configuration: WorkerConfiguration, models: ModelManager, inferencePool: NIOThreadPool) {
+        self.configuration = configuration
+        self.models = models
+        self.inferencePool = inferencePool
+    }
+
+    func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        let loop = context.eventLoop
+        if request.path == "/metrics" {
+            return loop.makeSucceededFuture(request.method == .GET ? MetricsEndpoint.response() : .error(methodNotAllowed(request)))
+        }
+        if request.path.hasPrefix("/admin/") {
+            return loop.makeSucceededFuture(AdminRoutes(responder: self).respond(to: request))
+        }
+        do {
+            guard let route = try InferenceRoute.parse(request.target) else {
+                return loop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint: \(request.method) \(request.path)")))
+            }
+            if route.isInference {
+                guard request.method == .POST else { return loop.makeSucceededFuture(.error(methodNotAllowed(request))) }
+                return infer(route, request: request, context: context)
+            }
+            guard request.method == .GET else { return loop.makeSucceededFuture(.error(methodNotAllowed(request))) }
+            return loop.makeSucceededFuture(StatusRoutes(models: models, workerName: configuration.name).respond(to: route))
+        } catch {
+            return loop.makeSucceededFuture(.error(error))
+        }
+    }
+
+    private func methodNotAllowed(_ request: HTTPRequest) -> HedgerowError {
+        HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
+    }
+
+    private func infer(_ route: InferenceRoute, request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        guard case .model(let model, let selector, let action) = route else {
+            return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint")))
+        }
+        let lease: ModelManager.Lease
+        do { lease = try models.acquire(model, selector) } catch {
+            return context.eventLoop.makeSucceededFuture(.error(error))
+        }
+        let cancellation = context.cancellation
+        let body = request.body
+        return inferencePool.runIfActive(eventLoop: context.eventLoop) { () -> HTTPResponse in
+            defer { lease.release() }
+            if cancellation.isCancelled {
+                // The client reset the stream while this waited: spend nothing on it.
+                return .error(HedgerowError(.unavailable, "request cancelled by the client"))
+            }
+            let started = ContinuousClock.now
+            do throws(HedgerowError) {
+                let data = Data(body.readableBytesView)
+                let json: String
+                switch action {
+                case .tfPredict:
+                    let (feeds, format) = try TFServingCodec.decode(data, graph: lease.graph)
+                    let outputs = try lease.graph.run(feeds)
+                    json = TFServingCodec.encode(outputs, graph: lease.graph, format: format)
+                default:
+                    let decoded = try KServeCodec.decode(data, graph: lease.graph)
+                    let outputs = try lease.graph.run(decoded.feeds)
+                    json = KServeCodec.encode(outputs, request: decoded, model: lease.id, graph: lease.graph)
+                }
+                Timer(
+                    label: MetricNames.workerInferenceDuration,
+                    dimensions: [("model", lease.id.model.rawValue), ("version", lease.id.version.description)]
+                ).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                return .jsonBytes(ByteBuffer(string: json))
+            } catch {
+                return .error(error)
+            }
+        }.recover { error in
+            .error(HedgerowError(.unavailable, "worker is shutting down: \(error)"))
+        }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, for metrics.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

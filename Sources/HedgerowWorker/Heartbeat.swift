@@ -1,0 +1,39 @@
+import Foundation
+import HedgerowCore
+import HedgerowHTTP
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Registers the worker with its synchronizer and keeps it registered: `POST /v1/workers/heartbeat` every
+/// interval until graceful shutdown. A failed heartbeat is logged once per outage, not once per attempt.
+struct Heartbeat: Service {
+    let synchronizer: String
+    let message: WorkerHeartbeat
+    let interval: Duration
+    let client: HTTP2ClientPool
+    let logger: Logger
+
+    func run() async throws {
+        let body = try JSONEncoder().encode(message)
+        var failing = false
+        while !Task.isCancelledOrShuttingDown {
+            let request = HTTPRequest(method: .POST, target: "/v1/workers/heartbeat", headers: ["content-type": "application/json"], body: ByteBuffer(bytes: body))
+            do {
+                let response = try await client.execute(request, to: synchronizer, timeout: .seconds(2)).response.get()
+                guard response.status == .ok else { throw HTTPServerError(message: "synchronizer answered \(response.status.code)") }
+                if failing { logger.info("heartbeat reaches the synchronizer again", metadata: ["synchronizer": "\(synchronizer)"]) }
+                failing = false
+            } catch {
+                if !failing { logger.warning("heartbeat failed; still serving what is loaded", metadata: ["synchronizer": "\(synchronizer)", "error": "\(error)"]) }
+                failing = true
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
+
+extension Task where Success == Never, Failure == Never {
+    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import HedgerowCore
+import HedgerowRuntime
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// The model versions a worker holds, and the only place that changes them.
+///
+/// Loads run on their own thread pool, never on the event loops or the inference threads, so loading one model
+/// does not stall requests to another. Each version's transitions are decided by its `ModelLifecycle`; this type
+/// carries out the actions (start a load, drop a model) and counts references for in-flight requests.
+public final class ModelManager: Sendable {
+    struct Entry: Sendable {
+        var lifecycle = ModelLifecycle()
+        var graph: ModelGraph?
+        var inferenceCount = 0
+    }
+
+    public let repository: ModelRepository
+    private let entries = NIOLockedValueBox<[ModelVersionID: Entry]>([:])
+    private let loadPool: NIOThreadPool
+    private let logger: Logger
+
+    public init(repository: ModelRepository, logger: Logger) {
+        self.repository = repository
+        self.logger = logger
+        self.loadPool = NIOThreadPool(numberOfThreads: 1)
+        self.loadPool.start()
+    }
+
+    public func shutdown() async {
+        try? await loadPool.shutdownGracefully()
+    }
+
+    public enum LoadOutcome: Sendable, Equatable {
+        case available
+        case loading
+    }
+
+    /// Starts loading a version (idempotent). Fails at once if the repository has no such file.
+    @discardableResult
+    public func load(_ id: ModelVersionID) throws(HedgerowError) -> LoadOutcome {
+        let path = repository.modelFile(id)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HedgerowError(.notFound, "model repository has no \(id.model) version \(id.version) (looked for \(id.model)/\(id.version)/model.onnx)")
+        }
+        let (action, state) = entries.withLockedValue { entries -> (ModelLifecycle.Action, ModelVersionState) in
+            if var entry = entries[id] {
+                let action = entry.lifecycle.loadRequested()
+                entries[id] = entry
+                return (action, entry.lifecycle.state)
+            }
+            entries[id] = Entry()
+            return (.startLoad, .loading)
+        }
+        if action == .startLoad { startLoad(id, path: path) }
+        return state == .available ? .available : .loading
+    }
+
+    /// Unloads a version once its in-flight requests finish. Returns false if the worker does not hold it.
+    @discardableResult
+    public func unload(_ id: ModelVersionID) -> Bool {
+        entries.withLockedValue { entries in
+            guard var entry = entries[id] else { return false }
+            let action = entry.lifecycle.unloadRequested()
+            entries[id] = action == .remove ? nil : entry
+            if action == .remove { logger.info("unloaded", metadata: ["model": "\(id)"]) }
+            return true
+        }
+    }
+
+    /// A loaded model held for one request. Call `release()` exactly once when done with it.
+    public struct Lease: Sendable {
+        public let id: ModelVersionID
+        public let graph: ModelGraph
+        fileprivate let manager: ModelManager
+
+        public func release() { manager.release(id) }
+    }
+
+    /// Takes a reference to an AVAILABLE version; errors name why it cannot serve (404 unknown, 503 loading or
+    /// unloading, 500 failed to load).
+    public func acquire(_ model: ModelName, _ selector: VersionSelector) throws(HedgerowError) -> Lease {
+        let version: ModelVersion
+        switch selector {
+        case .version(let v): version = v
+        case .latest:
+            guard let v = latestAvailable(model) else {
+                throw HedgerowError(hasAny(model) ? .unavailable : .notFound, hasAny(model) ? "model '\(model)' has no AVAILABLE version on this worker yet" : "model '\(model)' is not loaded on this worker")
+            }
+            version = v
+        case .label(let label):
+            throw HedgerowError(.notFound, "labels are resolved by the router; this worker has no label '\(label)' for '\(model)' (ask for /versions/N)")
+        }
+        let id = ModelVersionID(model: model, version: version)
+        let result = entries.withLockedValue { entries -> Result<ModelGraph, HedgerowError> in
+            guard var entry = entries[id] else {
+                return .failure(HedgerowError(.notFound, "model '\(model)' version \(version) is not loaded on this worker"))
+            }
+            guard let graph = entry.graph, entry.lifecycle.requestStarted() else {
+                switch entry.lifecycle.state {
+                case .failed: return .failure(HedgerowError(.internalError, "model '\(model)' version \(version) failed to load: \(entry.lifecycle.error ?? "unknown error")"))
+                default: return .failure(HedgerowError(.unavailable, "model '\(model)' version \(version) is \(entry.lifecycle.state.rawValue) on this worker"))
+                }
+            }
+            entry.inferenceCount += 1
+            entries[id] = entry
+            return .success(graph)
+        }
+        return Lease(id: id, graph: try result.get(), manager: self)
+    }
+
+    fileprivate func release(_ id: ModelVersionID) {
+        entries.withLockedValue { entries in
+            guard var entry = entries[id] else { return }
+            let action = entry.lifecycle.requestFinished()
+            entries[id] = action == .remove ? nil : entry
+        }
+    }
+
+    public func latestAvailable(_ model: ModelName) -> ModelVersion? {
+        entries.withLockedValue { entries in
+            entries.filter { $0.key.model == model && $0.value.lifecycle.state == .available }.keys.map(\.version).max()
+        }
+    }
+
+    private func hasAny(_ model: ModelName) -> Bool {
+        entries.withLockedValue { $0.keys.contains { $0.model == model } }
+    }
+
+    /// Versions of one model this worker holds, with states, for the status endpoints.
+    public func status(of model: ModelName) -> [(version: ModelVersion, state: ModelVersionState, error: String?, graph: ModelGraph?)] {
+        entries.withLockedValue { entries in
+            entries.filter { $0.key.model == model }
+                .map { ($0.key.version, $0.value.lifecycle.state, $0.value.lifecycle.error, $0.value.graph) }
+                .sorted { $0.0 < $1.0 }
+        }
+    }
+
+    /// Every version held, for `GET /admin/state`.
+    public func report() -> [LoadedModelVersion] {
+        entries.withLockedValue { entries in
+            entries.sorted { $0.key < $1.key }.map { id, entry in
+                LoadedModelVersion(
+                    model: id.model.rawValue, version: id.version.number, state: entry.lifecycle.state,
+                    error: entry.lifecycle.error, memoryBytes: entry.graph?.weightBytes ?? 0, inferenceCount: entry.inferenceCount
+                )
+            }
+        }
+    }
+
+    private func startLoad(_ id: ModelVersionID, path: String) {
+        logger.info("loading", metadata: ["model": "\(id)", "file": "\(path)"])
+        loadPool.submit { [self] _ in
+            let started = ContinuousClock.now
+            var loadError: String?
+            var loaded: ModelGraph?
+            do throws(HedgerowError) {
+                let graph = try ModelLoader.load(contentsOf: path)
+                try Self.warmUp(graph)
+                loaded = graph
+            } catch {
+                loadError = error.message
+            }
+            let action = entries.withLockedValue { entries -> ModelLifecycle.Action in
+                guard var entry = entries[id] else { return .none }
+                entry.graph = loaded
+                let action = entry.lifecycle.loadFinished(error: loadError)
+                entries[id] = action == .remove ? nil : entry
+                return action
+            }
+            if let loadError {
+                logger.error("load failed", metadata: ["model": "\(id)", "error": "\(loadError)"])
+            } else {
+                logger.info("available", metadata: ["model": "\(id)", "took": "\(ContinuousClock.now - started)", "dropped": "\(action == .remove)"])
+            }
+        }
+    }
+
+    /// One inference on zeros with every dynamic dimension 1, so the first real request does not pay for
+    /// first-touch costs, and a model that cannot run fails its load instead of its first request.
+    static func warmUp(_ graph: ModelGraph) throws(HedgerowError) {
+        var feeds: [String: Tensor] = [:]
+        for input in graph.inputs {
+            let shape = input.shape.map { $0 ?? 1 }
+            let count = shape.reduce(1, *)
+            switch input.elementType {
+            case .float32: feeds[input.name] = Tensor(shape: shape, floats: [Float](repeating: 0, count: count))
+            case .int64: feeds[input.name] = Tensor(shape: shape, int64s: [Int64](repeating: 0, count: count))
+            }
+        }
+        do { _ = try graph.run(feeds) } catch {
+            throw HedgerowError(.loadFailed, "warm-up inference failed: \(error.message)")
+        }
+    }
+}

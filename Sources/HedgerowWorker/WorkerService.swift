@@ -1,0 +1,42 @@
+import HedgerowCore
+import HedgerowHTTP
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A worker process: the HTTP server, the model manager and (with a synchronizer) the heartbeat, as one
+/// `Service` that ends on graceful shutdown.
+public struct WorkerService: Service {
+    private let configuration: WorkerConfiguration
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    public init(configuration: WorkerConfiguration, group: any EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.group = group
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let models = ModelManager(repository: ModelRepository(root: configuration.repository), logger: logger)
+        let inferencePool = NIOThreadPool(numberOfThreads: max(1, configuration.inferenceThreads))
+        inferencePool.start()
+        let client = HTTP2ClientPool(group: group)
+        let responder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool)
+        let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
+        var services: [any Service] = [server]
+        if let synchronizer = configuration.synchronizer {
+            let message = WorkerHeartbeat(name: configuration.name, address: configuration.advertisedAddress, zone: configuration.zone, memoryMB: configuration.memoryMB)
+            services.append(Heartbeat(synchronizer: synchronizer, message: message, interval: .milliseconds(Int(configuration.heartbeatIntervalSeconds * 1000)), client: client, logger: logger))
+        }
+        defer { client.shutdown() }
+        try await withThrowingDiscardingTaskGroup { group in
+            for service in services {
+                group.addTask { try await service.run() }
+            }
+        }
+        try? await inferencePool.shutdownGracefully()
+        await models.shutdown()
+    }
+}
