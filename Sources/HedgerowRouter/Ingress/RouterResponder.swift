@@ -1,0 +1,108 @@
+import HedgerowCore
+import HedgerowHTTP
+import HedgerowMetrics
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+
+/// The client-facing endpoint. Resolves the model (and version or label) through the routing table, orders the
+/// replicas by power of two choices, and forwards the body as bytes (it never parses tensors) with the version
+/// pinned in the path, hedging and retrying through `HedgedCall`.
+final class RouterResponder: HTTPResponder {
+    let configuration: RouterConfiguration
+    let store: RoutingTableStore
+    let client: HTTP2ClientPool
+    let outstanding = OutstandingRequests()
+    private let budgets = NIOLockedValueBox<[String: HedgeBudget]>([:])
+
+    init(configuration: RouterConfiguration, store: RoutingTableStore, client: HTTP2ClientPool) {
+        self.configuration = configuration
+        self.store = store
+        self.client = client
+    }
+
+    func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
+        let loop = context.eventLoop
+        if request.path == "/metrics" { return loop.makeSucceededFuture(MetricsEndpoint.response()) }
+        if request.path == "/v1/routes" { return loop.makeSucceededFuture(.json(store.current)) }
+        let route: InferenceRoute
+        do {
+            guard let parsed = try InferenceRoute.parse(request.target) else {
+                return loop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint: \(request.method) \(request.path)")))
+            }
+            route = parsed
+        } catch {
+            return loop.makeSucceededFuture(.error(error))
+        }
+        switch route {
+        case .v2Server:
+            return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"name":"hedgerow-router","version":"0.1.0","extensions":[]}"#)))
+        case .v2Live:
+            return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"live":true}"#)))
+        case .v2ServerReady:
+            let ready = store.current.generation > 0
+            return loop.makeSucceededFuture(ready ? .jsonBytes(.init(string: #"{"ready":true}"#)) : .error(HedgerowError(.unavailable, "router has no routing table yet")))
+        case .model(let model, let selector, let action):
+            if route.isInference != (request.method == .POST) {
+                return loop.makeSucceededFuture(.error(HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")))
+            }
+            return forward(request, route: route, model: model, selector: selector, action: action, context: context)
+        }
+    }
+
+    private func forward(
+        _ request: HTTPRequest, route: InferenceRoute, model: ModelName, selector: VersionSelector,
+        action: InferenceRoute.Action, context: RequestContext
+    ) -> EventLoopFuture<HTTPResponse> {
+        let started = NIODeadline.now()
+        let table = store.current
+        let version: ModelVersion, replicas: [String]
+        do {
+            (version, replicas) = try table.resolve(model: model, selector: selector)
+        } catch {
+            record(model.rawValue, status: error.httpStatus, since: started)
+            return context.eventLoop.makeSucceededFuture(.error(error))
+        }
+        if action == .v2Ready {
+            return context.eventLoop.makeSucceededFuture(.jsonBytes(.init(string: #"{"ready":true}"#)))
+        }
+        var upstream = request
+        upstream.target = route.path(pinnedTo: version)
+        upstream.headers.remove(name: "connection")
+        upstream.headers.remove(name: "host")
+        let policy = table.models[model.rawValue]?.hedging ?? .default
+        let budget = self.budget(for: model.rawValue)
+        if route.isInference { budget.deposit(percent: policy.budgetPercent) }
+        var timeoutMs = configuration.defaultTimeoutMs
+        if let given = request.headers.first(name: "hedgerow-timeout-ms").flatMap({ Int($0) }), given > 0 { timeoutMs = given }
+        let call = HedgedCall(
+            context: .init(
+                model: model.rawValue, request: upstream,
+                candidates: EndpointSelector.order(replicas, load: outstanding.count),
+                hedgeDelay: route.isInference && policy.isEnabled ? .milliseconds(Int64(policy.maxDelayMs)) : nil,
+                deadline: .milliseconds(Int64(timeoutMs))
+            ),
+            eventLoop: context.eventLoop, client: client, outstanding: outstanding, budget: budget
+        )
+        let modelName = model.rawValue
+        return call.run(cancellation: context.cancellation).map { [self] (response: HTTPResponse) -> HTTPResponse in
+            if route.isInference { record(modelName, status: Int(response.status.code), since: started) }
+            return response
+        }
+    }
+
+    private func budget(for model: String) -> HedgeBudget {
+        budgets.withLockedValue { budgets in
+            if let budget = budgets[model] { return budget }
+            let budget = HedgeBudget()
+            budgets[model] = budget
+            return budget
+        }
+    }
+
+    private func record(_ model: String, status: Int, since started: NIODeadline) {
+        Timer(label: MetricNames.routerRequestDuration, dimensions: [("model", model), ("code", String(status))])
+            .recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+    }
+}

@@ -1,0 +1,19 @@
+import HedgerowHTTP
+
+/// Everything a router needs to run, filled by the CLI from flags.
+public struct RouterConfiguration: Sendable {
+    public var listen: HTTPServerConfiguration
+    /// Synchronizer address (`host:port`) to long-poll routes from.
+    public var synchronizer: String
+    /// Where the last routing table is kept, so a restarted router serves before the synchronizer answers.
+    public var routesCacheFile: String?
+    /// Deadline of a request that carries no `Hedgerow-Timeout-Ms`, milliseconds.
+    public var defaultTimeoutMs: Int
+
+    public init(listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000) {
+        self.listen = listen
+        self.synchronizer = synchronizer
+        self.routesCacheFile = routesCacheFile
+        self.defaultTimeoutMs = defaultTimeoutMs
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import HedgerowCore
+import HedgerowHTTP
+import HedgerowMetrics
+import Logging
+import Metrics
+import NIOCore
+import ServiceLifecycle
+
+/// Long-polls the synchronizer (`GET /v1/routes?after=N`) and installs each newer table. The data plane never
+/// waits on this: when the synchronizer is unreachable the router keeps serving its last table, and this loop
+/// retries once a second.
+struct RouteWatcher: Service {
+    let synchronizer: String
+    let store: RoutingTableStore
+    let client: HTTP2ClientPool
+    let logger: Logger
+
+    func run() async throws {
+        var failing = false
+        // Start from generation 0, not the cached one: a restarted synchronizer counts from 1 again.
+        var after = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            let request = HTTPRequest(method: .GET, target: "/v1/routes?after=\(after)")
+            do {
+                let response = try await client.execute(request, to: synchronizer, timeout: .seconds(40)).response.get()
+                guard response.status.code == 200 else { throw HTTPServerError(message: "synchronizer answered \(response.status.code)") }
+                let table = try JSONDecoder().decode(RoutingTable.self, from: Data(response.body.readableBytesView))
+                if failing { logger.info("routes reachable again", metadata: ["synchronizer": "\(synchronizer)"]) }
+                failing = false
+                if table.generation != after {
+                    store.replace(with: table)
+                    after = table.generation
+                    Gauge(label: MetricNames.routerRoutingGeneration).record(table.generation)
+                    logger.info("routing table installed", metadata: ["generation": "\(table.generation)", "models": "\(table.models.keys.sorted())"])
+                }
+            } catch {
+                if !failing {
+                    logger.warning("cannot fetch routes; serving the last table", metadata: ["synchronizer": "\(synchronizer)", "error": "\(error)"])
+                }
+                failing = true
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
