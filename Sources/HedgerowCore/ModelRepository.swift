@@ -1,5 +1,5 @@
 import Foundation
-import HedgerowCore
+
 
 /// The model repository on disk: `<root>/<model>/<version>/model.onnx`. Names and versions are validated
 /// types, so a path built here never leaves `root`.

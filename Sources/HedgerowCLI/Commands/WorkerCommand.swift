@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import HedgerowHTTP
+import HedgerowWorker
+import Logging
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run a worker: loads model versions on command and answers inference requests (h2c and HTTP/1.1)."
+    )
+
+    @Option(help: "Address to listen on, HOST:PORT.") var listen = "127.0.0.1:8701"
+    @Option(help: "Unique worker name.") var name = "w1"
+    @Option(help: "Zone label used by `spreadBy: zone` placement.") var zone = "default"
+    @Option(help: "Model repository root: <repository>/<model>/<version>/model.onnx.") var repository = "Models"
+    @Option(help: "Synchronizer to register with by heartbeat, HOST:PORT (optional).") var synchronizer: String?
+    @Option(help: "File holding the bearer token the admin API requires; without it /admin/* answers 401.") var adminTokenFile: String?
+    @Option(help: "Address others reach this worker at, HOST:PORT (default: the listen address).") var advertise: String?
+    @Option(name: .customLong("memory-mb"), help: "Memory offered for models, MiB (reported for placement).") var memoryMB = 2048
+    @Option(help: "Largest request body accepted, bytes (413 above).") var maxBodyBytes = HTTPServerConfiguration.defaultMaxBodyBytes
+    @Option(help: "Threads that run inference.") var inferenceThreads = 2
+    @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 1.0
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
+    @Option(help: .hidden) var exitWithParent: Int32?
+
+    func run() async throws {
+        let listen = try HTTPServerConfiguration(listen: normalizeAddress(self.listen), maxBodyBytes: maxBodyBytes)
+        let configuration = WorkerConfiguration(
+            name: name, listen: listen, advertisedAddress: try advertise.map(normalizeAddress), zone: zone, memoryMB: memoryMB,
+            repository: URL(fileURLWithPath: repository).standardizedFileURL.path, synchronizer: try synchronizer.map(normalizeAddress),
+            heartbeatIntervalSeconds: heartbeatInterval, adminToken: try readToken(adminTokenFile), inferenceThreads: inferenceThreads
+        )
+        try await RoleRunner.run(role: "worker.\(name)", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
+            WorkerService(configuration: configuration, group: group, logger: logger)
+        }
+    }
+}

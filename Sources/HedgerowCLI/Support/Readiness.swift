@@ -1,0 +1,63 @@
+import Foundation
+import HedgerowCore
+
+/// Waits until every model of the desired state is AVAILABLE on its replicas (as the synchronizer reports) and
+/// answers ready through the router.
+enum Readiness {
+    struct NotReady: Error, Sendable { var message: String }
+
+    struct Summary: Sendable {
+        var versions: [SynchronizerStateReport.VersionStatus]
+
+        func render(routerURL: String, synchronizer: String, logs: String) -> String {
+            var lines = ["", "Hedgerow is up.", "  router        \(routerURL)   (HTTP/2 cleartext and HTTP/1.1)",
+                         "  synchronizer  http://\(synchronizer)   (hedgerow status --synchronizer \(synchronizer))", "  models"]
+            for v in versions {
+                lines.append("    \(v.model) v\(v.version): \(v.readyReplicas)/\(v.desiredReplicas) replicas on \(v.replicas.filter { $0.state == "AVAILABLE" }.map { "\($0.worker) (\($0.address))" }.joined(separator: ", "))")
+            }
+            if let first = versions.first {
+                lines.append("  try           curl --http2-prior-knowledge -s \(routerURL)/v2/models/\(first.model)")
+            }
+            lines.append("  logs          \(logs)")
+            lines.append("Press Ctrl-C to stop.")
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    static func wait(for desired: DesiredState, workers: Int, router: String, synchronizer: String, timeout: Double) async -> Result<Summary, NotReady> {
+        let client = ControlClient()
+        defer { Task { await client.shutdown() } }
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        var lastProblem = "the synchronizer has not answered yet"
+        while ContinuousClock.now < deadline && !Task.isCancelled {
+            do {
+                let report = try await client.getJSON(SynchronizerStateReport.self, synchronizer, "/v1/state")
+                let planned = Set(report.versions.map(\.model))
+                let missing = desired.models.map(\.name.rawValue).filter { !planned.contains($0) }
+                let notReady = report.versions.filter { $0.readyReplicas < min($0.desiredReplicas, workers) }
+                if let error = report.lastConfigError {
+                    lastProblem = "the desired state was refused: \(error)"
+                } else if !missing.isEmpty {
+                    lastProblem = "no version planned yet for \(missing.joined(separator: ", ")) (is the repository populated?)"
+                } else if let v = notReady.first {
+                    lastProblem = "\(v.model) v\(v.version) has \(v.readyReplicas) of \(v.desiredReplicas) replicas ready \(v.problem.map { "(\($0))" } ?? "") \(v.replicas.compactMap(\.error).joined(separator: "; "))"
+                } else {
+                    var routable = true
+                    for model in planned.sorted() {
+                        let response = try await client.get(router, "/v2/models/\(model)/ready")
+                        if response.status.code != 200 {
+                            routable = false
+                            lastProblem = "the router cannot route \(model) yet"
+                            break
+                        }
+                    }
+                    if routable { return .success(Summary(versions: report.versions)) }
+                }
+            } catch {
+                lastProblem = "\(error)"
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return .failure(NotReady(message: lastProblem))
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import HedgerowHTTP
+import HedgerowMetrics
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Runs one role as a process: logging and metrics set up once, a `ServiceGroup` that ends on SIGTERM/SIGINT.
+enum RoleRunner {
+    static func run(role: String, logLevel: Logger.Level, exitWithParent: Int32?, makeService: (any EventLoopGroup, Logger) throws -> any Service) async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        MetricsEndpoint.bootstrap()
+        let logger = Logger(label: "hedgerow.\(role)")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let service = try makeService(group, logger)
+        var services: [any Service] = [service]
+        if let parent = exitWithParent { services.append(ParentWatcher(parent: parent, logger: logger)) }
+        let serviceGroup = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await serviceGroup.run()
+        } catch {
+            logger.error("\(role) stopped: \(error)")
+            try? await group.shutdownGracefully()
+            throw ExitCode.failure
+        }
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// Ends the process when the parent that started it (`hedgerow up`) is gone, so no role outlives its cluster
+/// even if `up` itself was killed with SIGKILL.
+struct ParentWatcher: Service {
+    let parent: Int32
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if getppid() != parent {
+                logger.warning("parent process \(parent) is gone; stopping")
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}
+
+/// Reads a token file (first line, trimmed); a clear error if it is missing or empty.
+func readToken(_ path: String?) throws -> String? {
+    guard let path else { return nil }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read admin token file \(path)")
+    }
+    let token = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    guard !token.isEmpty else { throw ValidationError("admin token file \(path) is empty") }
+    return token
+}
+
+/// Accepts `host:port` or `http://host:port[/]`.
+func normalizeAddress(_ text: String) throws -> String {
+    var address = text
+    if address.hasPrefix("http://") { address.removeFirst("http://".count) }
+    while address.hasSuffix("/") { address.removeLast() }
+    do { _ = try HostAndPort.parse(address) } catch { throw ValidationError("\(error)") }
+    return address
+}
+
+import ArgumentParser
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,44 @@
+import Foundation
+import HedgerowCore
+import HedgerowHTTP
+import NIOCore
+import NIOHTTP1
+
+/// Calls the workers' admin API with the bearer token.
+struct AdminClient: Sendable {
+    let client: HTTP2ClientPool
+    let token: String?
+
+    func state(of address: String) async throws -> WorkerStateReport {
+        let response = try await send(.GET, "/admin/state", to: address)
+        guard response.status == .ok else { throw AdminCallError(message: "GET /admin/state on \(address) answered \(response.status.code): \(String(buffer: response.body))") }
+        return try JSONDecoder().decode(WorkerStateReport.self, from: Data(response.body.readableBytesView))
+    }
+
+    func load(_ id: ModelVersionID, on address: String) async throws {
+        try await expectSuccess(send(.PUT, "/admin/models/\(id.model)/versions/\(id.version)", to: address), "load \(id) on \(address)")
+    }
+
+    func unload(_ id: ModelVersionID, on address: String) async throws {
+        let response = try await send(.DELETE, "/admin/models/\(id.model)/versions/\(id.version)", to: address)
+        if response.status == .notFound { return }  // already gone: the goal is reached
+        try expectSuccess(response, "unload \(id) on \(address)")
+    }
+
+    private func expectSuccess(_ response: HTTPResponse, _ what: String) throws {
+        guard (200..<300).contains(response.status.code) else {
+            throw AdminCallError(message: "\(what): worker answered \(response.status.code): \(String(buffer: response.body))")
+        }
+    }
+
+    private func send(_ method: HTTPMethod, _ path: String, to address: String) async throws -> HTTPResponse {
+        var headers = HTTPHeaders()
+        if let token { headers.add(name: "authorization", value: "Bearer \(token)") }
+        return try await client.execute(HTTPRequest(method: method, target: path, headers: headers), to: address, timeout: .seconds(2)).response.get()
+    }
+}
+
+struct AdminCallError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

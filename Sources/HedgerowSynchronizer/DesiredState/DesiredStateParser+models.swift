@@ -1,0 +1,149 @@
+import HedgerowCore
+import Yams
+
+extension DesiredStateParser {
+    mutating func model(_ node: Node, _ path: String, defaults: ModelDefaults, workers: [DesiredState.StaticWorker]) -> DesiredState.ModelSpec? {
+        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "canary"]) else { return nil }
+        guard let nameText = string(m["name"], "\(path).name", required: true) else { return nil }
+        guard let name = try? ModelName(nameText) else {
+            problem(m["name"], "\(path).name", "'\(nameText)' is not a valid model name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter or digit)")
+            return nil
+        }
+        var versions = DesiredState.VersionPolicy.latest(1)
+        if let v = m["versions"], let vm = mapping(v, "\(path).versions", allowed: ["latest", "specific"]) {
+            if vm["latest"] != nil && vm["specific"] != nil {
+                problem(v, "\(path).versions", "give either 'latest' or 'specific', not both")
+            } else if let latest = vm["latest"] {
+                versions = .latest(int(latest, "\(path).versions.latest", min: 1) ?? 1)
+            } else if let specific = vm["specific"], let list = sequence(specific, "\(path).versions.specific") {
+                let numbers = list.enumerated().compactMap { i, n in int(n, "\(path).versions.specific[\(i)]", min: 1) }
+                if numbers.isEmpty { problem(specific, "\(path).versions.specific", "list at least one version") }
+                versions = .specific(numbers.compactMap { try? ModelVersion($0) })
+            } else {
+                problem(v, "\(path).versions", "give 'latest: N' or 'specific: [versions]'")
+            }
+        }
+        var labels: [String: ModelVersion] = [:]
+        if let l = m["labels"], let lm = mapping(l, "\(path).labels", allowed: nil) {
+            for (key, value) in lm {
+                guard ModelName.isValid(key) else { problem(value, "\(path).labels", "invalid label name '\(key)'"); continue }
+                if let n = int(value, "\(path).labels.\(key)", min: 1), let v = try? ModelVersion(n) { labels[key] = v }
+            }
+        }
+        let replicas = m["replicas"].flatMap { int($0, "\(path).replicas", min: 1) } ?? defaults.replicas
+        var placement = DesiredState.Placement.any
+        if let p = m["placement"], let pm = mapping(p, "\(path).placement", allowed: ["spreadBy", "workers"]) {
+            if let spread = pm["spreadBy"] {
+                if string(spread, "\(path).placement.spreadBy") == "zone" { placement = .spreadByZone } else {
+                    problem(spread, "\(path).placement.spreadBy", "only 'zone' is supported")
+                }
+            }
+            if let pinned = pm["workers"], let list = sequence(pinned, "\(path).placement.workers") {
+                let names = list.enumerated().compactMap { i, n in string(n, "\(path).placement.workers[\(i)]", required: true) }
+                if names.isEmpty { problem(pinned, "\(path).placement.workers", "list at least one worker") }
+                placement = .pinned(names)
+            }
+        }
+        let hedgingPolicy = m["hedging"].flatMap { hedging($0, "\(path).hedging", base: defaults.hedging) } ?? defaults.hedging
+        let batchingPolicy = m["batching"].flatMap { batching($0, "\(path).batching", base: defaults.batching) } ?? defaults.batching
+        if let canary = m["canary"] {
+            problem(canary, "\(path).canary", "canary rollouts are not supported yet; use labels to address a second version")
+        }
+        return DesiredState.ModelSpec(
+            name: name, versions: versions, labels: labels, replicas: replicas, placement: placement,
+            hedging: hedgingPolicy, batching: batchingPolicy
+        )
+    }
+
+    mutating func hedging(_ node: Node, _ path: String, base: HedgingPolicy) -> HedgingPolicy? {
+        guard let h = mapping(node, path, allowed: ["percentile", "budgetPercent", "minDelayMs", "maxDelayMs"]) else { return nil }
+        let percentile = h["percentile"].flatMap { double($0, "\(path).percentile") } ?? base.percentile
+        let budget = h["budgetPercent"].flatMap { double($0, "\(path).budgetPercent") } ?? base.budgetPercent
+        let minDelay = h["minDelayMs"].flatMap { int($0, "\(path).minDelayMs", min: 0) } ?? base.minDelayMs
+        let maxDelay = h["maxDelayMs"].flatMap { int($0, "\(path).maxDelayMs", min: 0) } ?? base.maxDelayMs
+        do {
+            return try HedgingPolicy(percentile: percentile, budgetPercent: budget, minDelayMs: minDelay, maxDelayMs: maxDelay)
+        } catch {
+            problem(node, path, error.message.replacingOccurrences(of: "hedging.", with: ""))
+            return nil
+        }
+    }
+
+    mutating func batching(_ node: Node, _ path: String, base: BatchingPolicy) -> BatchingPolicy? {
+        guard let b = mapping(node, path, allowed: ["maxBatchSize", "maxDelayMicros"]) else { return nil }
+        let size = b["maxBatchSize"].flatMap { int($0, "\(path).maxBatchSize", min: 1) } ?? base.maxBatchSize
+        let delay = b["maxDelayMicros"].flatMap { int($0, "\(path).maxDelayMicros", min: 0) } ?? base.maxDelayMicros
+        return try? BatchingPolicy(maxBatchSize: size, maxDelayMicros: delay)
+    }
+
+    // MARK: Typed readers, each recording a located problem on failure
+
+    /// A mapping's entries by key, in file order; keys outside `allowed` (when given) are problems.
+    mutating func mapping(_ node: Node, _ path: String, allowed: Set<String>?) -> [String: Node]? {
+        guard case .mapping(let map) = node else {
+            problem(node, path, "expected a mapping (key: value), found \(kind(node))")
+            return nil
+        }
+        var result: [String: Node] = [:]
+        for (key, value) in map {
+            guard let name = key.string else { problem(key, path, "keys must be strings"); continue }
+            if let allowed, !allowed.contains(name) {
+                problem(key, path.isEmpty ? name : "\(path).\(name)", "unknown key '\(name)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                continue
+            }
+            if result[name] != nil { problem(key, path, "key '\(name)' appears twice") }
+            result[name] = value
+        }
+        return result
+    }
+
+    mutating func sequence(_ node: Node, _ path: String) -> [Node]? {
+        guard case .sequence(let list) = node else {
+            problem(node, path, "expected a list, found \(kind(node))")
+            return nil
+        }
+        return Array(list)
+    }
+
+    mutating func string(_ node: Node?, _ path: String, required: Bool = false) -> String? {
+        guard let node else {
+            if required { problem(nil, path, "is required") }
+            return nil
+        }
+        guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+            problem(node, path, "expected a non-empty string, found \(kind(node))")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func int(_ node: Node?, _ path: String, min: Int) -> Int? {
+        guard let node else { return nil }
+        guard case .scalar = node, let value = node.int else {
+            problem(node, path, "expected an integer, found \(kind(node))")
+            return nil
+        }
+        guard value >= min else {
+            problem(node, path, "must be ≥ \(min), got \(value)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func double(_ node: Node, _ path: String) -> Double? {
+        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init) else {
+            problem(node, path, "expected a number, found \(kind(node))")
+            return nil
+        }
+        return value
+    }
+
+    private func kind(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): "'\(s.string)'"
+        case .mapping: "a mapping"
+        case .sequence: "a list"
+        case .alias: "an alias"
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import HedgerowCore
+
+/// From the plan and what workers report, decides the admin calls to make and the routes to publish.
+/// Pure: time is a parameter, and what must be remembered between rounds (`retiredAt`, `lastLoad`) is passed in
+/// and out.
+///
+/// Make-before-break: a replica that is loaded but no longer planned stays in the routes until every planned
+/// replica of its model is AVAILABLE; then it leaves the routes, and is unloaded `drainSeconds` later (routers
+/// have the new table by then, and the worker itself waits for in-flight requests). Nothing is ever unloaded
+/// because the desired state changed before its replacement was ready.
+public enum Reconciler {
+    public struct ReplicaKey: Hashable, Sendable {
+        public var worker: String
+        public var id: ModelVersionID
+    }
+
+    public struct Memory: Sendable, Equatable {
+        /// When a replica left the routes (its unload is due `drainSeconds` later).
+        public var retiredAt: [ReplicaKey: Double] = [:]
+        /// When a load was last sent (failed loads are retried after `retrySeconds`).
+        public var lastLoad: [ReplicaKey: Double] = [:]
+        public init() {}
+    }
+
+    public struct Input: Sendable {
+        public var models: [DesiredState.ModelSpec]
+        public var plan: PlacementPlanner.Plan
+        /// Live workers' reports by worker name.
+        public var observed: [String: WorkerStateReport]
+        public var now: Double
+        public var drainSeconds: Double = 2
+        public var retrySeconds: Double = 5
+    }
+
+    public struct Output: Sendable {
+        public var loads: [ReplicaKey] = []
+        public var unloads: [ReplicaKey] = []
+        public var routes: [String: RoutingTable.ModelRoutes] = [:]
+        public var memory = Memory()
+    }
+
+    public static func reconcile(_ input: Input, memory: Memory) -> Output {
+        var output = Output()
+        output.memory.lastLoad = memory.lastLoad
+        var state: [ReplicaKey: ModelVersionState] = [:]
+        for (worker, report) in input.observed {
+            for m in report.models {
+                guard let name = try? ModelName(m.model), let version = try? ModelVersion(m.version) else { continue }
+                state[ReplicaKey(worker: worker, id: ModelVersionID(model: name, version: version))] = m.state
+            }
+        }
+        // Loads for planned replicas that are missing (or failed, after a pause).
+        for (id, workers) in input.plan.assignments.sorted(by: { $0.key < $1.key }) {
+            for worker in workers where input.observed[worker] != nil {
+                let key = ReplicaKey(worker: worker, id: id)
+                switch state[key] {
+                case nil, .unloading?:
+                    output.loads.append(key)
+                    output.memory.lastLoad[key] = input.now
+                case .failed?:
+                    if input.now - (memory.lastLoad[key] ?? -.infinity) >= input.retrySeconds {
+                        output.loads.append(key)
+                        output.memory.lastLoad[key] = input.now
+                    }
+                case .loading?, .available?:
+                    break
+                }
+            }
+        }
+        // A model is settled when every planned replica of every planned version is AVAILABLE.
+        var settled: [ModelName: Bool] = [:]
+        for (id, workers) in input.plan.assignments {
+            let ready = workers.allSatisfy { state[ReplicaKey(worker: $0, id: id)] == .available }
+            settled[id.model] = (settled[id.model] ?? true) && ready && !workers.isEmpty
+        }
+        var routable: [ModelVersionID: [String]] = [:]
+        for (key, replicaState) in state.sorted(by: { ($0.key.id, $0.key.worker) < ($1.key.id, $1.key.worker) }) {
+            let planned = input.plan.assignments[key.id]?.contains(key.worker) ?? false
+            let address = input.observed[key.worker]?.address ?? key.worker
+            if planned {
+                if replicaState == .available { routable[key.id, default: []].append(address) }
+                continue
+            }
+            // Not planned: retire it, after its replacements are ready.
+            if replicaState == .available && settled[key.id.model] != true {
+                routable[key.id, default: []].append(address)
+                continue
+            }
+            let since = memory.retiredAt[key] ?? input.now
+            if replicaState != .available || input.now - since >= input.drainSeconds {
+                if replicaState != .unloading { output.unloads.append(key) }
+            } else {
+                output.memory.retiredAt[key] = since
+            }
+        }
+        output.routes = routes(routable, models: input.models)
+        return output
+    }
+
+    private static func routes(_ routable: [ModelVersionID: [String]], models: [DesiredState.ModelSpec]) -> [String: RoutingTable.ModelRoutes] {
+        var result: [String: RoutingTable.ModelRoutes] = [:]
+        let specs = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let byModel = Dictionary(grouping: routable.keys, by: \.model)
+        for (model, ids) in byModel {
+            let spec = specs[model]
+            var versions: [String: [String]] = [:]
+            for id in ids { versions[id.version.description] = routable[id]!.sorted() }
+            let numbers = ids.map(\.version.number)
+            var labels: [String: Int] = [:]
+            for (label, version) in spec?.labels ?? [:] where numbers.contains(version.number) { labels[label] = version.number }
+            result[model.rawValue] = RoutingTable.ModelRoutes(
+                versions: versions, labels: labels, defaultVersion: numbers.max(), hedging: spec?.hedging ?? .default
+            )
+        }
+        return result
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import HedgerowCore
+import HedgerowHTTP
+import HedgerowMetrics
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+
+/// One round of the control loop, with the little it remembers between rounds. Decisions come from the pure
+/// `PlacementPlanner` and `Reconciler`; this type does the I/O around them and logs each decision once.
+struct ReconcileLoop: Sendable {
+    let configuration: SynchronizerConfiguration
+    let admin: AdminClient
+    let publisher: RoutesPublisher
+    let inventory: WorkerInventory
+    let report: NIOLockedValueBox<SynchronizerStateReport>
+    let clock: @Sendable () -> Double
+    let logger: Logger
+
+    private var source: DesiredStateSource
+    private var plan = PlacementPlanner.Plan(assignments: [:], problems: [:])
+    private var memory = Reconciler.Memory()
+    private var aliveBefore: Set<String> = []
+
+    init(
+        configuration: SynchronizerConfiguration, admin: AdminClient, publisher: RoutesPublisher, inventory: WorkerInventory,
+        report: NIOLockedValueBox<SynchronizerStateReport>, clock: @escaping @Sendable () -> Double, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.admin = admin
+        self.publisher = publisher
+        self.inventory = inventory
+        self.report = report
+        self.clock = clock
+        self.logger = logger
+        self.source = DesiredStateSource(file: configuration.desiredStateFile)
+    }
+
+    mutating func tick() async {
+        switch source.refresh() {
+        case .unchanged: break
+        case .applied:
+            logger.info("desired state applied", metadata: ["file": "\(source.file)", "hash": "\(source.currentHash ?? "")"])
+            inventory.setStatic(source.current?.workers ?? [])
+        case .refused(let message):
+            Counter(label: MetricNames.syncConfigErrors).increment()
+            logger.error("desired state refused; the last valid state stays in force:\n\(message)")
+        }
+        guard let desired = source.current else {
+            publishReport(observed: [:], now: clock())
+            return
+        }
+
+        // Observe every known worker.
+        let now = clock()
+        let observed = await observe()
+        let alive = Set(observed.keys)
+        for name in aliveBefore.subtracting(alive).sorted() { logger.warning("worker \(name) is dead: no heartbeat or answer for \(inventory.deadAfter) s; its replicas leave the routes") }
+        for name in alive.subtracting(aliveBefore).sorted() { logger.info("worker \(name) is alive") }
+        aliveBefore = alive
+        inventory.forgetLongGone(now: now)
+
+        // Plan.
+        let repository = ModelRepository(root: desired.repository)
+        let demands = desired.models.flatMap { spec -> [PlacementPlanner.Demand] in
+            versions(of: spec, in: repository).map { PlacementPlanner.Demand(id: ModelVersionID(model: spec.name, version: $0), replicas: spec.replicas, placement: spec.placement) }
+        }
+        let workers = inventory.all.filter { alive.contains($0.name) }.map { PlacementPlanner.Worker(name: $0.name, zone: $0.zone) }
+        var loaded: [ModelVersionID: Set<String>] = [:]
+        for (worker, report) in observed {
+            for m in report.models where m.state == .available || m.state == .loading {
+                if let name = try? ModelName(m.model), let version = try? ModelVersion(m.version) {
+                    loaded[ModelVersionID(model: name, version: version), default: []].insert(worker)
+                }
+            }
+        }
+        let newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
+        logChanges(from: plan, to: newPlan)
+        plan = newPlan
+
+        // Act.
+        let output = Reconciler.reconcile(
+            .init(models: desired.models, plan: plan, observed: observed, now: now, drainSeconds: configuration.drainSeconds),
+            memory: memory
+        )
+        memory = output.memory
+        await withTaskGroup(of: Void.self) { group in
+            for key in output.loads {
+                guard let address = observed[key.worker]?.address else { continue }
+                group.addTask { [admin, logger] in
+                    do { try await admin.load(key.id, on: address) } catch {
+                        logger.warning("load failed to start", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
+                    }
+                }
+            }
+            for key in output.unloads {
+                guard let address = observed[key.worker]?.address else { continue }
+                logger.info("unloading \(key.id) from \(key.worker): no longer planned there and its routes moved")
+                group.addTask { [admin, logger] in
+                    do { try await admin.unload(key.id, on: address) } catch {
+                        logger.warning("unload failed", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+        let generation = publisher.publish(output.routes)
+        Gauge(label: MetricNames.syncGeneration).record(generation)
+        publishReport(observed: observed, now: now)
+    }
+
+    /// Asks every known worker for its state at once; the ones that answer are alive.
+    private func observe() async -> [String: WorkerStateReport] {
+        let entries = inventory.all
+        let now = clock()
+        return await withTaskGroup(of: (String, WorkerStateReport?).self) { group in
+            for entry in entries {
+                group.addTask { [admin] in (entry.name, try? await admin.state(of: entry.address)) }
+            }
+            var result: [String: WorkerStateReport] = [:]
+            for await (name, report) in group {
+                if let report {
+                    inventory.seen(name, now: now)
+                    var report = report
+                    report.address = entries.first { $0.name == name }?.address ?? report.address
+                    result[name] = report
+                }
+            }
+            // Alive = answered now, or heartbeat recently (an answer may be slow under load).
+            return result.filter { name, _ in entries.first { $0.name == name }.map { inventory.isAlive($0, now: now) } ?? true }
+        }
+    }
+
+    private func versions(of spec: DesiredState.ModelSpec, in repository: ModelRepository) -> [ModelVersion] {
+        switch spec.versions {
+        case .specific(let versions): versions
+        case .latest(let n): Array(repository.versions(of: spec.name).suffix(n))
+        }
+    }
+
+    private func logChanges(from old: PlacementPlanner.Plan, to new: PlacementPlanner.Plan) {
+        for (id, workers) in new.assignments.sorted(by: { $0.key < $1.key }) {
+            let before = Set(old.assignments[id] ?? [])
+            let after = Set(workers)
+            if before != after {
+                let added = after.subtracting(before).sorted(), removed = before.subtracting(after).sorted()
+                logger.info("placing \(id): +\(added) -\(removed)", metadata: ["replicas": "\(workers)"])
+            }
+        }
+        for (id, problem) in new.problems where old.problems[id] != problem { logger.warning("cannot place every replica: \(problem)") }
+    }
+
+    private func publishReport(observed: [String: WorkerStateReport], now: Double) {
+        var versions: [SynchronizerStateReport.VersionStatus] = []
+        let states = observed.flatMap { worker, report in report.models.map { (worker, report.address, $0) } }
+        for (id, workers) in plan.assignments.sorted(by: { $0.key < $1.key }) {
+            let replicas = states.filter { $0.2.model == id.model.rawValue && $0.2.version == id.version.number }
+                .map { SynchronizerStateReport.Replica(worker: $0.0, address: $0.1, state: $0.2.state.rawValue, error: $0.2.error) }
+                .sorted { $0.worker < $1.worker }
+            let ready = replicas.filter { $0.state == ModelVersionState.available.rawValue && workers.contains($0.worker) }.count
+            let desired = source.current?.models.first { $0.name == id.model }?.replicas ?? workers.count
+            versions.append(.init(model: id.model.rawValue, version: id.version.number, desiredReplicas: desired, readyReplicas: ready, replicas: replicas, problem: plan.problems[id]))
+            Gauge(label: MetricNames.syncReplicas, dimensions: [("model", id.model.rawValue), ("state", "ready")]).record(ready)
+            Gauge(label: MetricNames.syncReplicas, dimensions: [("model", id.model.rawValue), ("state", "desired")]).record(desired)
+        }
+        let formatter = ISO8601DateFormatter()
+        let workers = inventory.all.map { SynchronizerStateReport.WorkerStatus(name: $0.name, address: $0.address, zone: $0.zone, alive: observed[$0.name] != nil) }
+        let snapshot = SynchronizerStateReport(
+            configFile: source.file, configHash: source.currentHash, configAppliedAt: source.appliedAt.map { formatter.string(from: $0) },
+            lastConfigError: source.lastError, generation: publisher.current.generation, workers: workers, versions: versions
+        )
+        report.withLockedValue { $0 = snapshot }
+    }
+}
