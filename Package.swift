@@ -113,7 +113,10 @@ let package = Package(
         .testTarget(name: "HedgerowRuntimeTests", dependencies: ["HedgerowRuntime", "HedgerowCore"]),
         .testTarget(name: "HedgerowWorkerTests", dependencies: ["HedgerowWorker", "HedgerowCore", "HedgerowRuntime"]),
         .testTarget(name: "HedgerowRouterTests", dependencies: ["HedgerowRouter", "HedgerowCore"]),
-        .testTarget(name: "HedgerowSynchronizerTests", dependencies: ["HedgerowSynchronizer", "HedgerowCore"]),
+        .testTarget(
+            name: "HedgerowSynchronizerTests",
+            dependencies: ["HedgerowSynchronizer", "HedgerowCore", .product(name: "NIOEmbedded", package: "swift-nio")]
+        ),
         .testTarget(name: "HedgerowIntegrationTests", dependencies: ["HedgerowCore"]),
     ]
 )

@@ -32,6 +32,11 @@ public enum PlacementPlanner {
         public var assignments: [ModelVersionID: [String]]
         /// Model version → why it has fewer replicas than asked.
         public var problems: [ModelVersionID: String]
+
+        public init(assignments: [ModelVersionID: [String]], problems: [ModelVersionID: String]) {
+            self.assignments = assignments
+            self.problems = problems
+        }
     }
 
     /// - Parameters:

@@ -12,6 +12,10 @@ public enum Reconciler {
     public struct ReplicaKey: Hashable, Sendable {
         public var worker: String
         public var id: ModelVersionID
+        public init(worker: String, id: ModelVersionID) {
+            self.worker = worker
+            self.id = id
+        }
     }
 
     public struct Memory: Sendable, Equatable {
@@ -28,8 +32,20 @@ public enum Reconciler {
         /// Live workers' reports by worker name.
         public var observed: [String: WorkerStateReport]
         public var now: Double
-        public var drainSeconds: Double = 2
-        public var retrySeconds: Double = 5
+        public var drainSeconds: Double
+        public var retrySeconds: Double
+
+        public init(
+            models: [DesiredState.ModelSpec], plan: PlacementPlanner.Plan, observed: [String: WorkerStateReport], now: Double,
+            drainSeconds: Double = 2, retrySeconds: Double = 5
+        ) {
+            self.models = models
+            self.plan = plan
+            self.observed = observed
+            self.now = now
+            self.drainSeconds = drainSeconds
+            self.retrySeconds = retrySeconds
+        }
     }
 
     public struct Output: Sendable {

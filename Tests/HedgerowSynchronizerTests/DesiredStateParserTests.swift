@@ -1,0 +1,92 @@
+import HedgerowCore
+import HedgerowSynchronizer
+import Testing
+
+@Suite struct DesiredStateParserTests {
+    let file = "/srv/hedgerow/Configs/desired-state.yaml"
+
+    @Test func parsesTheWholeSchema() throws {
+        let yaml = """
+            repository: ../Models
+            defaults:
+              replicas: 3
+              hedging: { percentile: 99, budgetPercent: 2, minDelayMs: 2, maxDelayMs: 500 }
+              batching: { maxBatchSize: 8, maxDelayMicros: 100 }
+            workers:
+              - { name: w1, address: 127.0.0.1:8701, zone: a, memoryMB: 1024 }
+            models:
+              - name: digits
+                versions: { specific: [1, 2] }
+                labels: { stable: 1, canary: 2 }
+                placement: { spreadBy: zone }
+              - name: other
+                versions: { latest: 2 }
+                replicas: 1
+                placement: { workers: [w1] }
+                hedging: { budgetPercent: 0 }
+            """
+        let state = try DesiredStateParser.parse(yaml, file: file)
+        #expect(state.repository == "/srv/hedgerow/Models")
+        #expect(state.workers == [.init(name: "w1", address: "127.0.0.1:8701", zone: "a", memoryMB: 1024)])
+        let digits = state.models[0]
+        #expect(digits.versions == .specific([try ModelVersion(1), try ModelVersion(2)]))
+        #expect(digits.labels == ["stable": try ModelVersion(1), "canary": try ModelVersion(2)])
+        #expect(digits.replicas == 3)
+        #expect(digits.placement == .spreadByZone)
+        #expect(digits.hedging == (try HedgingPolicy(percentile: 99, budgetPercent: 2, minDelayMs: 2, maxDelayMs: 500)))
+        #expect(digits.batching == (try BatchingPolicy(maxBatchSize: 8, maxDelayMicros: 100)))
+        let other = state.models[1]
+        #expect(other.versions == .latest(2))
+        #expect(other.placement == .pinned(["w1"]))
+        #expect(other.hedging.budgetPercent == 0)
+        #expect(other.hedging.percentile == 99)  // the rest from defaults
+    }
+
+    @Test func reportsEveryProblemWithLineColumnAndPath() {
+        let yaml = """
+            repository: ../Models
+            models:
+              - name: digits
+                replicas: 0
+                replica: 3
+              - name: ../etc
+            """
+        do {
+            _ = try DesiredStateParser.parse(yaml, file: "desired.yaml")
+            Issue.record("invalid file accepted")
+        } catch {
+            let lines = error.problems.map(\.description)
+            #expect(lines.contains("desired.yaml:4:15: models[0].replicas: must be ≥ 1, got 0"), "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("desired.yaml:5:5: models[0].replica: unknown key 'replica'") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("desired.yaml:6:11: models[1].name: '../etc' is not a valid model name") }, "\(lines)")
+        }
+    }
+
+    @Test func syntaxErrorsAreLocated() {
+        #expect(throws: DesiredStateError.self) { try DesiredStateParser.parse("models: [unclosed", file: "x.yaml") }
+        do { _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - name: x\n   bad: [", file: "x.yaml") } catch {
+            #expect(error.problems.first?.description.hasPrefix("x.yaml:") == true)
+            #expect(error.problems.first?.message.contains("YAML syntax error") == true)
+        }
+    }
+
+    @Test func invalidHedgingAndDuplicatesAreRefused() {
+        let yaml = """
+            repository: /m
+            models:
+              - name: a
+                hedging: { minDelayMs: 50, maxDelayMs: 10 }
+              - name: a
+            """
+        do { _ = try DesiredStateParser.parse(yaml, file: "f.yaml"); Issue.record("accepted") } catch {
+            let text = error.description
+            #expect(text.contains("models[0].hedging: maxDelayMs (10) must be ≥ minDelayMs (50)"), "\(text)")
+            #expect(text.contains("model 'a' is listed twice"), "\(text)")
+        }
+    }
+
+    @Test func emptyOrMissingRepositoryIsRefused() {
+        #expect(throws: DesiredStateError.self) { try DesiredStateParser.parse("", file: "f.yaml") }
+        #expect(throws: DesiredStateError.self) { try DesiredStateParser.parse("models: []", file: "f.yaml") }
+    }
+}

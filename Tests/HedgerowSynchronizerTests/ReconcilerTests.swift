@@ -1,0 +1,64 @@
+import HedgerowCore
+import HedgerowSynchronizer
+import Testing
+
+@Suite struct ReconcilerTests {
+    let m1 = ModelVersionID(model: try! ModelName("digits"), version: try! ModelVersion(1))
+    let spec = DesiredState.ModelSpec(
+        name: try! ModelName("digits"), versions: .latest(1), labels: ["stable": try! ModelVersion(1)], replicas: 1,
+        placement: .any, hedging: .default, batching: .default
+    )
+
+    func report(_ name: String, _ states: [(ModelVersionID, ModelVersionState)]) -> WorkerStateReport {
+        WorkerStateReport(name: name, address: "addr-\(name)", zone: "a", memoryMB: 1024,
+                          models: states.map { LoadedModelVersion(model: $0.0.model.rawValue, version: $0.0.version.number, state: $0.1) })
+    }
+
+    func input(plan: [String], observed: [WorkerStateReport], now: Double) -> Reconciler.Input {
+        Reconciler.Input(
+            models: [spec], plan: .init(assignments: [m1: plan], problems: [:]),
+            observed: Dictionary(uniqueKeysWithValues: observed.map { ($0.name, $0) }), now: now, drainSeconds: 2
+        )
+    }
+
+    @Test func loadsMissingReplicasAndRoutesOnlyAvailableOnes() {
+        let out = Reconciler.reconcile(input(plan: ["w1", "w2"], observed: [report("w1", [(m1, .available)]), report("w2", [])], now: 0), memory: .init())
+        #expect(out.loads == [Reconciler.ReplicaKey(worker: "w2", id: m1)])
+        #expect(out.routes["digits"]?.versions == ["1": ["addr-w1"]])
+        #expect(out.routes["digits"]?.labels == ["stable": 1])
+        #expect(out.routes["digits"]?.defaultVersion == 1)
+    }
+
+    @Test func moveIsMakeBeforeBreak() {
+        // Planned on w2 now; w1 still serves until w2 is AVAILABLE.
+        var memory = Reconciler.Memory()
+        var out = Reconciler.reconcile(input(plan: ["w2"], observed: [report("w1", [(m1, .available)]), report("w2", [(m1, .loading)])], now: 0), memory: memory)
+        #expect(out.routes["digits"]?.versions["1"] == ["addr-w1"])
+        #expect(out.unloads.isEmpty)
+        memory = out.memory
+        // w2 ready: both in routes? No — w1 leaves the routes now, stays loaded while it drains.
+        out = Reconciler.reconcile(input(plan: ["w2"], observed: [report("w1", [(m1, .available)]), report("w2", [(m1, .available)])], now: 1), memory: memory)
+        #expect(out.routes["digits"]?.versions["1"] == ["addr-w2"])
+        #expect(out.unloads.isEmpty)
+        memory = out.memory
+        // After the drain period, w1 is unloaded.
+        out = Reconciler.reconcile(input(plan: ["w2"], observed: [report("w1", [(m1, .available)]), report("w2", [(m1, .available)])], now: 3.5), memory: memory)
+        #expect(out.unloads == [Reconciler.ReplicaKey(worker: "w1", id: m1)])
+    }
+
+    @Test func failedLoadsAreRetriedAfterAPause() {
+        var out = Reconciler.reconcile(input(plan: ["w1"], observed: [report("w1", [])], now: 0), memory: .init())
+        #expect(out.loads.count == 1)
+        let memory = out.memory
+        out = Reconciler.reconcile(input(plan: ["w1"], observed: [report("w1", [(m1, .failed)])], now: 1), memory: memory)
+        #expect(out.loads.isEmpty)
+        out = Reconciler.reconcile(input(plan: ["w1"], observed: [report("w1", [(m1, .failed)])], now: 6), memory: memory)
+        #expect(out.loads.count == 1)
+    }
+
+    @Test func deadWorkersAreNotRouted() {
+        let out = Reconciler.reconcile(input(plan: ["w1", "w2"], observed: [report("w2", [(m1, .available)])], now: 0), memory: .init())
+        #expect(out.routes["digits"]?.versions["1"] == ["addr-w2"])
+        #expect(out.loads.isEmpty)  // w1 is not observed: no call to a dead worker
+    }
+}
