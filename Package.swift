@@ -108,7 +108,12 @@ let package = Package(
         .testTarget(name: "HedgerowCoreTests", dependencies: ["HedgerowCore"]),
         .testTarget(
             name: "HedgerowHTTPTests",
-            dependencies: ["HedgerowHTTP", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "HedgerowHTTP", "HedgerowCore",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "HedgerowRuntimeTests", dependencies: ["HedgerowRuntime", "HedgerowCore"]),
         .testTarget(name: "HedgerowWorkerTests", dependencies: ["HedgerowWorker", "HedgerowCore", "HedgerowRuntime"]),
@@ -117,6 +122,16 @@ let package = Package(
             name: "HedgerowSynchronizerTests",
             dependencies: ["HedgerowSynchronizer", "HedgerowCore", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
-        .testTarget(name: "HedgerowIntegrationTests", dependencies: ["HedgerowCore"]),
+        // Starts the real binary: `hedgerow` must be built (swift test builds every product first).
+        .testTarget(
+            name: "HedgerowIntegrationTests",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
     ]
 )

@@ -28,8 +28,10 @@ final class HTTP2ResponseCollector: ChannelInboundHandler {
         case .end:
             guard let head, !completed else { return }
             completed = true
+            // Do not close the stream here: NIO closes it once END_STREAM is processed. Closing first would send
+            // RST_STREAM on a finished stream, which servers count as a protocol "glitch" (NIO drops the
+            // connection after 200 of them).
             promise.succeed(HTTPResponse(status: head.status, headers: head.headers, body: body ?? ByteBuffer()))
-            context.close(promise: nil)
         }
     }
 

@@ -1,0 +1,112 @@
+import Foundation
+import NIOConcurrencyHelpers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts the real `hedgerow` binary and stops it (SIGTERM, then SIGKILL after a bound) when done.
+final class HedgerowProcess: @unchecked Sendable {
+    let process = Process()
+    private let output = NIOLockedValueBox("")
+    private let pipe = Pipe()
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary `swift build` made next to the test bundle, or `HEDGEROW_BINARY`.
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["HEDGEROW_BINARY"] { return path }
+        let bundleDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [bundleDir.appendingPathComponent("hedgerow").path,
+                          bundleDir.deletingLastPathComponent().appendingPathComponent("hedgerow").path,
+                          repositoryRoot.appendingPathComponent(".build/debug/hedgerow").path]
+        where FileManager.default.isExecutableFile(atPath: candidate) {
+            return candidate
+        }
+        return repositoryRoot.appendingPathComponent(".build/debug/hedgerow").path
+    }
+
+    init(_ arguments: [String], directory: URL? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory ?? Self.repositoryRoot
+        process.standardOutput = pipe
+        process.standardError = pipe
+        let output = self.output
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { output.withLockedValue { $0 += String(decoding: data, as: UTF8.self) } }
+        }
+        try process.run()
+    }
+
+    var text: String { output.withLockedValue { $0 } }
+
+    /// Waits (bounded) until the output contains `marker`; false on timeout or exit.
+    func waitForOutput(_ marker: String, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if text.contains(marker) { return true }
+            if !process.isRunning { return text.contains(marker) }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL. Returns whether it exited by itself within the grace period.
+    @discardableResult
+    func stop(grace: Duration = .seconds(15)) async -> Bool {
+        guard process.isRunning else { return true }
+        process.terminate()
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return false
+        }
+        return true
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        pipe.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
+/// Free loopback TCP ports (bound and released; a small race, acceptable for tests).
+enum FreePorts {
+    static func isFree(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// Whether something accepts connections on the loopback port.
+    static func isListening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// `count` consecutive free ports, starting somewhere in 20000-45000.
+    static func consecutive(_ count: Int, avoiding taken: Set<Int> = []) -> Int {
+        for _ in 0..<500 {
+            let base = Int.random(in: 20000...45000)
+            if (base..<base + count).allSatisfy({ !taken.contains($0) && isFree($0) }) { return base }
+        }
+        fatalError("no free ports on loopback")
+    }
+}
