@@ -32,6 +32,12 @@ import Testing
         #expect(answered?.models == routes)
     }
 
+    @Test func aPollFromBeforeARestartIsAnsweredAtOnce() throws {
+        let publisher = RoutesPublisher()
+        let answer = publisher.table(after: publisher.current.generation + 40, on: EmbeddedEventLoop())
+        #expect(try answer.wait().generation == publisher.current.generation)
+    }
+
     @Test func longPollTimesOutWithTheCurrentTable() {
         let loop = EmbeddedEventLoop()
         let publisher = RoutesPublisher()

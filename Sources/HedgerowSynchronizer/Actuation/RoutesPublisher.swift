@@ -6,7 +6,9 @@ import NIOCore
 /// generation exceeds N (or `maxWait` passes, then answers the current table).
 ///
 /// The generation grows by one on every change of the table's content, never otherwise, so routers can tell
-/// "nothing new" from "new table" by the number alone.
+/// "nothing new" from "new table" by the number alone. A poll that names a generation *above* the current one
+/// comes from a router that knew a previous run of the synchronizer (generations restart at 1): it is answered at
+/// once, so a restarted synchronizer is followed immediately rather than after a poll timeout.
 public final class RoutesPublisher: Sendable {
     private struct State {
         var table = RoutingTable(generation: 1, models: [:])
@@ -34,11 +36,11 @@ public final class RoutesPublisher: Sendable {
         return table.generation
     }
 
-    /// The current table if its generation is above `after`, else the next one (or the current after `maxWait`).
+    /// The current table if its generation differs from `after`, else the next one (or the current after `maxWait`).
     public func table(after: Int, on loop: any EventLoop, maxWait: TimeAmount = .seconds(30)) -> EventLoopFuture<RoutingTable> {
         let promise = loop.makePromise(of: RoutingTable.self)
         let immediate = state.withLockedValue { state -> RoutingTable? in
-            if state.table.generation > after { return state.table }
+            if state.table.generation != after { return state.table }
             state.waiters.append((after, promise))
             return nil
         }
