@@ -51,6 +51,15 @@ import Testing
         let seen = await replicas()
         try #require(ready, "routes never listed both workers: \(seen)\n\(synchronizer.text)")
 
+        // The admin API wants the bearer token; without it nothing loads or unloads.
+        let worker = H2Client(address: "127.0.0.1:\(w + 1)")
+        #expect(try await worker.send(.GET, "/admin/state").status == 401)
+        #expect(try await worker.send(.DELETE, "/admin/models/digits/versions/1", headers: ["authorization": "Bearer wrong"]).status == 401)
+        let state = try await worker.send(.GET, "/admin/state", headers: ["authorization": "Bearer integration-token"])
+        #expect(state.status == 200)
+        #expect((state.json?["models"] as? [[String: Any]])?.first?["state"] as? String == "AVAILABLE")
+        await worker.close()
+
         let body = try JSONSerialization.data(withJSONObject: ["instances": [[Double](repeating: 0.5, count: 64)]])
         // kill -9 a worker; every request still succeeds (refused connections are retried on the other replica).
         kill(w1.process.processIdentifier, SIGKILL)
@@ -65,7 +74,12 @@ import Testing
         let afterKill = await replicas()
         #expect(dropped, "w1 still routed: \(afterKill)")
         let metrics = try await h2.send(.GET, "/metrics").text
+        #expect(metrics.contains("hedgerow_router_request_duration_seconds_bucket{model=\"digits\",code=\"200\""), "\(metrics.prefix(2000))")
         #expect(metrics.contains("hedgerow_router_retries_total{model=\"digits\",reason=\"connect\"}") || metrics.contains("reason=\"connection_lost\""), "no retry counted")
+
+        let workerMetrics = H2Client(address: "127.0.0.1:\(w + 1)")
+        #expect(try await workerMetrics.send(.GET, "/metrics").text.contains("hedgerow_worker_inference_duration_seconds_count{model=\"digits\",version=\"1\"}"))
+        await workerMetrics.close()
 
         // Static stability: with the synchronizer gone, the router keeps serving its table.
         await synchronizer.stop()

@@ -9,9 +9,9 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Run a whole Hedgerow on this machine: a synchronizer, N workers and a router on 127.0.0.1.",
         discussion: """
-            Prints one summary when every model is AVAILABLE and routable. Ctrl-C (or SIGTERM) stops every process.
-            If a worker dies, `up` says which one and why and keeps serving from the others; if the router or the
-            synchronizer dies, it stops everything and exits with an error.
+            Prints one summary when every model is AVAILABLE and routable. Ctrl-C (or SIGTERM) stops every \
+            process. If a worker or the synchronizer dies, `up` says which one and why and keeps serving (routers \
+            keep their last routing table); if the router dies, it stops everything and exits with an error.
             """
     )
 
@@ -100,12 +100,14 @@ struct UpCommand: AsyncParsableCommand {
                 break loop
             case .childExited(let child, let how):
                 print("hedgerow up: \(child.name) (pid \(child.pid)) \(how). Its last log lines (\(child.logPath)):\n\(child.lastLogLines())")
-                if !child.name.hasPrefix("worker") {
-                    print("hedgerow up: cannot serve without the \(child.name); stopping everything.")
+                if child.name == "router" {
+                    print("hedgerow up: nothing serves clients without the router; stopping everything.")
                     failed = true
                     break loop
                 }
-                print("hedgerow up: still serving from the other workers; the synchronizer moves its replicas.")
+                print(child.name == "synchronizer"
+                      ? "hedgerow up: still serving on the last routing table; model moves wait for a synchronizer."
+                      : "hedgerow up: still serving from the other workers; the synchronizer moves its replicas.")
             case .signal(let number):
                 print("\nhedgerow up: received \(number == SIGINT ? "SIGINT" : "SIGTERM"), stopping…")
                 break loop

@@ -76,20 +76,13 @@ final class HedgerowProcess: @unchecked Sendable {
 
 /// Free loopback TCP ports (bound and released; a small race, acceptable for tests).
 enum FreePorts {
-    static func isFree(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
+    /// Whether the loopback port can be bound (nobody holds it).
+    static func isFree(_ port: Int) -> Bool { withLoopbackSocket(port) { fd, address, length in bind(fd, address, length) == 0 } }
 
     /// Whether something accepts connections on the loopback port.
-    static func isListening(_ port: Int) -> Bool {
+    static func isListening(_ port: Int) -> Bool { withLoopbackSocket(port) { fd, address, length in connect(fd, address, length) == 0 } }
+
+    private static func withLoopbackSocket(_ port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -97,7 +90,7 @@ enum FreePorts {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 
