@@ -21,6 +21,9 @@ struct ReconcileLoop: Sendable {
     private var plan = PlacementPlanner.Plan(assignments: [:], problems: [:])
     private var memory = Reconciler.Memory()
     private var aliveBefore: Set<String> = []
+    /// Each worker's last answer, used while it is still alive by heartbeat but slow to answer (a busy worker
+    /// must not flap out of the routes); a refused connection drops it at once.
+    private var lastReports: [String: WorkerStateReport] = [:]
 
     init(
         configuration: SynchronizerConfiguration, admin: AdminClient, publisher: RoutesPublisher, inventory: WorkerInventory,
@@ -53,9 +56,16 @@ struct ReconcileLoop: Sendable {
 
         // Observe every known worker.
         let now = clock()
-        let observed = await observe()
+        let (answered, failures) = await observe()
+        var observed = answered
+        for entry in inventory.all where observed[entry.name] == nil && !Self.isGone(failures[entry.name]) {
+            if inventory.isAlive(entry, now: now), let last = lastReports[entry.name] { observed[entry.name] = last }
+        }
+        lastReports = observed
         let alive = Set(observed.keys)
-        for name in aliveBefore.subtracting(alive).sorted() { logger.warning("worker \(name) is dead: no heartbeat or answer for \(inventory.deadAfter) s; its replicas leave the routes") }
+        for name in aliveBefore.subtracting(alive).sorted() {
+            logger.warning("worker \(name) is out: \(failures[name].map { "\($0)" } ?? "no heartbeat for \(inventory.deadAfter) s"); its replicas leave the routes")
+        }
         for name in alive.subtracting(aliveBefore).sorted() { logger.info("worker \(name) is alive") }
         aliveBefore = alive
         inventory.forgetLongGone(now: now)
@@ -108,26 +118,37 @@ struct ReconcileLoop: Sendable {
         publishReport(observed: observed, now: now)
     }
 
-    /// Asks every known worker for its state at once; the ones that answer are alive.
-    private func observe() async -> [String: WorkerStateReport] {
+    /// Asks every known worker for its state at once. The ones that answer are observed; for the others the
+    /// reason (refused, timed out, 401 for a wrong admin token) is returned for the log.
+    private func observe() async -> (reports: [String: WorkerStateReport], failures: [String: any Error]) {
         let entries = inventory.all
         let now = clock()
-        return await withTaskGroup(of: (String, WorkerStateReport?).self) { group in
+        return await withTaskGroup(of: (String, Result<WorkerStateReport, any Error>).self) { group in
             for entry in entries {
-                group.addTask { [admin] in (entry.name, try? await admin.state(of: entry.address)) }
-            }
-            var result: [String: WorkerStateReport] = [:]
-            for await (name, report) in group {
-                if let report {
-                    inventory.seen(name, now: now)
-                    var report = report
-                    report.address = entries.first { $0.name == name }?.address ?? report.address
-                    result[name] = report
+                group.addTask { [admin] in
+                    do { return (entry.name, .success(try await admin.state(of: entry.address))) } catch { return (entry.name, .failure(error)) }
                 }
             }
-            // Alive = answered now, or heartbeat recently (an answer may be slow under load).
-            return result.filter { name, _ in entries.first { $0.name == name }.map { inventory.isAlive($0, now: now) } ?? true }
+            var reports: [String: WorkerStateReport] = [:]
+            var failures: [String: any Error] = [:]
+            for await (name, result) in group {
+                switch result {
+                case .success(var report):
+                    inventory.seen(name, now: now)
+                    report.address = entries.first { $0.name == name }?.address ?? report.address
+                    reports[name] = report
+                case .failure(let error):
+                    failures[name] = error
+                }
+            }
+            return (reports, failures)
         }
+    }
+
+    /// A refused connection means no process listens there any more: no reason to wait for missed heartbeats.
+    private static func isGone(_ error: (any Error)?) -> Bool {
+        if case .connectFailed? = error as? HTTP2ClientError { return true }
+        return false
     }
 
     private func versions(of spec: DesiredState.ModelSpec, in repository: ModelRepository) -> [ModelVersion] {
