@@ -13,6 +13,10 @@ public enum MetricNames {
     public static let workerBatchSize = "hedgerow_worker_batch_size"
     public static let workerQueueDepth = "hedgerow_worker_queue_depth"
     public static let workerModelsLoaded = "hedgerow_worker_models_loaded"
+    /// Inference requests received, by `attempt`: "primary", or "backup" for a router's hedge or retry.
+    public static let workerRequests = "hedgerow_worker_requests_total"
+    /// Requests dropped before they ran because the client (or a router that lost interest) reset the stream.
+    public static let workerCancelled = "hedgerow_worker_cancelled_total"
     // Synchronizer
     public static let syncReplicas = "hedgerow_sync_replicas"
     public static let syncConfigErrors = "hedgerow_sync_config_errors_total"

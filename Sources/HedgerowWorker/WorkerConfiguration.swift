@@ -20,6 +20,10 @@ public struct WorkerConfiguration: Sendable {
     public var adminToken: String?
     /// Threads that run inference (never the event loops).
     public var inferenceThreads: Int
+    /// Fault injection for tests and benchmarks: delay this share of inference requests (0-100)…
+    public var faultDelayPercent: Double = 0
+    /// …by this long, before they are queued (as a stalled replica would).
+    public var faultDelayMs: Int = 0
 
     public init(
         name: String, listen: HTTPServerConfiguration, advertisedAddress: String? = nil, zone: String = "default",

@@ -21,16 +21,23 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Largest request body accepted, bytes (413 above).") var maxBodyBytes = HTTPServerConfiguration.defaultMaxBodyBytes
     @Option(help: "Threads that run inference.") var inferenceThreads = 2
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 1.0
+    @Option(help: "Fault injection: delay this percent of inference requests (0-100) by --fault-delay-ms.") var faultDelayPercent = 0.0
+    @Option(help: "Fault injection: how long a delayed request waits before it is queued, milliseconds.") var faultDelayMs = 0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
     func run() async throws {
         let listen = try HTTPServerConfiguration(listen: normalizeAddress(self.listen), maxBodyBytes: maxBodyBytes)
-        let configuration = WorkerConfiguration(
+        guard (0...100).contains(faultDelayPercent), faultDelayMs >= 0 else {
+            throw ValidationError("--fault-delay-percent must be 0-100 and --fault-delay-ms ≥ 0")
+        }
+        var configuration = WorkerConfiguration(
             name: name, listen: listen, advertisedAddress: try advertise.map(normalizeAddress), zone: zone, memoryMB: memoryMB,
             repository: URL(fileURLWithPath: repository).standardizedFileURL.path, synchronizer: try synchronizer.map(normalizeAddress),
             heartbeatIntervalSeconds: heartbeatInterval, adminToken: try readToken(adminTokenFile), inferenceThreads: inferenceThreads
         )
+        configuration.faultDelayPercent = faultDelayPercent
+        configuration.faultDelayMs = faultDelayMs
         try await RoleRunner.run(role: "worker.\(name)", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             WorkerService(configuration: configuration, group: group, logger: logger)
         }

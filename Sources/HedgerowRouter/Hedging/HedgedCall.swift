@@ -15,6 +15,8 @@ final class HedgedCall: @unchecked Sendable {
         var candidates: [String]
         var hedgeDelay: TimeAmount?
         var deadline: TimeAmount
+        /// Called with the duration of each attempt that answered 2xx: the hedge delay's latency samples.
+        var recordSuccess: @Sendable (Int64) -> Void
     }
 
     private let context: Context
@@ -69,8 +71,9 @@ final class HedgedCall: @unchecked Sendable {
             let started = NIODeadline.now()
             call.response.whenComplete { [self] result in
                 outstanding.end(replica)
-                Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)])
-                    .recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+                let took = (NIODeadline.now() - started).nanoseconds
+                Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)]).recordNanoseconds(took)
+                if case .success(let response) = result, (200..<300).contains(response.status.code) { context.recordSuccess(took) }
                 perform(machine.attemptFinished(attempt, classify(result)))
             }
         case .finish(var response, let winner, let losers):

@@ -14,6 +14,7 @@ final class RouterResponder: HTTPResponder {
     let store: RoutingTableStore
     let client: HTTP2ClientPool
     let outstanding = OutstandingRequests()
+    let latencies = ModelLatencies()
     private let budgets = NIOLockedValueBox<[String: HedgeBudget]>([:])
 
     init(configuration: RouterConfiguration, store: RoutingTableStore, client: HTTP2ClientPool) {
@@ -76,16 +77,25 @@ final class RouterResponder: HTTPResponder {
         if route.isInference { budget.deposit(percent: policy.budgetPercent) }
         var timeoutMs = configuration.defaultTimeoutMs
         if let given = request.headers.first(name: "hedgerow-timeout-ms").flatMap({ Int($0) }), given > 0 { timeoutMs = given }
+        let modelName = model.rawValue
+        let id = ModelVersionID(model: model, version: version)
+        var hedgeDelay: TimeAmount?
+        if route.isInference && policy.isEnabled {
+            let delay = latencies.hedgeDelay(id, policy: policy)
+            Gauge(label: MetricNames.routerHedgeDelay, dimensions: [("model", modelName)]).record(Double(delay.nanoseconds) / 1e9)
+            hedgeDelay = delay
+        }
+        let latencies = self.latencies
         let call = HedgedCall(
             context: .init(
                 model: model.rawValue, request: upstream,
                 candidates: EndpointSelector.order(replicas, load: outstanding.count),
-                hedgeDelay: route.isInference && policy.isEnabled ? .milliseconds(Int64(policy.maxDelayMs)) : nil,
-                deadline: .milliseconds(Int64(timeoutMs))
+                hedgeDelay: hedgeDelay,
+                deadline: .milliseconds(Int64(timeoutMs)),
+                recordSuccess: { nanos in if route.isInference { latencies.record(id, nanos: nanos) } }
             ),
             eventLoop: context.eventLoop, client: client, outstanding: outstanding, budget: budget
         )
-        let modelName = model.rawValue
         return call.run(cancellation: context.cancellation).map { [self] (response: HTTPResponse) -> HTTPResponse in
             if route.isInference { record(modelName, status: Int(response.status.code), since: started) }
             return response

@@ -60,33 +60,46 @@ final class WorkerResponder: HTTPResponder {
         }
         let cancellation = context.cancellation
         let body = request.body
-        return inferencePool.runIfActive(eventLoop: context.eventLoop) { () -> HTTPResponse in
-            defer { lease.release() }
-            if cancellation.isCancelled {
-                // The client reset the stream while this waited: spend nothing on it.
-                return .error(HedgerowError(.unavailable, "request cancelled by the client"))
-            }
-            let started = ContinuousClock.now
-            do throws(HedgerowError) {
-                let data = Data(body.readableBytesView)
-                let json: String
-                switch action {
-                case .tfPredict:
-                    let (feeds, format) = try TFServingCodec.decode(data, graph: lease.graph)
-                    let outputs = try lease.graph.run(feeds)
-                    json = TFServingCodec.encode(outputs, graph: lease.graph, format: format)
-                default:
-                    let decoded = try KServeCodec.decode(data, graph: lease.graph)
-                    let outputs = try lease.graph.run(decoded.feeds)
-                    json = KServeCodec.encode(outputs, request: decoded, model: lease.id, graph: lease.graph)
+        let modelLabel = lease.id.model.rawValue
+        let isBackup = (request.headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
+        Counter(label: MetricNames.workerRequests, dimensions: [("model", modelLabel), ("attempt", isBackup ? "backup" : "primary")]).increment()
+        let pool = inferencePool
+        let faultDelay: EventLoopFuture<Void>
+        if configuration.faultDelayPercent > 0, Double.random(in: 0..<100) < configuration.faultDelayPercent {
+            faultDelay = context.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.faultDelayMs))) {}.futureResult
+        } else {
+            faultDelay = context.eventLoop.makeSucceededVoidFuture()
+        }
+        return faultDelay.flatMap {
+            pool.runIfActive(eventLoop: context.eventLoop) { () -> HTTPResponse in
+                defer { lease.release() }
+                if cancellation.isCancelled {
+                    // The client reset the stream while this waited: spend nothing on it.
+                    Counter(label: MetricNames.workerCancelled, dimensions: [("model", modelLabel)]).increment()
+                    return .error(HedgerowError(.unavailable, "request cancelled by the client"))
                 }
-                Timer(
-                    label: MetricNames.workerInferenceDuration,
-                    dimensions: [("model", lease.id.model.rawValue), ("version", lease.id.version.description)]
-                ).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                return .jsonBytes(ByteBuffer(string: json))
-            } catch {
-                return .error(error)
+                let started = ContinuousClock.now
+                do throws(HedgerowError) {
+                    let data = Data(body.readableBytesView)
+                    let json: String
+                    switch action {
+                    case .tfPredict:
+                        let (feeds, format) = try TFServingCodec.decode(data, graph: lease.graph)
+                        let outputs = try lease.graph.run(feeds)
+                        json = TFServingCodec.encode(outputs, graph: lease.graph, format: format)
+                    default:
+                        let decoded = try KServeCodec.decode(data, graph: lease.graph)
+                        let outputs = try lease.graph.run(decoded.feeds)
+                        json = KServeCodec.encode(outputs, request: decoded, model: lease.id, graph: lease.graph)
+                    }
+                    Timer(
+                        label: MetricNames.workerInferenceDuration,
+                        dimensions: [("model", lease.id.model.rawValue), ("version", lease.id.version.description)]
+                    ).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+                    return .jsonBytes(ByteBuffer(string: json))
+                } catch {
+                    return .error(error)
+                }
             }
         }.recover { error in
             .error(HedgerowError(.unavailable, "worker is shutting down: \(error)"))

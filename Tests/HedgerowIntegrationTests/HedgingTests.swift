@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// A replica that stalls every request is hedged around: clients see the fast replica's latency, the router
+/// counts hedges and wins, and the stalled worker drops the requests the router cancelled before running them.
+@Suite(.serialized) struct HedgingTests {
+    @Test func stalledReplicaIsHedgedAroundAndItsLosersAreDropped() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hedgerow-hedge-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let token = dir.appendingPathComponent("token").path
+        try "hedge-token\n".write(toFile: token, atomically: true, encoding: .utf8)
+        let routerPort = FreePorts.consecutive(1)
+        let syncPort = FreePorts.consecutive(1, avoiding: [routerPort])
+        let w = FreePorts.consecutive(2, avoiding: [routerPort, syncPort])
+        let config = dir.appendingPathComponent("desired.yaml").path
+        try """
+            repository: \(HedgerowProcess.repositoryRoot.appendingPathComponent("Models").path)
+            workers:
+              - { name: slow, address: 127.0.0.1:\(w), zone: a }
+              - { name: fast, address: 127.0.0.1:\(w + 1), zone: b }
+            models:
+              - name: digits
+                replicas: 2
+                hedging: { percentile: 90, budgetPercent: 100, minDelayMs: 5, maxDelayMs: 60 }
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let sync = "127.0.0.1:\(syncPort)"
+        let processes = [
+            try HedgerowProcess(["synchronizer", "--listen", sync, "--desired", config, "--admin-token-file", token]),
+            try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w)", "--name", "slow", "--admin-token-file", token,
+                                 "--fault-delay-percent", "100", "--fault-delay-ms", "1500"]),
+            try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w + 1)", "--name", "fast", "--admin-token-file", token]),
+            try HedgerowProcess(["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync]),
+        ]
+        let router = H2Client(address: "127.0.0.1:\(routerPort)")
+        let slow = H2Client(address: "127.0.0.1:\(w)")
+        var ready = false
+        for _ in 0..<600 where !ready {
+            let routes = try? await router.send(.GET, "/v1/routes").json
+            let replicas = ((routes?["models"] as? [String: Any])?["digits"] as? [String: Any]).flatMap { ($0["versions"] as? [String: [String]])?["1"] }
+            ready = replicas?.count == 2
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        try #require(ready, "both replicas never became routable")
+
+        let body = try JSONSerialization.data(withJSONObject: ["instances": [[Double](repeating: 0.25, count: 64)]])
+        var worst = Duration.zero
+        for _ in 0..<40 {
+            let started = ContinuousClock.now
+            let answer = try await router.send(.POST, "/v1/models/digits:predict", body: body)
+            worst = max(worst, ContinuousClock.now - started)
+            #expect(answer.status == 200)
+            #expect(answer.text.contains("predictions"))
+        }
+        // Without hedging, about half of these would take 1.5 s (P2C sends primaries to both replicas).
+        #expect(worst < .milliseconds(700), "slowest request took \(worst)")
+
+        let metrics = try await router.send(.GET, "/metrics").text
+        let hedges = Self.counter(metrics, "hedgerow_router_hedges_total{model=\"digits\"}")
+        let wins = Self.counter(metrics, "hedgerow_router_hedge_wins_total{model=\"digits\"}")
+        #expect(hedges >= 5 && wins >= 5, "hedges \(hedges), wins \(wins)")
+        #expect(metrics.contains("hedgerow_router_hedge_delay_seconds{model=\"digits\"}"))
+
+        // The stalled worker saw the cancellations (RST_STREAM) during its stall and ran none of those requests.
+        var dropped = 0.0
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let text = try await slow.send(.GET, "/metrics").text
+            dropped = Self.counter(text, "hedgerow_worker_cancelled_total{model=\"digits\"}")
+            if dropped >= wins { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(dropped >= wins, "worker dropped \(dropped) of \(wins) cancelled requests")
+        let ran = try await slow.send(.GET, "/metrics").text
+        #expect(Self.counter(ran, "hedgerow_worker_inference_duration_seconds_count{model=\"digits\",version=\"1\"}") == 0)
+
+        await router.close()
+        await slow.close()
+        for process in processes { await process.stop() }
+    }
+
+    static func counter(_ metrics: String, _ series: String) -> Double {
+        for line in metrics.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1)) ?? 0
+        }
+        return 0
+    }
+}

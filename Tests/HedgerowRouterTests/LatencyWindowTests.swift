@@ -1,0 +1,49 @@
+import HedgerowCore
+import HedgerowRouter
+import Testing
+
+@Suite struct LatencyWindowTests {
+    let second: UInt64 = 1_000_000_000
+
+    @Test func percentileOfRecentSamples() {
+        var window = LatencyWindow()
+        for i in 1...100 { window.record(micros: UInt64(i) * 100, now: 0) }  // 100 µs ... 10 ms
+        let p95 = window.percentile(95, now: second, minimumSamples: 20)!
+        #expect(p95 >= 9_400 && p95 <= 9_600, "\(p95)")
+        #expect(window.count(now: second) == 100)
+    }
+
+    @Test func oldSamplesLeaveTheWindow() {
+        var window = LatencyWindow(slices: 5, sliceNanos: 2 * second)  // 10 s
+        for _ in 0..<50 { window.record(micros: 50_000, now: 0) }       // a slow spell at t=0
+        for _ in 0..<50 { window.record(micros: 1_000, now: 9 * second) }
+        #expect(window.count(now: 9 * second) == 100)
+        // At t=11 s the t=0 slice is out: only the fast samples count.
+        #expect(window.count(now: 11 * second) == 50)
+        let p99 = window.percentile(99, now: 11 * second, minimumSamples: 20)!
+        #expect(p99 < 1_100, "\(p99)")
+        // Long after, nothing is left.
+        #expect(window.count(now: 100 * second) == 0)
+        #expect(window.percentile(50, now: 100 * second, minimumSamples: 1) == nil)
+    }
+
+    @Test func tooFewSamplesGiveNoPercentile() {
+        var window = LatencyWindow()
+        for _ in 0..<19 { window.record(micros: 10, now: 0) }
+        #expect(window.percentile(95, now: 0, minimumSamples: 20) == nil)
+    }
+
+    @Test func delayIsClampedAndFallsBackToTheMaximum() throws {
+        let policy = try HedgingPolicy(percentile: 95, budgetPercent: 5, minDelayMs: 2, maxDelayMs: 40)
+        var window = LatencyWindow()
+        #expect(HedgeDelay.micros(policy: policy, window: window, now: 0) == 40_000)  // no samples yet
+        for _ in 0..<100 { window.record(micros: 300, now: 0) }
+        #expect(HedgeDelay.micros(policy: policy, window: window, now: 0) == 2_000)   // p95 = 0.3 ms, clamped up
+        for _ in 0..<1000 { window.record(micros: 900_000, now: 0) }
+        #expect(HedgeDelay.micros(policy: policy, window: window, now: 0) == 40_000)  // brownout: clamped down
+        var fast = LatencyWindow()
+        for _ in 0..<100 { fast.record(micros: 7_000, now: 0) }
+        let d = HedgeDelay.micros(policy: policy, window: fast, now: 0)
+        #expect(d >= 6_990 && d <= 7_010, "\(d)")
+    }
+}
