@@ -26,7 +26,7 @@ let package = Package(
             name: "HedgerowCLI",
             dependencies: [
                 "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
-                "HedgerowWorker", "HedgerowRouter", "HedgerowSynchronizer",
+                "HedgerowWorker", "HedgerowRouter", "HedgerowSynchronizer", "HedgerowBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,7 +91,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            exclude: ["Hedging/Hedging.md"]
         ),
         .target(
             name: "HedgerowSynchronizer",
@@ -105,6 +106,18 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // `hedgerow bench`: open-loop load generation and the hedging scenarios (a tool, not a role).
+        .target(
+            name: "HedgerowBench",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         .testTarget(name: "HedgerowCoreTests", dependencies: ["HedgerowCore"]),

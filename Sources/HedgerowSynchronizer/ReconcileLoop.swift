@@ -58,13 +58,13 @@ struct ReconcileLoop: Sendable {
         let now = clock()
         let (answered, failures) = await observe()
         var observed = answered
-        for entry in inventory.all where observed[entry.name] == nil && !Self.isGone(failures[entry.name]) {
+        for entry in inventory.all where observed[entry.name] == nil && failures[entry.name]?.refused != true {
             if inventory.isAlive(entry, now: now), let last = lastReports[entry.name] { observed[entry.name] = last }
         }
         lastReports = observed
         let alive = Set(observed.keys)
         for name in aliveBefore.subtracting(alive).sorted() {
-            logger.warning("worker \(name) is out: \(failures[name].map { "\($0)" } ?? "no heartbeat for \(inventory.deadAfter) s"); its replicas leave the routes")
+            logger.warning("worker \(name) is out: \(failures[name]?.failure ?? "no heartbeat for \(inventory.deadAfter) s"); its replicas leave the routes")
         }
         for name in alive.subtracting(aliveBefore).sorted() { logger.info("worker \(name) is alive") }
         aliveBefore = alive
@@ -118,27 +118,39 @@ struct ReconcileLoop: Sendable {
         publishReport(observed: observed, now: now)
     }
 
+    /// One worker's answer to `GET /admin/state`, or why there was none.
+    struct Observation: Sendable {
+        var name: String
+        var report: WorkerStateReport?
+        var failure: String?
+        /// The connection was refused: no process listens there any more.
+        var refused: Bool
+    }
+
     /// Asks every known worker for its state at once. The ones that answer are observed; for the others the
     /// reason (refused, timed out, 401 for a wrong admin token) is returned for the log.
-    private func observe() async -> (reports: [String: WorkerStateReport], failures: [String: any Error]) {
+    private func observe() async -> (reports: [String: WorkerStateReport], failures: [String: Observation]) {
         let entries = inventory.all
         let now = clock()
-        return await withTaskGroup(of: (String, Result<WorkerStateReport, any Error>).self) { group in
+        return await withTaskGroup(of: Observation.self) { group in
             for entry in entries {
                 group.addTask { [admin] in
-                    do { return (entry.name, .success(try await admin.state(of: entry.address))) } catch { return (entry.name, .failure(error)) }
+                    do {
+                        return Observation(name: entry.name, report: try await admin.state(of: entry.address), failure: nil, refused: false)
+                    } catch {
+                        return Observation(name: entry.name, report: nil, failure: "\(error)", refused: Self.isRefused(error))
+                    }
                 }
             }
             var reports: [String: WorkerStateReport] = [:]
-            var failures: [String: any Error] = [:]
-            for await (name, result) in group {
-                switch result {
-                case .success(var report):
-                    inventory.seen(name, now: now)
-                    report.address = entries.first { $0.name == name }?.address ?? report.address
-                    reports[name] = report
-                case .failure(let error):
-                    failures[name] = error
+            var failures: [String: Observation] = [:]
+            for await observation in group {
+                if var report = observation.report {
+                    inventory.seen(observation.name, now: now)
+                    report.address = entries.first { $0.name == observation.name }?.address ?? report.address
+                    reports[observation.name] = report
+                } else {
+                    failures[observation.name] = observation
                 }
             }
             return (reports, failures)
@@ -146,7 +158,7 @@ struct ReconcileLoop: Sendable {
     }
 
     /// A refused connection means no process listens there any more: no reason to wait for missed heartbeats.
-    private static func isGone(_ error: (any Error)?) -> Bool {
+    private static func isRefused(_ error: any Error) -> Bool {
         if case .connectFailed? = error as? HTTP2ClientError { return true }
         return false
     }
