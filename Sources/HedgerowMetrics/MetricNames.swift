@@ -5,6 +5,10 @@ public enum MetricNames {
     public static let routerHedges = "hedgerow_router_hedges_total"
     public static let routerHedgeWins = "hedgerow_router_hedge_wins_total"
     public static let routerHedgeDelay = "hedgerow_router_hedge_delay_seconds"
+    /// Backups the hedge budget refused (the delay passed, a replica was free, but the budget was spent).
+    public static let routerHedgeBudgetRefusals = "hedgerow_router_hedge_budget_refusals_total"
+    /// Losing attempts reset (RST_STREAM) after another attempt answered.
+    public static let routerCancelledAttempts = "hedgerow_router_cancelled_attempts_total"
     public static let routerRetries = "hedgerow_router_retries_total"
     public static let routerUpstreamDuration = "hedgerow_router_upstream_duration_seconds"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"

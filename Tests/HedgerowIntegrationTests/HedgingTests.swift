@@ -60,6 +60,7 @@ import Testing
         let wins = Self.counter(metrics, "hedgerow_router_hedge_wins_total{model=\"digits\"}")
         #expect(hedges >= 5 && wins >= 5, "hedges \(hedges), wins \(wins)")
         #expect(metrics.contains("hedgerow_router_hedge_delay_seconds{model=\"digits\"}"))
+        #expect(Self.counter(metrics, "hedgerow_router_cancelled_attempts_total{model=\"digits\"}") >= wins)
 
         // The stalled worker saw the cancellations (RST_STREAM) during its stall and ran none of those requests.
         var dropped = 0.0

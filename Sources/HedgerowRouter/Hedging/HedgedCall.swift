@@ -45,7 +45,11 @@ final class HedgedCall: @unchecked Sendable {
         perform(machine.start())
         if let delay = context.hedgeDelay {
             timers.append(eventLoop.scheduleTask(in: delay) { [self] in
-                perform(machine.hedgeTimerFired { budget.withdraw() })
+                perform(machine.hedgeTimerFired {
+                    let granted = budget.withdraw()
+                    if !granted { Counter(label: MetricNames.routerHedgeBudgetRefusals, dimensions: [("model", context.model)]).increment() }
+                    return granted
+                })
             })
         }
         timers.append(eventLoop.scheduleTask(in: context.deadline) { [self] in
@@ -78,6 +82,9 @@ final class HedgedCall: @unchecked Sendable {
             }
         case .finish(var response, let winner, let losers):
             cancel(losers)
+            if !losers.isEmpty {
+                Counter(label: MetricNames.routerCancelledAttempts, dimensions: [("model", context.model)]).increment(by: losers.count)
+            }
             if calls[winner]?.kind == .hedge {
                 Counter(label: MetricNames.routerHedgeWins, dimensions: [("model", context.model)]).increment()
             }
