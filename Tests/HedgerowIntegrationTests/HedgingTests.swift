@@ -5,17 +5,12 @@ import Testing
 /// counts hedges and wins, and the stalled worker drops the requests the router cancelled before running them.
 @Suite(.serialized) struct HedgingTests {
     @Test func stalledReplicaIsHedgedAroundAndItsLosersAreDropped() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hedgerow-hedge-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let token = dir.appendingPathComponent("token").path
-        try "hedge-token\n".write(toFile: token, atomically: true, encoding: .utf8)
-        let routerPort = FreePorts.consecutive(1)
-        let syncPort = FreePorts.consecutive(1, avoiding: [routerPort])
-        let w = FreePorts.consecutive(2, avoiding: [routerPort, syncPort])
-        let config = dir.appendingPathComponent("desired.yaml").path
+        let setup = try RoleTestSetup("hedge")
+        defer { setup.removeDirectory() }
+        let w = setup.workerPort, token = setup.tokenFile, sync = setup.synchronizer
+        let config = setup.directory.appendingPathComponent("desired.yaml").path
         try """
-            repository: \(HedgerowProcess.repositoryRoot.appendingPathComponent("Models").path)
+            repository: \(setup.repository)
             workers:
               - { name: slow, address: 127.0.0.1:\(w), zone: a }
               - { name: fast, address: 127.0.0.1:\(w + 1), zone: b }
@@ -24,23 +19,16 @@ import Testing
                 replicas: 2
                 hedging: { percentile: 90, budgetPercent: 100, minDelayMs: 5, maxDelayMs: 60 }
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let sync = "127.0.0.1:\(syncPort)"
         let processes = [
             try HedgerowProcess(["synchronizer", "--listen", sync, "--desired", config, "--admin-token-file", token]),
             try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w)", "--name", "slow", "--admin-token-file", token,
                                  "--fault-delay-percent", "100", "--fault-delay-ms", "1500"]),
             try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w + 1)", "--name", "fast", "--admin-token-file", token]),
-            try HedgerowProcess(["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync]),
+            try HedgerowProcess(["router", "--listen", setup.router, "--synchronizer", sync]),
         ]
-        let router = H2Client(address: "127.0.0.1:\(routerPort)")
+        let router = H2Client(address: setup.router)
         let slow = H2Client(address: "127.0.0.1:\(w)")
-        var ready = false
-        for _ in 0..<600 where !ready {
-            let routes = try? await router.send(.GET, "/v1/routes").json
-            let replicas = ((routes?["models"] as? [String: Any])?["digits"] as? [String: Any]).flatMap { ($0["versions"] as? [String: [String]])?["1"] }
-            ready = replicas?.count == 2
-            if !ready { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let ready = await RoleTestSetup.waitForReplicas(["127.0.0.1:\(w)", "127.0.0.1:\(w + 1)"], via: router, seconds: 60)
         try #require(ready, "both replicas never became routable")
 
         let body = try JSONSerialization.data(withJSONObject: ["instances": [[Double](repeating: 0.25, count: 64)]])

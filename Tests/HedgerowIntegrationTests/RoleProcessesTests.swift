@@ -6,18 +6,12 @@ import Testing
 /// the dead worker leaves the routes, and the router keeps serving while the synchronizer is down.
 @Suite(.serialized) struct RoleProcessesTests {
     @Test func routerSurvivesAKilledWorkerAndAMissingSynchronizer() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hedgerow-roles-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let token = dir.appendingPathComponent("token").path
-        try "integration-token\n".write(toFile: token, atomically: true, encoding: .utf8)
-
-        let routerPort = FreePorts.consecutive(1)
-        let syncPort = FreePorts.consecutive(1, avoiding: [routerPort])
-        let w = FreePorts.consecutive(2, avoiding: [routerPort, syncPort])
-        let config = dir.appendingPathComponent("desired.yaml").path
+        let setup = try RoleTestSetup("roles")
+        defer { setup.removeDirectory() }
+        let w = setup.workerPort, token = setup.tokenFile, sync = setup.synchronizer
+        let config = setup.directory.appendingPathComponent("desired.yaml").path
         try """
-            repository: \(HedgerowProcess.repositoryRoot.appendingPathComponent("Models").path)
+            repository: \(setup.repository)
             workers:
               - { name: w1, address: 127.0.0.1:\(w), zone: a }
               - { name: w2, address: 127.0.0.1:\(w + 1), zone: b }
@@ -27,25 +21,14 @@ import Testing
                 hedging: { budgetPercent: 0 }
             """.write(toFile: config, atomically: true, encoding: .utf8)
 
-        let sync = "127.0.0.1:\(syncPort)"
         var synchronizer = try HedgerowProcess(["synchronizer", "--listen", sync, "--desired", config, "--admin-token-file", token])
         let w1 = try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w)", "--name", "w1", "--admin-token-file", token, "--repository", "Models"])
         let w2 = try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w + 1)", "--name", "w2", "--admin-token-file", token, "--repository", "Models", "--synchronizer", sync])
-        let router = try HedgerowProcess(["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", dir.appendingPathComponent("routes.json").path])
+        let router = try HedgerowProcess(["router", "--listen", setup.router, "--synchronizer", sync, "--routes-cache", setup.directory.appendingPathComponent("routes.json").path])
         let all = [w1, w2, router]
-        let h2 = H2Client(address: "127.0.0.1:\(routerPort)")
-        func replicas() async -> [String] {
-            let routes = try? await h2.send(.GET, "/v1/routes").json
-            return ((routes?["models"] as? [String: Any])?["digits"] as? [String: Any]).flatMap { ($0["versions"] as? [String: [String]])?["1"] } ?? []
-        }
-        func waitFor(_ expected: [String], seconds: Int) async -> Bool {
-            let deadline = ContinuousClock.now + .seconds(seconds)
-            while ContinuousClock.now < deadline {
-                if await replicas() == expected { return true }
-                try? await Task.sleep(for: .milliseconds(100))
-            }
-            return false
-        }
+        let h2 = H2Client(address: setup.router)
+        func replicas() async -> [String] { await RoleTestSetup.replicas(via: h2) }
+        func waitFor(_ expected: [String], seconds: Int) async -> Bool { await RoleTestSetup.waitForReplicas(expected, via: h2, seconds: seconds) }
         let both = ["127.0.0.1:\(w)", "127.0.0.1:\(w + 1)"]
         let ready = await waitFor(both, seconds: 60)
         let seen = await replicas()
@@ -55,7 +38,7 @@ import Testing
         let worker = H2Client(address: "127.0.0.1:\(w + 1)")
         #expect(try await worker.send(.GET, "/admin/state").status == 401)
         #expect(try await worker.send(.DELETE, "/admin/models/digits/versions/1", headers: ["authorization": "Bearer wrong"]).status == 401)
-        let state = try await worker.send(.GET, "/admin/state", headers: ["authorization": "Bearer integration-token"])
+        let state = try await worker.send(.GET, "/admin/state", headers: ["authorization": "Bearer \(setup.token)"])
         #expect(state.status == 200)
         #expect((state.json?["models"] as? [[String: Any]])?.first?["state"] as? String == "AVAILABLE")
         await worker.close()
