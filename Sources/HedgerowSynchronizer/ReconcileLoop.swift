@@ -56,7 +56,7 @@ struct ReconcileLoop: Sendable {
 
         // Observe every known worker.
         let now = clock()
-        let (answered, failures) = await observe()
+        let (answered, failures) = await observe(now: now)
         var observed = answered
         for entry in inventory.all where observed[entry.name] == nil && failures[entry.name]?.refused != true {
             if inventory.isAlive(entry, now: now), let last = lastReports[entry.name] { observed[entry.name] = last }
@@ -129,9 +129,8 @@ struct ReconcileLoop: Sendable {
 
     /// Asks every known worker for its state at once. The ones that answer are observed; for the others the
     /// reason (refused, timed out, 401 for a wrong admin token) is returned for the log.
-    private func observe() async -> (reports: [String: WorkerStateReport], failures: [String: Observation]) {
+    private func observe(now: Double) async -> (reports: [String: WorkerStateReport], failures: [String: Observation]) {
         let entries = inventory.all
-        let now = clock()
         return await withTaskGroup(of: Observation.self) { group in
             for entry in entries {
                 group.addTask { [admin] in

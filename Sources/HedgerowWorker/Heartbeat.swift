@@ -18,7 +18,7 @@ struct Heartbeat: Service {
     func run() async throws {
         let body = try JSONEncoder().encode(message)
         var failing = false
-        while !Task.isCancelledOrShuttingDown {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let request = HTTPRequest(method: .POST, target: "/v1/workers/heartbeat", headers: ["content-type": "application/json"], body: ByteBuffer(bytes: body))
             do {
                 let response = try await client.execute(request, to: synchronizer, timeout: .seconds(2)).response.get()
@@ -32,8 +32,4 @@ struct Heartbeat: Service {
             try? await Task.sleep(for: interval)
         }
     }
-}
-
-extension Task where Success == Never, Failure == Never {
-    static var isCancelledOrShuttingDown: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
 }

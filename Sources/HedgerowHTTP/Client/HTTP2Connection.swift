@@ -19,7 +19,11 @@ final class HTTP2Connection: Sendable {
         self.loop = loop
         let channelPromise = loop.makePromise(of: (any Channel).self)
         self.channel = channelPromise.futureResult
+        // The connection is done for once the connect fails, the channel closes, or GOAWAY arrives: then it is
+        // marked unusable and the pool forgets it. The watcher's callback is set before any I/O can fire it.
+        let done = loop.makePromise(of: Void.self)
         let goAwayWatcher = GoAwayWatcher()
+        goAwayWatcher.onGoAway = { done.succeed() }
         let multiplexerPromise = loop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
         self.multiplexer = multiplexerPromise.futureResult
 
@@ -52,28 +56,14 @@ final class HTTP2Connection: Sendable {
                 multiplexerPromise.fail(HTTP2ClientError.connectFailed(address: address, reason: "\(error)"))
             }
         }
-        // Both outcomes retire the connection: a failed connect and a closed channel alike.
-        channelPromise.futureResult.whenComplete { [usable] result in
-            switch result {
-            case .failure:
-                usable.withLockedValue { $0 = false }
-            case .success(let channel):
-                channel.closeFuture.whenComplete { _ in usable.withLockedValue { $0 = false } }
-            }
-        }
-        // The pool forgets this connection once it is done for: connect failed, closed, or GOAWAY received.
-        let done = loop.makePromise(of: Void.self)
         channelPromise.futureResult.whenComplete { result in
             switch result {
             case .failure: done.succeed()
             case .success(let channel): channel.closeFuture.whenComplete { _ in done.succeed() }
             }
         }
-        goAwayWatcher.onGoAway = { [usable] in
+        done.futureResult.whenComplete { [weak self, usable] _ in
             usable.withLockedValue { $0 = false }
-            done.succeed()
-        }
-        done.futureResult.whenComplete { [weak self] _ in
             if let self { onClose(self) }
         }
     }
@@ -128,7 +118,7 @@ final class GoAwayWatcher: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
 
-    /// Set before the handler is added to a pipeline, then only read on the channel's event loop.
+    /// Set before the connection is opened, then only read on the channel's event loop.
     var onGoAway: (@Sendable () -> Void)?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

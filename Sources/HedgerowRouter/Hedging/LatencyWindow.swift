@@ -7,13 +7,14 @@ import Histogram
 /// Values are microseconds from 1 µs to 60 s at 3 significant digits.
 public struct LatencyWindow: Sendable {
     private var slices: [Histogram<UInt32>]
-    private var sliceStart: [UInt64]
+    /// The epoch (`now / sliceNanos`) each slice holds samples of.
+    private var sliceEpoch: [UInt64]
     private let sliceNanos: UInt64
 
     public init(slices: Int = 5, sliceNanos: UInt64 = 2_000_000_000) {
         precondition(slices >= 1 && sliceNanos > 0)
         self.slices = Array(repeating: Self.makeHistogram(), count: slices)
-        self.sliceStart = Array(repeating: 0, count: slices)
+        self.sliceEpoch = Array(repeating: 0, count: slices)
         self.sliceNanos = sliceNanos
     }
 
@@ -45,8 +46,7 @@ public struct LatencyWindow: Sendable {
     private func live(_ now: UInt64) -> [Int] {
         let epoch = now / sliceNanos
         return slices.indices.filter { i in
-            let start = sliceStart[i] / sliceNanos
-            return slices[i].totalCount > 0 && epoch >= start && epoch - start < UInt64(slices.count)
+            slices[i].totalCount > 0 && epoch >= sliceEpoch[i] && epoch - sliceEpoch[i] < UInt64(slices.count)
         }
     }
 
@@ -54,9 +54,9 @@ public struct LatencyWindow: Sendable {
     private mutating func slot(for now: UInt64) -> Int {
         let epoch = now / sliceNanos
         let index = Int(epoch % UInt64(slices.count))
-        if sliceStart[index] / sliceNanos != epoch || slices[index].totalCount == 0 {
-            if sliceStart[index] / sliceNanos != epoch { slices[index].reset() }
-            sliceStart[index] = epoch * sliceNanos
+        if sliceEpoch[index] != epoch {
+            slices[index].reset()
+            sliceEpoch[index] = epoch
         }
         return index
     }

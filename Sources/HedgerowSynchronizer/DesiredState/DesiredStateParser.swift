@@ -1,5 +1,6 @@
 import Foundation
 import HedgerowCore
+import HedgerowHTTP
 import Yams
 
 /// Reads `desired-state.yaml` into a checked `DesiredState`. The whole file is refused if anything is wrong,
@@ -69,7 +70,7 @@ public struct DesiredStateParser {
                 guard let name = string(w["name"], "\(path).name", required: true),
                       let address = string(w["address"], "\(path).address", required: true) else { continue }
                 if !names.insert(name).inserted { problem(w["name"], "\(path).name", "duplicate worker name '\(name)'") }
-                if (try? splitAddress(address)) == nil { problem(w["address"], "\(path).address", "expected HOST:PORT, got '\(address)'") }
+                if ((try? HostAndPort.parse(address))?.port ?? 0) == 0 { problem(w["address"], "\(path).address", "expected HOST:PORT, got '\(address)'") }
                 let zone = string(w["zone"], "\(path).zone") ?? "default"
                 let memory = int(w["memoryMB"], "\(path).memoryMB", min: 1) ?? 2048
                 workers.append(.init(name: name, address: address, zone: zone, memoryMB: memory))
@@ -89,12 +90,6 @@ public struct DesiredStateParser {
             }
         }
         return DesiredState(repository: repository, workers: workers, models: models)
-    }
-
-    private func splitAddress(_ address: String) throws -> (String, Int) {
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-              (1...65535).contains(port), colon != address.startIndex else { throw DesiredStateError(problems: []) }
-        return (String(address[..<colon]), port)
     }
 
     struct ModelDefaults {
