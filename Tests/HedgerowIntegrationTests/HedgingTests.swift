@@ -8,17 +8,7 @@ import Testing
         let setup = try RoleTestSetup("hedge")
         defer { setup.removeDirectory() }
         let w = setup.workerPort, token = setup.tokenFile, sync = setup.synchronizer
-        let config = setup.directory.appendingPathComponent("desired.yaml").path
-        try """
-            repository: \(setup.repository)
-            workers:
-              - { name: slow, address: 127.0.0.1:\(w), zone: a }
-              - { name: fast, address: 127.0.0.1:\(w + 1), zone: b }
-            models:
-              - name: digits
-                replicas: 2
-                hedging: { percentile: 90, budgetPercent: 100, minDelayMs: 5, maxDelayMs: 60 }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try setup.writeConfig(workers: ("slow", "fast"), hedging: "{ percentile: 90, budgetPercent: 100, minDelayMs: 5, maxDelayMs: 60 }")
         let processes = [
             try HedgerowProcess(["synchronizer", "--listen", sync, "--desired", config, "--admin-token-file", token]),
             try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w)", "--name", "slow", "--admin-token-file", token,

@@ -9,17 +9,7 @@ import Testing
         let setup = try RoleTestSetup("roles")
         defer { setup.removeDirectory() }
         let w = setup.workerPort, token = setup.tokenFile, sync = setup.synchronizer
-        let config = setup.directory.appendingPathComponent("desired.yaml").path
-        try """
-            repository: \(setup.repository)
-            workers:
-              - { name: w1, address: 127.0.0.1:\(w), zone: a }
-              - { name: w2, address: 127.0.0.1:\(w + 1), zone: b }
-            models:
-              - name: digits
-                replicas: 2
-                hedging: { budgetPercent: 0 }
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try setup.writeConfig(workers: ("w1", "w2"), hedging: "{ budgetPercent: 0 }")
 
         var synchronizer = try HedgerowProcess(["synchronizer", "--listen", sync, "--desired", config, "--admin-token-file", token])
         let w1 = try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(w)", "--name", "w1", "--admin-token-file", token, "--repository", "Models"])

@@ -26,6 +26,23 @@ struct RoleTestSetup {
     var router: String { "127.0.0.1:\(routerPort)" }
     var repository: String { HedgerowProcess.repositoryRoot.appendingPathComponent("Models").path }
 
+    /// Writes a desired state listing two static workers on `workerPort` and `workerPort + 1` and the digits
+    /// model on both, with the given hedging policy (YAML flow mapping); returns the file's path.
+    func writeConfig(workers: (String, String), hedging: String) throws -> String {
+        let path = directory.appendingPathComponent("desired.yaml").path
+        try """
+            repository: \(repository)
+            workers:
+              - { name: \(workers.0), address: 127.0.0.1:\(workerPort), zone: a }
+              - { name: \(workers.1), address: 127.0.0.1:\(workerPort + 1), zone: b }
+            models:
+              - name: digits
+                replicas: 2
+                hedging: \(hedging)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     func removeDirectory() { try? FileManager.default.removeItem(at: directory) }
 
     /// The replicas the router routes `digits` v1 to.
