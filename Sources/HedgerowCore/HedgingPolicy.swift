@@ -1,8 +1,11 @@
-/// When a router sends a backup request, per model. Validated at construction.
+/// How a router treats requests of one model: when it sends a backup, how many attempts, how long in all.
+/// Validated at construction.
 ///
 /// The hedge delay is the `percentile` of the model's recent latencies clamped to `[minDelayMs, maxDelayMs]`;
-/// until enough samples exist the router uses `maxDelayMs`. `budgetPercent` caps hedges and retries together as a
-/// share of the model's request rate; `0` turns hedging off (retries after connection failures stay).
+/// until enough samples exist the router uses `maxDelayMs`. `budgetPercent` caps hedges and 503 retries together
+/// as a share of the model's request rate; `0` turns hedging off (retries after connection failures stay).
+/// `maxAttempts` bounds the attempts in flight at once for one request. `timeoutMs` is the model's deadline for
+/// requests that carry no `Hedgerow-Timeout-Ms` (nil: the router's own default).
 public struct HedgingPolicy: Hashable, Sendable, Codable {
     /// Latency percentile (0 < p < 100) used as the hedge delay.
     public var percentile: Double
@@ -12,10 +15,14 @@ public struct HedgingPolicy: Hashable, Sendable, Codable {
     public var minDelayMs: Int
     /// Upper bound of the hedge delay and the delay used before enough samples exist, milliseconds.
     public var maxDelayMs: Int
+    /// Attempts in flight at once for one request (the primary included), 1–10.
+    public var maxAttempts: Int
+    /// Deadline of a request without `Hedgerow-Timeout-Ms`, milliseconds; nil leaves it to the router.
+    public var timeoutMs: Int?
 
-    public static let `default` = HedgingPolicy(uncheckedPercentile: 95, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 1000)
+    public static let `default` = HedgingPolicy(uncheckedPercentile: 95, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 1000, maxAttempts: 2, timeoutMs: nil)
 
-    public init(percentile: Double, budgetPercent: Double, minDelayMs: Int, maxDelayMs: Int) throws(HedgerowError) {
+    public init(percentile: Double, budgetPercent: Double, minDelayMs: Int, maxDelayMs: Int, maxAttempts: Int = 2, timeoutMs: Int? = nil) throws(HedgerowError) {
         guard percentile > 0, percentile < 100 else {
             throw HedgerowError(.invalidConfiguration, "hedging.percentile must be between 0 and 100 (exclusive), got \(percentile)")
         }
@@ -28,14 +35,40 @@ public struct HedgingPolicy: Hashable, Sendable, Codable {
         guard maxDelayMs >= minDelayMs else {
             throw HedgerowError(.invalidConfiguration, "hedging.maxDelayMs (\(maxDelayMs)) must be ≥ minDelayMs (\(minDelayMs))")
         }
-        self.init(uncheckedPercentile: percentile, budgetPercent: budgetPercent, minDelayMs: minDelayMs, maxDelayMs: maxDelayMs)
+        guard (1...10).contains(maxAttempts) else {
+            throw HedgerowError(.invalidConfiguration, "hedging.maxAttempts must be between 1 and 10, got \(maxAttempts)")
+        }
+        if let timeoutMs, timeoutMs < 1 {
+            throw HedgerowError(.invalidConfiguration, "hedging.timeoutMs must be ≥ 1, got \(timeoutMs)")
+        }
+        self.init(uncheckedPercentile: percentile, budgetPercent: budgetPercent, minDelayMs: minDelayMs, maxDelayMs: maxDelayMs,
+                  maxAttempts: maxAttempts, timeoutMs: timeoutMs)
     }
 
-    private init(uncheckedPercentile: Double, budgetPercent: Double, minDelayMs: Int, maxDelayMs: Int) {
+    private init(uncheckedPercentile: Double, budgetPercent: Double, minDelayMs: Int, maxDelayMs: Int, maxAttempts: Int, timeoutMs: Int?) {
         self.percentile = uncheckedPercentile
         self.budgetPercent = budgetPercent
         self.minDelayMs = minDelayMs
         self.maxDelayMs = maxDelayMs
+        self.maxAttempts = maxAttempts
+        self.timeoutMs = timeoutMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case percentile, budgetPercent, minDelayMs, maxDelayMs, maxAttempts, timeoutMs
+    }
+
+    /// Decodes and validates; `maxAttempts` and `timeoutMs` may be absent (tables cached by older routers).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            percentile: c.decode(Double.self, forKey: .percentile),
+            budgetPercent: c.decode(Double.self, forKey: .budgetPercent),
+            minDelayMs: c.decode(Int.self, forKey: .minDelayMs),
+            maxDelayMs: c.decode(Int.self, forKey: .maxDelayMs),
+            maxAttempts: c.decodeIfPresent(Int.self, forKey: .maxAttempts) ?? 2,
+            timeoutMs: c.decodeIfPresent(Int.self, forKey: .timeoutMs)
+        )
     }
 
     public var isEnabled: Bool { budgetPercent > 0 }

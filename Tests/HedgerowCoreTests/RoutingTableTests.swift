@@ -38,6 +38,16 @@ import Testing
     @Test func policiesAreValidatedAtConstruction() {
         #expect(throws: HedgerowError.self) { try HedgingPolicy(percentile: 100, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 10) }
         #expect(throws: HedgerowError.self) { try HedgingPolicy(percentile: 95, budgetPercent: 5, minDelayMs: 20, maxDelayMs: 10) }
+        #expect(throws: HedgerowError.self) { try HedgingPolicy(percentile: 95, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 10, maxAttempts: 0) }
+        #expect(throws: HedgerowError.self) { try HedgingPolicy(percentile: 95, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 10, timeoutMs: 0) }
         #expect(throws: HedgerowError.self) { try BatchingPolicy(maxBatchSize: 0, maxDelayMicros: 10) }
+    }
+
+    @Test func policiesFromTablesWithoutAttemptsOrTimeoutDecodeWithDefaults() throws {
+        let json = #"{"percentile": 95, "budgetPercent": 5, "minDelayMs": 1, "maxDelayMs": 1000}"#
+        let policy = try JSONDecoder().decode(HedgingPolicy.self, from: Data(json.utf8))
+        #expect(policy == .default)
+        let invalid = #"{"percentile": 95, "budgetPercent": 5, "minDelayMs": 1, "maxDelayMs": 1000, "maxAttempts": 99}"#
+        #expect(throws: HedgerowError.self) { try JSONDecoder().decode(HedgingPolicy.self, from: Data(invalid.utf8)) }
     }
 }

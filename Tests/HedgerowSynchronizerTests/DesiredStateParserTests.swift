@@ -23,7 +23,7 @@ import Testing
                 versions: { latest: 2 }
                 replicas: 1
                 placement: { workers: [w1] }
-                hedging: { budgetPercent: 0 }
+                hedging: { budgetPercent: 0, maxAttempts: 3, timeoutMs: 250 }
             """
         let state = try DesiredStateParser.parse(yaml, file: file)
         #expect(state.repository == "/srv/hedgerow/Models")
@@ -40,6 +40,9 @@ import Testing
         #expect(other.placement == .pinned(["w1"]))
         #expect(other.hedging.budgetPercent == 0)
         #expect(other.hedging.percentile == 99)  // the rest from defaults
+        #expect(other.hedging.maxAttempts == 3)
+        #expect(other.hedging.timeoutMs == 250)
+        #expect(digits.hedging.maxAttempts == 2 && digits.hedging.timeoutMs == nil)
     }
 
     @Test func reportsEveryProblemWithLineColumnAndPath() {

@@ -56,13 +56,16 @@ extension DesiredStateParser {
     }
 
     mutating func hedging(_ node: Node, _ path: String, base: HedgingPolicy) -> HedgingPolicy? {
-        guard let h = mapping(node, path, allowed: ["percentile", "budgetPercent", "minDelayMs", "maxDelayMs"]) else { return nil }
+        guard let h = mapping(node, path, allowed: ["percentile", "budgetPercent", "minDelayMs", "maxDelayMs", "maxAttempts", "timeoutMs"]) else { return nil }
         let percentile = h["percentile"].flatMap { double($0, "\(path).percentile") } ?? base.percentile
         let budget = h["budgetPercent"].flatMap { double($0, "\(path).budgetPercent") } ?? base.budgetPercent
         let minDelay = h["minDelayMs"].flatMap { int($0, "\(path).minDelayMs", min: 0) } ?? base.minDelayMs
         let maxDelay = h["maxDelayMs"].flatMap { int($0, "\(path).maxDelayMs", min: 0) } ?? base.maxDelayMs
+        let maxAttempts = h["maxAttempts"].flatMap { int($0, "\(path).maxAttempts", min: 1) } ?? base.maxAttempts
+        let timeout = h["timeoutMs"].flatMap { int($0, "\(path).timeoutMs", min: 1) } ?? base.timeoutMs
         do {
-            return try HedgingPolicy(percentile: percentile, budgetPercent: budget, minDelayMs: minDelay, maxDelayMs: maxDelay)
+            return try HedgingPolicy(percentile: percentile, budgetPercent: budget, minDelayMs: minDelay, maxDelayMs: maxDelay,
+                                     maxAttempts: maxAttempts, timeoutMs: timeout)
         } catch {
             problem(node, path, error.message.replacingOccurrences(of: "hedging.", with: ""))
             return nil
