@@ -9,7 +9,19 @@ public enum MetricNames {
     public static let routerHedgeBudgetRefusals = "hedgerow_router_hedge_budget_refusals_total"
     /// Losing attempts reset (RST_STREAM) after another attempt answered.
     public static let routerCancelledAttempts = "hedgerow_router_cancelled_attempts_total"
+    /// Retries by `reason`: connect, connection_lost, reset (free: the request was not served) or unavailable
+    /// (a 503, paid from the hedge budget).
     public static let routerRetries = "hedgerow_router_retries_total"
+    /// 503 retries the budget refused.
+    public static let routerRetryBudgetRefusals = "hedgerow_router_retry_budget_refusals_total"
+    /// Every attempt that got an answer or failed (cancelled losers excluded), by `attempt`: primary, hedge, retry.
+    public static let routerAttemptDuration = "hedgerow_router_attempt_duration_seconds"
+    /// Replicas taken out of service by the outlier detector, per `replica`.
+    public static let routerEjections = "hedgerow_router_ejections_total"
+    /// Replicas of a model currently left out of its pool (ejected), per `model`.
+    public static let routerEjectedReplicas = "hedgerow_router_ejected_replicas"
+    /// Requests the per-model in-flight bound turned away with 503.
+    public static let routerShed = "hedgerow_router_shed_total"
     public static let routerUpstreamDuration = "hedgerow_router_upstream_duration_seconds"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
     // Worker

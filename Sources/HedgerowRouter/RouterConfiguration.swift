@@ -9,11 +9,20 @@ public struct RouterConfiguration: Sendable {
     public var routesCacheFile: String?
     /// Deadline of a request that carries no `Hedgerow-Timeout-Ms`, milliseconds.
     public var defaultTimeoutMs: Int
+    /// Inference requests in flight per model before new ones are refused with 503 and `Retry-After`.
+    public var maxInFlightPerModel: Int
+    /// When a replica is ejected and for how long (see `OutlierDetector`).
+    public var outliers: OutlierDetector.Settings
 
-    public init(listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000) {
+    public init(
+        listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000,
+        maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init()
+    ) {
         self.listen = listen
         self.synchronizer = synchronizer
         self.routesCacheFile = routesCacheFile
         self.defaultTimeoutMs = defaultTimeoutMs
+        self.maxInFlightPerModel = maxInFlightPerModel
+        self.outliers = outliers
     }
 }

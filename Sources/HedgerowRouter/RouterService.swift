@@ -23,12 +23,14 @@ public struct RouterService: Service {
         }
         let client = HTTP2ClientPool(group: group)
         defer { client.shutdown() }
-        let responder = RouterResponder(configuration: configuration, store: store, client: client)
+        let pool = UpstreamPool(outlierSettings: configuration.outliers)
+        let responder = RouterResponder(configuration: configuration, store: store, client: client, pool: pool, logger: logger)
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let watcher = RouteWatcher(synchronizer: configuration.synchronizer, store: store, client: client, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }
             group.addTask { try await watcher.run() }
+            group.addTask { try await HealthProber(pool: pool, store: store, client: client, logger: logger).run() }
         }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// A replica that stalls every request is hedged around: clients see the fast replica's latency, the router
-/// counts hedges and wins, and the stalled worker drops the requests the router cancelled before running them.
+/// counts hedges and wins, the stalled worker drops the requests the router cancelled before running them, and
+/// peak-EWMA balancing stops sending it primaries once it has shown itself slow.
 @Suite(.serialized) struct HedgingTests {
     @Test func stalledReplicaIsHedgedAroundAndItsLosersAreDropped() async throws {
         let setup = try RoleTestSetup("hedge")
@@ -36,7 +37,7 @@ import Testing
         let metrics = try await router.send(.GET, "/metrics").text
         let hedges = Self.counter(metrics, "hedgerow_router_hedges_total{model=\"digits\"}")
         let wins = Self.counter(metrics, "hedgerow_router_hedge_wins_total{model=\"digits\"}")
-        #expect(hedges >= 5 && wins >= 5, "hedges \(hedges), wins \(wins)")
+        #expect(hedges >= 1 && wins >= 1, "hedges \(hedges), wins \(wins)")
         #expect(metrics.contains("hedgerow_router_hedge_delay_seconds{model=\"digits\"}"))
         #expect(Self.counter(metrics, "hedgerow_router_cancelled_attempts_total{model=\"digits\"}") >= wins)
 
@@ -52,6 +53,10 @@ import Testing
         #expect(dropped >= wins, "worker dropped \(dropped) of \(wins) cancelled requests")
         let ran = try await slow.send(.GET, "/metrics").text
         #expect(Self.counter(ran, "hedgerow_worker_inference_duration_seconds_count{model=\"digits\",version=\"1\"}") == 0)
+        // A new replica is tried while idle, then its first stalled request makes it the expensive one: without
+        // peak-EWMA weighting, P2C on in-flight counts alone would send it about half of the 40 primaries.
+        let primaries = Self.counter(ran, "hedgerow_worker_requests_total{model=\"digits\",attempt=\"primary\"}")
+        #expect(primaries >= 1 && primaries <= 5, "the stalled replica got \(primaries) of 40 primaries")
 
         await router.close()
         await slow.close()

@@ -6,19 +6,19 @@ import Testing
         let load = ["a": 5, "b": 1, "c": 0]
         // Samples a (index 0) and b (index 1): b wins although c is idle — only two are looked at.
         var draws = [0, 0].makeIterator()
-        let order = EndpointSelector.order(["a", "b", "c"], load: { load[$0]! }, random: { _ in draws.next()! })
+        let order = EndpointSelector.order(["a", "b", "c"], cost: { Double(load[$0]!) }, random: { _ in draws.next()! })
         #expect(order == ["b", "c", "a"])
     }
 
     @Test func samplesTwoDistinctReplicas() {
         for _ in 0..<200 {
-            let order = EndpointSelector.order(["a", "b"], load: { $0 == "a" ? 1 : 0 })
+            let order = EndpointSelector.order(["a", "b"], cost: { $0 == "a" ? 1 : 0 })
             #expect(order == ["b", "a"])  // both always sampled, the idle one always wins
         }
     }
 
     @Test func singleReplicaAndEmptyPools() {
-        #expect(EndpointSelector.order(["a"], load: { _ in 0 }) == ["a"])
-        #expect(EndpointSelector.order([], load: { _ in 0 }) == [])
+        #expect(EndpointSelector.order(["a"], cost: { _ in 0 }) == ["a"])
+        #expect(EndpointSelector.order([], cost: { _ in 0 }) == [])
     }
 }

@@ -14,13 +14,28 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "File to keep the last routing table in, so a restart serves before the synchronizer answers.") var routesCache: String?
     @Option(help: "Largest request body accepted, bytes (413 above).") var maxBodyBytes = HTTPServerConfiguration.defaultMaxBodyBytes
     @Option(help: "Deadline of requests without Hedgerow-Timeout-Ms, milliseconds.") var defaultTimeoutMs = 30_000
+    @Option(help: "Inference requests in flight per model before new ones get 503 with Retry-After.") var maxInFlightPerModel = 1024
+    @Option(help: "Failures in a row (5xx, resets) that eject a replica; a refused connection ejects at once.") var ejectAfterFailures = 5
+    @Option(help: "First ejection period, milliseconds; it doubles on each repeat.") var ejectionMs = 2_000
+    @Option(help: "Longest ejection period, milliseconds.") var maxEjectionMs = 60_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
     func run() async throws {
+        guard defaultTimeoutMs >= 1 else { throw ValidationError("--default-timeout-ms must be ≥ 1, got \(defaultTimeoutMs)") }
+        guard maxInFlightPerModel >= 1 else { throw ValidationError("--max-in-flight-per-model must be ≥ 1, got \(maxInFlightPerModel)") }
+        guard ejectAfterFailures >= 1 else { throw ValidationError("--eject-after-failures must be ≥ 1, got \(ejectAfterFailures)") }
+        guard ejectionMs >= 1, maxEjectionMs >= ejectionMs else {
+            throw ValidationError("--ejection-ms must be ≥ 1 and ≤ --max-ejection-ms, got \(ejectionMs) and \(maxEjectionMs)")
+        }
+        var outliers = OutlierDetector.Settings()
+        outliers.consecutiveFailures = ejectAfterFailures
+        outliers.baseEjection = UInt64(ejectionMs) * 1_000_000
+        outliers.maxEjection = UInt64(maxEjectionMs) * 1_000_000
         let configuration = RouterConfiguration(
             listen: try HTTPServerConfiguration(listen: normalizeAddress(listen), maxBodyBytes: maxBodyBytes),
-            synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs
+            synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs,
+            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers
         )
         try await RoleRunner.run(role: "router", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             RouterService(configuration: configuration, group: group, logger: logger)

@@ -1,18 +1,23 @@
 /// The decisions of one client request fanned out over replicas, as a value: events in, actions out, no I/O.
 ///
 /// Rules: the primary goes to the first candidate. When the hedge timer fires and the budget allows, a backup
-/// goes to the next untried candidate (never a replica already tried), with at most `maxAttempts` in flight. An
-/// attempt that failed in a way the replica cannot have acted on (connection refused or lost, stream reset, a
-/// 503) is retried at once on the next untried candidate. The first other response wins and is returned as is
-/// (4xx included: they are the client's to see); every other attempt is cancelled. When no attempt is in flight
-/// and no candidate is left, the call fails with the last error.
+/// goes to the next untried candidate (never a replica already tried), with at most `maxAttempts` in flight.
+/// A failed attempt is retried at once on the next untried candidate: after a connection failure (refused, lost,
+/// reset or GOAWAY before the answer) always, because the request did not get served and the failed replica adds
+/// no load; after a 503 only if the budget allows, because a 503 is the overload signal and retrying it adds
+/// load to a busy pool. The first other response wins and is returned as is (4xx included: they are the
+/// client's to see); every other attempt is cancelled. When no attempt is in flight and no candidate is left,
+/// the call fails with the last error.
 struct HedgedCallStateMachine<Response> {
     enum AttemptKind: String { case primary, hedge, retry }
 
     enum Outcome {
         case response(Response)
-        /// The replica did not act on the request; another replica may be tried.
-        case retryable(String)
+        /// The connection failed before an answer; another replica is tried without asking the budget.
+        case connectionFailed(String)
+        /// The replica answered 503 (overloaded, or the version is not loaded there); another replica is tried
+        /// if the budget allows.
+        case overloaded(String)
         /// Failed in a way that must not be retried (we cannot tell whether it ran).
         case fatal(String)
     }
@@ -50,7 +55,8 @@ struct HedgedCallStateMachine<Response> {
         return startNext(kind: .hedge) ?? .none
     }
 
-    mutating func attemptFinished(_ attempt: Int, _ outcome: Outcome) -> Action {
+    /// An attempt ended. `budgetAllows` is asked only when a 503 could actually be retried.
+    mutating func attemptFinished(_ attempt: Int, _ outcome: Outcome, budgetAllows: () -> Bool = { true }) -> Action {
         guard !finished, inFlight.removeValue(forKey: attempt) != nil else { return .none }
         switch outcome {
         case .response(let response):
@@ -58,9 +64,13 @@ struct HedgedCallStateMachine<Response> {
             let losers = Array(inFlight.keys).sorted()
             inFlight.removeAll()
             return .finish(response, winner: attempt, losers: losers)
-        case .retryable(let message):
+        case .connectionFailed(let message):
             lastError = message
             if let retry = startNext(kind: .retry) { return retry }
+            return inFlight.isEmpty ? fail() : .none
+        case .overloaded(let message):
+            lastError = message
+            if nextCandidate < candidates.count, budgetAllows(), let retry = startNext(kind: .retry) { return retry }
             return inFlight.isEmpty ? fail() : .none
         case .fatal(let message):
             lastError = message

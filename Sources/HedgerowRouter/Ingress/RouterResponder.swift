@@ -1,26 +1,33 @@
 import HedgerowCore
 import HedgerowHTTP
 import HedgerowMetrics
+import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
 /// The client-facing endpoint. Resolves the model (and version or label) through the routing table, orders the
-/// replicas by power of two choices, and forwards the body as bytes (it never parses tensors) with the version
-/// pinned in the path, hedging and retrying through `HedgedCall`.
+/// replicas by power of two choices (ejected replicas left out), and forwards the body as bytes (it never parses
+/// tensors) with the version pinned in the path, hedging and retrying through `HedgedCall`. Inference requests
+/// past the model's in-flight bound are refused with 503 at once.
 final class RouterResponder: HTTPResponder {
     let configuration: RouterConfiguration
     let store: RoutingTableStore
     let client: HTTP2ClientPool
-    let outstanding = OutstandingRequests()
+    let pool: UpstreamPool
     let latencies = ModelLatencies()
+    let limiter: InFlightLimiter
+    let logger: Logger
     private let budgets = NIOLockedValueBox<[String: HedgeBudget]>([:])
 
-    init(configuration: RouterConfiguration, store: RoutingTableStore, client: HTTP2ClientPool) {
+    init(configuration: RouterConfiguration, store: RoutingTableStore, client: HTTP2ClientPool, pool: UpstreamPool, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.client = client
+        self.pool = pool
+        self.limiter = InFlightLimiter(limit: configuration.maxInFlightPerModel)
+        self.logger = logger
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -72,12 +79,20 @@ final class RouterResponder: HTTPResponder {
         upstream.target = route.path(pinnedTo: version)
         upstream.headers.remove(name: "connection")
         upstream.headers.remove(name: "host")
-        let policy = table.models[model.rawValue]?.hedging ?? .default
-        let budget = self.budget(for: model.rawValue)
-        if route.isInference { budget.deposit(percent: policy.budgetPercent) }
-        var timeoutMs = configuration.defaultTimeoutMs
-        if let given = request.headers.first(name: "hedgerow-timeout-ms").flatMap({ Int($0) }), given > 0 { timeoutMs = given }
         let modelName = model.rawValue
+        if route.isInference {
+            guard limiter.acquire(modelName) else {
+                Counter(label: MetricNames.routerShed, dimensions: [("model", modelName)]).increment()
+                record(modelName, status: 503, since: started)
+                return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.unavailable,
+                    "model '\(modelName)' has \(limiter.limit) requests in flight on this router, its limit; retry shortly")))
+            }
+        }
+        let policy = table.models[modelName]?.hedging ?? .default
+        let budget = self.budget(for: modelName)
+        if route.isInference { budget.deposit(percent: policy.budgetPercent) }
+        var timeoutMs = policy.timeoutMs ?? configuration.defaultTimeoutMs
+        if let given = request.headers.first(name: "hedgerow-timeout-ms").flatMap({ Int($0) }), given > 0 { timeoutMs = given }
         let id = ModelVersionID(model: model, version: version)
         var hedgeDelay: TimeAmount?
         if route.isInference && policy.isEnabled {
@@ -86,20 +101,26 @@ final class RouterResponder: HTTPResponder {
             hedgeDelay = delay
         }
         let latencies = self.latencies
+        let (candidates, ejected) = pool.candidates(replicas, now: started.uptimeNanoseconds)
+        Gauge(label: MetricNames.routerEjectedReplicas, dimensions: [("model", modelName)]).record(ejected)
         let call = HedgedCall(
             context: .init(
                 model: model.rawValue, request: upstream,
-                candidates: EndpointSelector.order(replicas, load: outstanding.count),
+                candidates: candidates,
                 hedgeDelay: hedgeDelay,
+                maxAttempts: policy.maxAttempts,
                 deadline: .milliseconds(Int64(timeoutMs)),
                 recordSuccess: { nanos in if route.isInference { latencies.record(id, nanos: nanos) } }
             ),
-            eventLoop: context.eventLoop, client: client, outstanding: outstanding, budget: budget
+            eventLoop: context.eventLoop, client: client, pool: pool, budget: budget, logger: logger
         )
-        return call.run(cancellation: context.cancellation).map { [self] (response: HTTPResponse) -> HTTPResponse in
-            if route.isInference { record(modelName, status: Int(response.status.code), since: started) }
-            return response
+        let answer = call.run(cancellation: context.cancellation)
+        guard route.isInference else { return answer }
+        answer.whenComplete { [self] result in
+            limiter.release(modelName)
+            if case .success(let response) = result { record(modelName, status: Int(response.status.code), since: started) }
         }
+        return answer
     }
 
     private func budget(for model: String) -> HedgeBudget {
