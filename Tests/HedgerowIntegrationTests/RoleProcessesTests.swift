@@ -34,13 +34,26 @@ import Testing
         await worker.close()
 
         let body = try JSONSerialization.data(withJSONObject: ["instances": [[Double](repeating: 0.5, count: 64)]])
-        // kill -9 a worker; every request still succeeds (refused connections are retried on the other replica).
-        kill(w1.process.processIdentifier, SIGKILL)
-        var failures: [String] = []
-        for _ in 0..<100 {
-            let answer = try await h2.send(.POST, "/v1/models/digits:predict", body: body)
-            if answer.status != 200 { failures.append("\(answer.status) \(answer.text)") }
+        // kill -9 a worker under load (four clients sending back to back); every request still succeeds: the lost
+        // connections and refused reconnects are retried on the other replica at once.
+        let killAt = ContinuousClock.now + .milliseconds(500), stopAt = killAt + .milliseconds(1500)
+        let (sent, failures) = try await withThrowingTaskGroup(of: (Int, [String]).self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    var sent = 0, failures: [String] = []
+                    while ContinuousClock.now < stopAt && sent < 5_000 {
+                        let answer = try await h2.send(.POST, "/v1/models/digits:predict", body: body)
+                        sent += 1
+                        if answer.status != 200 { failures.append("\(answer.status) \(answer.text)") }
+                    }
+                    return (sent, failures)
+                }
+            }
+            try await Task.sleep(until: killAt)
+            kill(w1.process.processIdentifier, SIGKILL)
+            return try await group.reduce(into: (0, [String]())) { $0.0 += $1.0; $0.1 += $1.1 }
         }
+        #expect(sent > 100, "only \(sent) requests sent around the kill")
         #expect(failures.isEmpty, "\(failures.prefix(3))")
         // The synchronizer declares w1 dead and takes it out of the routes.
         let dropped = await waitFor(["127.0.0.1:\(w + 1)"], seconds: 15)

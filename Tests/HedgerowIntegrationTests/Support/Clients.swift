@@ -11,6 +11,8 @@ import NIOPosix
 struct Answer {
     var status: Int
     var body: Data
+    /// Response headers (the HTTP/2 client only).
+    var headers: HTTPHeaders = [:]
     var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
     var text: String { String(decoding: body, as: UTF8.self) }
 }
@@ -29,7 +31,7 @@ final class H2Client: Sendable {
     func send(_ method: HTTPMethod, _ path: String, body: Data = Data(), headers: HTTPHeaders = [:]) async throws -> Answer {
         let request = HTTPRequest(method: method, target: path, headers: headers, body: ByteBuffer(bytes: body))
         let response = try await pool.execute(request, to: address, timeout: .seconds(30)).response.get()
-        return Answer(status: Int(response.status.code), body: Data(response.body.readableBytesView))
+        return Answer(status: Int(response.status.code), body: Data(response.body.readableBytesView), headers: response.headers)
     }
 
     func close() async {
