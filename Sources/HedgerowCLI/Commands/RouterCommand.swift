@@ -10,6 +10,8 @@ struct RouterCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Address to listen on, HOST:PORT.") var listen = "127.0.0.1:8500"
+    @Option(help: "PEM certificate chain: the listen port then also accepts TLS (h2 and HTTP/1.1 by ALPN).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "Synchronizer to long-poll routes from, HOST:PORT.") var synchronizer = "127.0.0.1:8600"
     @Option(help: "File to keep the last routing table in, so a restart serves before the synchronizer answers.") var routesCache: String?
     @Option(help: "Largest request body accepted, bytes (413 above).") var maxBodyBytes = HTTPServerConfiguration.defaultMaxBodyBytes
@@ -32,8 +34,17 @@ struct RouterCommand: AsyncParsableCommand {
         outliers.consecutiveFailures = ejectAfterFailures
         outliers.baseEjection = UInt64(ejectionMs) * 1_000_000
         outliers.maxEjection = UInt64(maxEjectionMs) * 1_000_000
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
+        var listenConfiguration = try HTTPServerConfiguration(listen: normalizeAddress(listen), maxBodyBytes: maxBodyBytes)
+        if let tlsCert, let tlsKey {
+            do {
+                listenConfiguration.tls = try TLSFiles.serverContext(certificateChain: tlsCert, privateKey: tlsKey)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         let configuration = RouterConfiguration(
-            listen: try HTTPServerConfiguration(listen: normalizeAddress(listen), maxBodyBytes: maxBodyBytes),
+            listen: listenConfiguration,
             synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs,
             maxInFlightPerModel: maxInFlightPerModel, outliers: outliers
         )

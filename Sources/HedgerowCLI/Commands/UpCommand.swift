@@ -1,6 +1,7 @@
 import ArgumentParser
 @preconcurrency import Foundation
 import HedgerowCore
+import HedgerowHTTP
 import HedgerowSynchronizer
 import NIOConcurrencyHelpers
 
@@ -19,14 +20,26 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Number of workers to start (named w1..wN, zones alternating a and b).") var workers = 2
     @Option(help: "Router port.") var routerPort = 8500
     @Option(help: "Synchronizer port.") var syncPort = 8600
+    @Option(help: "PEM certificate chain for the router: its port then also accepts TLS (h2 and HTTP/1.1 by ALPN).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "Port of the first worker; the others take the next ports.") var workerBasePort = 8701
     @Option(help: "Seconds to wait for every model to become routable.") var readyTimeout = 120.0
 
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
+        if let tlsCert, let tlsKey {
+            do { _ = try TLSFiles.serverContext(certificateChain: tlsCert, privateKey: tlsKey) } catch { throw ValidationError("\(error)") }
+        }
         for port in [routerPort, syncPort, workerBasePort, workerBasePort + workers - 1] where !(1...65535).contains(port) {
             throw ValidationError("port \(port) is outside 1-65535")
         }
+    }
+
+    /// The router's TLS flags, with absolute paths so that the child does not depend on the working directory.
+    private var tlsArguments: [String] {
+        guard let tlsCert, let tlsKey else { return [] }
+        return ["--tls-cert", URL(fileURLWithPath: tlsCert).standardizedFileURL.path, "--tls-key", URL(fileURLWithPath: tlsKey).standardizedFileURL.path]
     }
 
     func run() async throws {
@@ -68,7 +81,8 @@ struct UpCommand: AsyncParsableCommand {
             }
             cluster.add(try ChildProcess(
                 name: "router", executable: executable,
-                arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json", "--exit-with-parent", me],
+                arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json", "--exit-with-parent", me]
+                    + tlsArguments,
                 logPath: "\(runDir)/router.log", onExit: onExit
             ))
         } catch {

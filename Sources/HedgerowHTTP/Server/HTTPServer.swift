@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// Where and how a server listens.
@@ -11,6 +12,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var port: Int
     /// Largest request body accepted; larger ones get 413.
     public var maxBodyBytes: Int
+    /// When set, the same port also accepts TLS and offers h2 and http/1.1 by ALPN (see `TLSFiles`).
+    public var tls: NIOSSLContext?
 
     public static let defaultMaxBodyBytes = 16 * 1024 * 1024
 
@@ -27,8 +30,8 @@ public struct HTTPServerConfiguration: Sendable {
     }
 }
 
-/// An HTTP server that speaks HTTP/2 with prior knowledge (h2c) and HTTP/1.1 on the same cleartext port,
-/// as a swift-service-lifecycle `Service`: it binds in `run()`, and on graceful shutdown stops accepting and
+/// An HTTP server that speaks HTTP/2 with prior knowledge (h2c) and HTTP/1.1 on one port, and TLS with h2 or
+/// HTTP/1.1 by ALPN on the same port when configured with a certificate, as a swift-service-lifecycle `Service`: it binds in `run()`, and on graceful shutdown stops accepting and
 /// closes its listening socket.
 public final class HTTPServer: Service, Sendable {
     private let configuration: HTTPServerConfiguration
@@ -70,6 +73,7 @@ public final class HTTPServer: Service, Sendable {
     private func bootstrap() -> ServerBootstrap {
         let responder = self.responder
         let maxBody = configuration.maxBodyBytes
+        let tls = configuration.tls
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -77,34 +81,47 @@ public final class HTTPServer: Service, Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // The sniffer is the only handler, so what each branch adds lands right after it.
                     let sniffer = ProtocolSniffingHandler(
-                        configureHTTP2: { context in
-                            // The sniffer is the only handler, so `.last` is right after it.
-                            _ = try context.pipeline.syncOperations.configureHTTP2Pipeline(
-                                mode: .server,
-                                connectionConfiguration: .init(),
-                                streamConfiguration: .init()
-                            ) { stream in
-                                stream.eventLoop.makeCompletedFuture {
-                                    try stream.pipeline.syncOperations.addHandlers([
-                                        HTTP2FramePayloadToHTTP1ServerCodec(),
-                                        HTTPServerRequestHandler(responder: responder, maxBodyBytes: maxBody, isHTTP2: true),
-                                    ])
-                                }
+                        configureHTTP2: { context in try Self.configureHTTP2(context.pipeline.syncOperations, responder, maxBody) },
+                        configureHTTP1: { context in try Self.configureHTTP1(context.pipeline.syncOperations, responder, maxBody) },
+                        configureTLS: tls.map { tls in
+                            { context in
+                                try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                                _ = context.channel.configureHTTP2SecureUpgrade(
+                                    h2ChannelConfigurator: { channel in
+                                        channel.eventLoop.makeCompletedFuture { try Self.configureHTTP2(channel.pipeline.syncOperations, responder, maxBody) }
+                                    },
+                                    http1ChannelConfigurator: { channel in
+                                        channel.eventLoop.makeCompletedFuture { try Self.configureHTTP1(channel.pipeline.syncOperations, responder, maxBody) }
+                                    }
+                                )
                             }
-                        },
-                        configureHTTP1: { context in
-                            try context.pipeline.syncOperations.addHandlers(
-                                ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
-                                HTTPResponseEncoder(),
-                                HTTPServerPipelineHandler(),
-                                HTTPServerRequestHandler(responder: responder, maxBodyBytes: maxBody, isHTTP2: false)
-                            )
                         }
                     )
                     try channel.pipeline.syncOperations.addHandler(sniffer)
                 }
             }
+    }
+
+    private static func configureHTTP2(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ maxBody: Int) throws {
+        _ = try pipeline.configureHTTP2Pipeline(mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandlers([
+                    HTTP2FramePayloadToHTTP1ServerCodec(),
+                    HTTPServerRequestHandler(responder: responder, maxBodyBytes: maxBody, isHTTP2: true),
+                ])
+            }
+        }
+    }
+
+    private static func configureHTTP1(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ maxBody: Int) throws {
+        try pipeline.addHandlers(
+            ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)),
+            HTTPResponseEncoder(),
+            HTTPServerPipelineHandler(),
+            HTTPServerRequestHandler(responder: responder, maxBodyBytes: maxBody, isHTTP2: false)
+        )
     }
 }
 
