@@ -22,18 +22,31 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         /// The version served when a request names none: the highest routable version.
         public var defaultVersion: Int?
         public var hedging: HedgingPolicy
+        /// Replica address → the zone of its worker, so that a router sends backups to another zone first.
+        /// May be empty (tables from older synchronizers); routers then tell hosts apart by address.
+        public var zones: [String: String]
 
         enum CodingKeys: String, CodingKey {
             case versions, labels
             case defaultVersion = "default"
-            case hedging
+            case hedging, zones
         }
 
-        public init(versions: [String: [String]], labels: [String: Int], defaultVersion: Int?, hedging: HedgingPolicy) {
+        public init(versions: [String: [String]], labels: [String: Int], defaultVersion: Int?, hedging: HedgingPolicy, zones: [String: String] = [:]) {
             self.versions = versions
             self.labels = labels
             self.defaultVersion = defaultVersion
             self.hedging = hedging
+            self.zones = zones
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            versions = try c.decode([String: [String]].self, forKey: .versions)
+            labels = try c.decode([String: Int].self, forKey: .labels)
+            defaultVersion = try c.decodeIfPresent(Int.self, forKey: .defaultVersion)
+            hedging = try c.decode(HedgingPolicy.self, forKey: .hedging)
+            zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
         }
 
         public func replicas(of version: ModelVersion) -> [String] { versions[version.description] ?? [] }

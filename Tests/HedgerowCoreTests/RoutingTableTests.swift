@@ -43,6 +43,13 @@ import Testing
         #expect(throws: HedgerowError.self) { try BatchingPolicy(maxBatchSize: 0, maxDelayMicros: 10) }
     }
 
+    @Test func tablesWithoutZonesDecode() throws {
+        let json = #"{"versions": {"1": ["h:1"]}, "labels": {}, "default": 1, "hedging": {"percentile": 95, "budgetPercent": 5, "minDelayMs": 1, "maxDelayMs": 1000}}"#
+        let routes = try JSONDecoder().decode(RoutingTable.ModelRoutes.self, from: Data(json.utf8))
+        #expect(routes.zones.isEmpty)
+        #expect(routes.replicas(of: try ModelVersion(1)) == ["h:1"])
+    }
+
     @Test func policiesFromTablesWithoutAttemptsOrTimeoutDecodeWithDefaults() throws {
         let json = #"{"percentile": 95, "budgetPercent": 5, "minDelayMs": 1, "maxDelayMs": 1000}"#
         let policy = try JSONDecoder().decode(HedgingPolicy.self, from: Data(json.utf8))

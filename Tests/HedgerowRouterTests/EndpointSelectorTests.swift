@@ -21,4 +21,13 @@ import Testing
         #expect(EndpointSelector.order(["a"], cost: { _ in 0 }) == ["a"])
         #expect(EndpointSelector.order([], cost: { _ in 0 }) == [])
     }
+
+    @Test func backupsGoToAnotherZoneFirst() {
+        let zones = ["a1": "a", "a2": "a", "b1": "b", "b2": "b"]
+        // Cost order a1, a2, b1, b2: the primary stays, the other zone moves ahead, cost order kept inside each.
+        #expect(EndpointSelector.spreadBackups(["a1", "a2", "b1", "b2"], domain: { zones[$0]! }) == ["a1", "b1", "b2", "a2"])
+        #expect(EndpointSelector.spreadBackups(["b2", "b1", "a2", "a1"], domain: { zones[$0]! }) == ["b2", "a2", "a1", "b1"])
+        // One zone only: nothing to spread.
+        #expect(EndpointSelector.spreadBackups(["a1", "a2"], domain: { zones[$0]! }) == ["a1", "a2"])
+    }
 }

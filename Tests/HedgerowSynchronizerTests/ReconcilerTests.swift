@@ -27,6 +27,7 @@ import Testing
         #expect(out.routes["digits"]?.versions == ["1": ["addr-w1"]])
         #expect(out.routes["digits"]?.labels == ["stable": 1])
         #expect(out.routes["digits"]?.defaultVersion == 1)
+        #expect(out.routes["digits"]?.zones == ["addr-w1": "a"])  // for routers to send backups to another zone
     }
 
     @Test func moveIsMakeBeforeBreak() {

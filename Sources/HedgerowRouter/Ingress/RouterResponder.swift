@@ -101,7 +101,11 @@ final class RouterResponder: HTTPResponder {
             hedgeDelay = delay
         }
         let latencies = self.latencies
-        let (candidates, ejected) = pool.candidates(replicas, now: started.uptimeNanoseconds)
+        let (ordered, ejected) = pool.candidates(replicas, now: started.uptimeNanoseconds)
+        let zones = table.models[modelName]?.zones ?? [:]
+        let candidates = EndpointSelector.spreadBackups(ordered) { address in
+            zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
+        }
         Gauge(label: MetricNames.routerEjectedReplicas, dimensions: [("model", modelName)]).record(ejected)
         let call = HedgedCall(
             context: .init(

@@ -14,4 +14,14 @@ public enum EndpointSelector {
         let rest = replicas.filter { $0 != first }.sorted { cost($0) < cost($1) }
         return [first] + rest
     }
+
+    /// Moves replicas in another failure domain than the first (the primary) ahead of those in the same one,
+    /// keeping the cost order within each group, so that a backup or a retry goes to another zone, or at least
+    /// another host, when the pool has one: whatever slowed the primary is less likely to slow it too.
+    public static func spreadBackups(_ order: [String], domain: (String) -> String) -> [String] {
+        guard order.count > 2, let first = order.first else { return order }
+        let primary = domain(first)
+        let rest = order.dropFirst()
+        return [first] + rest.filter { domain($0) != primary } + rest.filter { domain($0) == primary }
+    }
 }

@@ -109,11 +109,11 @@ public enum Reconciler {
                 output.memory.retiredAt[key] = since
             }
         }
-        output.routes = routes(routable, models: input.models)
+        output.routes = routes(routable, models: input.models, zones: Dictionary(input.observed.values.map { ($0.address, $0.zone) }, uniquingKeysWith: { a, _ in a }))
         return output
     }
 
-    private static func routes(_ routable: [ModelVersionID: [String]], models: [DesiredState.ModelSpec]) -> [String: RoutingTable.ModelRoutes] {
+    private static func routes(_ routable: [ModelVersionID: [String]], models: [DesiredState.ModelSpec], zones: [String: String]) -> [String: RoutingTable.ModelRoutes] {
         var result: [String: RoutingTable.ModelRoutes] = [:]
         let specs = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let byModel = Dictionary(grouping: routable.keys, by: \.model)
@@ -124,8 +124,10 @@ public enum Reconciler {
             let numbers = ids.map(\.version.number)
             var labels: [String: Int] = [:]
             for (label, version) in spec?.labels ?? [:] where numbers.contains(version.number) { labels[label] = version.number }
+            let addresses = Set(versions.values.joined())
             result[model.rawValue] = RoutingTable.ModelRoutes(
-                versions: versions, labels: labels, defaultVersion: numbers.max(), hedging: spec?.hedging ?? .default
+                versions: versions, labels: labels, defaultVersion: numbers.max(), hedging: spec?.hedging ?? .default,
+                zones: zones.filter { addresses.contains($0.key) }
             )
         }
         return result
