@@ -3,10 +3,12 @@ import HedgerowHTTP
 import NIOCore
 import NIOPosix
 
-/// A synchronizer, two workers and a router on loopback, started from the `hedgerow` binary for one benchmark
-/// scenario. Worker w2 may carry fault-injection flags; `pause(every:for:)` freezes it with SIGSTOP/SIGCONT.
+/// A synchronizer, two workers and two routers on loopback (one balancing by peak-EWMA, the default, one by
+/// requests in flight only, for comparison), started from the `hedgerow` binary for one benchmark scenario. Worker w2 may carry fault-injection flags; `pause(every:for:)` freezes it with SIGSTOP/SIGCONT.
 final class BenchCluster: @unchecked Sendable {
     let routerAddress: String
+    /// The router started with `--balancer least-requests`.
+    let leastRequestsRouterAddress: String
     let workerAddresses: [String]
     let configFile: String
     private let repository: String
@@ -25,6 +27,7 @@ final class BenchCluster: @unchecked Sendable {
         let sync = "127.0.0.1:\(basePort)"
         routerAddress = "127.0.0.1:\(basePort + 1)"
         workerAddresses = ["127.0.0.1:\(basePort + 2)", "127.0.0.1:\(basePort + 3)"]
+        leastRequestsRouterAddress = "127.0.0.1:\(basePort + 4)"
         client = HTTP2ClientPool(group: group)
         try writeConfig(budgetPercent: 0)
         let me = String(getpid())
@@ -44,6 +47,7 @@ final class BenchCluster: @unchecked Sendable {
         try start("w1", ["worker", "--listen", workerAddresses[0], "--name", "w1", "--zone", "a", "--admin-token-file", token, "--repository", repository])
         try start("w2", ["worker", "--listen", workerAddresses[1], "--name", "w2", "--zone", "b", "--admin-token-file", token, "--repository", repository] + w2Flags)
         try start("router", ["router", "--listen", routerAddress, "--synchronizer", sync])
+        try start("router-least-requests", ["router", "--listen", leastRequestsRouterAddress, "--synchronizer", sync, "--balancer", "least-requests"])
     }
 
     var w2PID: Int32 { processes[2].processIdentifier }
@@ -62,25 +66,28 @@ final class BenchCluster: @unchecked Sendable {
             """.write(toFile: configFile, atomically: true, encoding: .utf8)
     }
 
-    /// Waits until the router routes digits to both workers with the given budget.
+    /// Waits until both routers route digits to both workers with the given budget.
     func waitUntilRouted(budgetPercent: Double, timeout: Duration = .seconds(60)) async throws {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let response = try? await client.execute(HTTPRequest(method: .GET, target: "/v1/routes"), to: routerAddress, timeout: .seconds(2)).response.get(),
+        var pending = [routerAddress, leastRequestsRouterAddress]
+        while let router = pending.first, ContinuousClock.now < deadline {
+            if let response = try? await client.execute(HTTPRequest(method: .GET, target: "/v1/routes"), to: router, timeout: .seconds(2)).response.get(),
                let table = try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any],
                let digits = (table["models"] as? [String: Any])?["digits"] as? [String: Any],
                (digits["versions"] as? [String: [String]])?["1"]?.count == 2,
                (digits["hedging"] as? [String: Any])?["budgetPercent"] as? Double == budgetPercent {
-                return
+                pending.removeFirst()
+                continue
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+        if pending.isEmpty { return }
         throw BenchError(message: "the cluster did not route digits to both workers within \(timeout); logs in \(directory.path)")
     }
 
-    /// Reads one counter from the router's /metrics (0 when absent).
-    func routerCounter(_ series: String) async -> Double {
-        guard let response = try? await client.execute(HTTPRequest(method: .GET, target: "/metrics"), to: routerAddress, timeout: .seconds(2)).response.get() else { return 0 }
+    /// Reads one counter from a router's /metrics (0 when absent).
+    func routerCounter(_ series: String, router: String) async -> Double {
+        guard let response = try? await client.execute(HTTPRequest(method: .GET, target: "/metrics"), to: router, timeout: .seconds(2)).response.get() else { return 0 }
         for line in String(buffer: response.body).split(separator: "\n") where line.hasPrefix(series + " ") {
             return Double(line.dropFirst(series.count + 1)) ?? 0
         }

@@ -2,7 +2,9 @@ import Foundation
 import NIOCore
 
 /// The hedging benchmark: each scenario on a fresh two-worker cluster, measured with hedging off and then on
-/// (the same cluster, the desired state edited in between), and the router against a worker directly.
+/// (the same cluster, the desired state edited in between), each through a router balancing by requests in
+/// flight only and through one balancing by peak-EWMA latency (the default), so that what hedging and what
+/// balancing each contribute shows; and the router against a worker directly.
 ///
 /// Scenarios: (a) healthy; (b) w2 delays 5% of its requests by 50 ms; (c) w2 frozen 50 ms every 500 ms.
 public struct HedgingBenchmark {
@@ -59,18 +61,21 @@ public struct HedgingBenchmark {
                 for budget in [0, options.budgetPercent] {
                     try cluster.writeConfig(budgetPercent: budget)
                     try await cluster.waitUntilRouted(budgetPercent: budget)
-                    let pauses = scenario == "pause" ? cluster.pauseWorker2(every: .milliseconds(500), for: .milliseconds(50)) : nil
-                    _ = await measure(target: cluster.routerAddress, seconds: options.warmupSeconds)  // fills the latency window
-                    let hedgesBefore = await cluster.routerCounter(#"hedgerow_router_hedges_total{model="digits"}"#)
-                    let winsBefore = await cluster.routerCounter(#"hedgerow_router_hedge_wins_total{model="digits"}"#)
-                    let result = await measure(target: cluster.routerAddress)
-                    pauses?.cancel()
-                    let hedges = await cluster.routerCounter(#"hedgerow_router_hedges_total{model="digits"}"#) - hedgesBefore
-                    let wins = await cluster.routerCounter(#"hedgerow_router_hedge_wins_total{model="digits"}"#) - winsBefore
-                    report(Row(
-                        scenario: scenario, mode: budget == 0 ? "router, hedging off" : "router, hedging on (\(Int(budget))%)",
-                        result: result, hedgeRate: Double(hedges) / Double(max(result.sent, 1)), winRate: hedges > 0 ? wins / hedges : 0
-                    ))
+                    for (router, balancing) in [(cluster.leastRequestsRouterAddress, "least-requests"), (cluster.routerAddress, "peak-EWMA")] {
+                        let pauses = scenario == "pause" ? cluster.pauseWorker2(every: .milliseconds(500), for: .milliseconds(50)) : nil
+                        _ = await measure(target: router, seconds: options.warmupSeconds)  // fills the latency window
+                        let hedgesBefore = await cluster.routerCounter(#"hedgerow_router_hedges_total{model="digits"}"#, router: router)
+                        let winsBefore = await cluster.routerCounter(#"hedgerow_router_hedge_wins_total{model="digits"}"#, router: router)
+                        let result = await measure(target: router)
+                        pauses?.cancel()
+                        let hedges = await cluster.routerCounter(#"hedgerow_router_hedges_total{model="digits"}"#, router: router) - hedgesBefore
+                        let wins = await cluster.routerCounter(#"hedgerow_router_hedge_wins_total{model="digits"}"#, router: router) - winsBefore
+                        let hedging = budget == 0 ? "hedging off" : "hedging on (\(Int(budget))%)"
+                        report(Row(
+                            scenario: scenario, mode: "router \(balancing), \(hedging)",
+                            result: result, hedgeRate: Double(hedges) / Double(max(result.sent, 1)), winRate: hedges > 0 ? wins / hedges : 0
+                        ))
+                    }
                 }
             } catch {
                 await cluster.stop(keepLogs: true)

@@ -13,11 +13,13 @@ public struct RouterConfiguration: Sendable {
     public var maxInFlightPerModel: Int
     /// When a replica is ejected and for how long (see `OutlierDetector`).
     public var outliers: OutlierDetector.Settings
+    public var balancing: UpstreamPool.Balancing
 
     public init(
         listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000,
-        maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init()
+        maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init(), balancing: UpstreamPool.Balancing = .peakEWMA
     ) {
+        self.balancing = balancing
         self.listen = listen
         self.synchronizer = synchronizer
         self.routesCacheFile = routesCacheFile

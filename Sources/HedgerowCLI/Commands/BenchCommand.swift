@@ -10,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
             Requests leave at fixed intended times and latency is measured from those times, so stalls are not \
             hidden by a slowed-down sender. With --target, loads that address and prints one line. Without it, \
-            starts a synchronizer, two workers and a router for each scenario (healthy, delay: w2 delays 5% of \
+            starts a synchronizer, two workers and two routers (peak-EWMA and least-requests balancing) for each scenario (healthy, delay: w2 delays 5% of \
             requests by 50 ms, pause: w2 frozen 50 ms every 500 ms), measures with hedging off and on, and prints \
             a Markdown table. Use a release build.
             """
@@ -24,7 +24,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds of unrecorded load before each scenario run (fills the router's latency window).") var warmup = 3
     @Option(help: "Scenarios to run: healthy, delay, pause (comma-separated).") var scenarios = "healthy,delay,pause"
     @Option(help: "Hedge budget for the 'on' runs, percent.") var budgetPercent = 5.0
-    @Option(help: "First port of the scenario clusters (each uses 4 ports, 10 apart).") var basePort = 19400
+    @Option(help: "First port of the scenario clusters (each uses 5 ports, 10 apart).") var basePort = 19400
     @Option(help: "Model repository.") var repository = "Models"
 
     func run() async throws {

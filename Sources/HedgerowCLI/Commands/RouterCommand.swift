@@ -20,6 +20,8 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Failures in a row (5xx, resets) that eject a replica; a refused connection ejects at once.") var ejectAfterFailures = 5
     @Option(help: "First ejection period, milliseconds; it doubles on each repeat.") var ejectionMs = 2_000
     @Option(help: "Longest ejection period, milliseconds.") var maxEjectionMs = 60_000
+    @Option(help: "What power of two choices compares: peak-ewma (latency × in flight) or least-requests (in flight only).")
+    var balancer = UpstreamPool.Balancing.peakEWMA
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
@@ -46,10 +48,12 @@ struct RouterCommand: AsyncParsableCommand {
         let configuration = RouterConfiguration(
             listen: listenConfiguration,
             synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs,
-            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers
+            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers, balancing: balancer
         )
         try await RoleRunner.run(role: "router", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             RouterService(configuration: configuration, group: group, logger: logger)
         }
     }
 }
+
+extension UpstreamPool.Balancing: ExpressibleByArgument {}

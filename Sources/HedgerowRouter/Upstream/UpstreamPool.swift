@@ -25,10 +25,20 @@ public final class UpstreamPool: Sendable {
         var outliers: OutlierDetector
     }
 
-    private let state: NIOLockedValueBox<State>
+    /// What power of two choices compares.
+    public enum Balancing: String, Sendable, CaseIterable {
+        /// Peak-EWMA latency × (requests in flight + 1): slow replicas lose traffic too (the default).
+        case peakEWMA = "peak-ewma"
+        /// Requests in flight only: a slow replica keeps its share until requests pile up on it. For comparison.
+        case leastRequests = "least-requests"
+    }
 
-    public init(outlierSettings: OutlierDetector.Settings = .init()) {
+    private let state: NIOLockedValueBox<State>
+    private let balancing: Balancing
+
+    public init(outlierSettings: OutlierDetector.Settings = .init(), balancing: Balancing = .peakEWMA) {
         state = NIOLockedValueBox(State(outliers: OutlierDetector(settings: outlierSettings)))
+        self.balancing = balancing
     }
 
     /// The order in which to try `pool` for one request: ejected replicas left out (never more than half the pool),
@@ -38,7 +48,10 @@ public final class UpstreamPool: Sendable {
             let usable = state.outliers.usable(pool)
             let costs = Dictionary(usable.map { replica in
                 let load = state.loads[replica] ?? Load()
-                return (replica, load.latency.cost(outstanding: load.outstanding, now: now))
+                switch balancing {
+                case .peakEWMA: return (replica, load.latency.cost(outstanding: load.outstanding, now: now))
+                case .leastRequests: return (replica, Double(load.outstanding))
+                }
             }, uniquingKeysWith: { a, _ in a })
             return (EndpointSelector.order(usable, cost: { costs[$0] ?? 0 }, random: random), pool.count - usable.count)
         }
