@@ -46,4 +46,21 @@ import Testing
         let d = HedgeDelay.micros(policy: policy, window: fast, now: 0)
         #expect(d >= 6_990 && d <= 7_010, "\(d)")
     }
+
+    @Test func aBrownoutRaisesTheDelaySoHedgingBacksOff() throws {
+        let policy = try HedgingPolicy(percentile: 95, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 1000)
+        var window = LatencyWindow()
+        for i in 0..<1000 { window.record(micros: 1_000 + UInt64(i % 100) * 10, now: 0) }  // healthy: 1-2 ms
+        let healthy = HedgeDelay.micros(policy: policy, window: window, now: 0)
+        // The whole pool slows to 20-40 ms for longer than the window: a brownout, not a straggler.
+        let later: UInt64 = 12_000_000_000
+        let slow = (0..<1000).map { 20_000 + UInt64($0 % 100) * 200 }
+        for v in slow { window.record(micros: v, now: later) }
+        let delay = HedgeDelay.micros(policy: policy, window: window, now: later)
+        #expect(delay > 10 * healthy)
+        // Only requests slower than the new p95 would be hedged: about 5%, the load is not doubled ...
+        #expect(slow.filter { $0 > delay }.count <= 60)
+        // ... where a delay fixed at its healthy value would have hedged every one of them.
+        #expect(slow.filter { $0 > healthy }.count == 1000)
+    }
 }
