@@ -97,7 +97,6 @@ final class HedgedCall: @unchecked Sendable {
             call.response.whenComplete { [self] result in
                 let now = NIODeadline.now()
                 let took = (now - started).nanoseconds
-                let outcome = classify(result)
                 if pool.attemptEnded(replica, nanos: took, result: healthResult(result), now: now.uptimeNanoseconds) {
                     Counter(label: MetricNames.routerEjections, dimensions: [("replica", replica)]).increment()
                     logger.warning("ejected replica \(replica) after failures; it returns when /v2/health/ready answers", metadata: ["model": "\(context.model)"])
@@ -106,7 +105,7 @@ final class HedgedCall: @unchecked Sendable {
                 Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)]).recordNanoseconds(took)
                 Timer(label: MetricNames.routerAttemptDuration, dimensions: [("model", context.model), ("attempt", kind.rawValue)]).recordNanoseconds(took)
                 if case .success(let response) = result, (200..<300).contains(response.status.code) { context.recordSuccess(took) }
-                perform(machine.attemptFinished(attempt, outcome) { withdraw(refusal: MetricNames.routerRetryBudgetRefusals) })
+                perform(machine.attemptFinished(attempt, classify(result)) { withdraw(refusal: MetricNames.routerRetryBudgetRefusals) })
             }
         case .finish(var response, let winner, let losers):
             cancel(losers)

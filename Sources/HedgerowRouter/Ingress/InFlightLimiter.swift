@@ -27,6 +27,4 @@ final class InFlightLimiter: Sendable {
             counts[model] = n > 0 ? n : nil
         }
     }
-
-    func inFlight(_ model: String) -> Int { counts.withLockedValue { $0[model] ?? 0 } }
 }
