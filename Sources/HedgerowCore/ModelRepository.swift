@@ -14,6 +14,11 @@ public struct ModelRepository: Sendable {
         "\(root)/\(id.model.rawValue)/\(id.version.number)/model.onnx"
     }
 
+    /// Size of a version's model file, bytes: the planner's memory estimate until a worker has measured it.
+    public func fileSize(_ id: ModelVersionID) -> Int? {
+        (try? FileManager.default.attributesOfItem(atPath: modelFile(id)))?[.size] as? Int
+    }
+
     /// Versions present on disk for a model, ascending. Directories that are not positive integers are ignored.
     public func versions(of model: ModelName) -> [ModelVersion] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(model.rawValue)")) ?? []

@@ -72,10 +72,19 @@ struct ReconcileLoop: Sendable {
 
         // Plan.
         let repository = ModelRepository(root: desired.repository)
+        let measured = Self.measuredMemory(observed)
         let demands = desired.models.flatMap { spec -> [PlacementPlanner.Demand] in
-            versions(of: spec, in: repository).map { PlacementPlanner.Demand(id: ModelVersionID(model: spec.name, version: $0), replicas: spec.replicas, placement: spec.placement) }
+            versions(of: spec, in: repository).map { version in
+                let id = ModelVersionID(model: spec.name, version: version)
+                return PlacementPlanner.Demand(
+                    id: id, replicas: spec.replicas, placement: spec.placement,
+                    memoryBytes: measured[id] ?? repository.fileSize(id) ?? 0
+                )
+            }
         }
-        let workers = inventory.all.filter { alive.contains($0.name) }.map { PlacementPlanner.Worker(name: $0.name, zone: $0.zone) }
+        let workers = inventory.all.filter { alive.contains($0.name) }.map {
+            PlacementPlanner.Worker(name: $0.name, zone: $0.zone, capacityBytes: $0.memoryMB << 20)
+        }
         var loaded: [ModelVersionID: Set<String>] = [:]
         for (worker, report) in observed {
             for m in report.models where m.state == .available || m.state == .loading {
@@ -167,6 +176,19 @@ struct ReconcileLoop: Sendable {
         case .specific(let versions): versions
         case .latest(let n): Array(repository.versions(of: spec.name).suffix(n))
         }
+    }
+
+    /// The largest memory any worker measured for each loaded version: better than the file-size estimate.
+    private static func measuredMemory(_ observed: [String: WorkerStateReport]) -> [ModelVersionID: Int] {
+        var measured: [ModelVersionID: Int] = [:]
+        for report in observed.values {
+            for m in report.models where m.memoryBytes > 0 {
+                guard let name = try? ModelName(m.model), let version = try? ModelVersion(m.version) else { continue }
+                let id = ModelVersionID(model: name, version: version)
+                measured[id] = max(measured[id] ?? 0, m.memoryBytes)
+            }
+        }
+        return measured
     }
 
     private func logChanges(from old: PlacementPlanner.Plan, to new: PlacementPlanner.Plan) {
