@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "HedgerowBench",
             dependencies: [
-                "HedgerowCore", "HedgerowHTTP",
+                "HedgerowCore", "HedgerowHTTP", "HedgerowSynchronizer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
