@@ -99,7 +99,8 @@ struct ReconcileLoop: Sendable {
 
         // Act.
         let output = Reconciler.reconcile(
-            .init(models: desired.models, plan: plan, observed: observed, now: now, drainSeconds: configuration.drainSeconds),
+            .init(models: desired.models, plan: plan, observed: observed, now: now, drainSeconds: configuration.drainSeconds,
+                   maxLoadsPerWorker: configuration.maxLoadsPerWorker),
             memory: memory
         )
         memory = output.memory

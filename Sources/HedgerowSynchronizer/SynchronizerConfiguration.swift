@@ -13,11 +13,14 @@ public struct SynchronizerConfiguration: Sendable {
     public var workerDeadAfterSeconds: Double
     /// How long a replica stays loaded after leaving the routes, so routers and in-flight requests move off it.
     public var drainSeconds: Double
+    /// Replicas LOADING at once on one worker; further loads wait their turn.
+    public var maxLoadsPerWorker: Int
 
     public init(
         listen: HTTPServerConfiguration, desiredStateFile: String, adminToken: String?, reconcileIntervalSeconds: Double = 0.5,
-        workerDeadAfterSeconds: Double = 3, drainSeconds: Double = 2
+        workerDeadAfterSeconds: Double = 3, drainSeconds: Double = 2, maxLoadsPerWorker: Int = 2
     ) {
+        self.maxLoadsPerWorker = maxLoadsPerWorker
         self.listen = listen
         self.desiredStateFile = desiredStateFile
         self.adminToken = adminToken

@@ -62,4 +62,32 @@ import Testing
         #expect(out.routes["digits"]?.versions["1"] == ["addr-w2"])
         #expect(out.loads.isEmpty)  // w1 is not observed: no call to a dead worker
     }
+
+    @Test func failedLoadsBackOffDoublingAndResetOnceAvailable() {
+        let failed = [report("w1", [(m1, .failed)])]
+        var memory = Reconciler.reconcile(input(plan: ["w1"], observed: [report("w1", [])], now: 0), memory: .init()).memory
+        // Retries at 5 s, then 10 s after that, then 20 s after that.
+        var sentAt: [Double] = []
+        for now in stride(from: 1.0, through: 40, by: 1) {
+            let out = Reconciler.reconcile(input(plan: ["w1"], observed: failed, now: now), memory: memory)
+            if !out.loads.isEmpty { sentAt.append(now) }
+            memory = out.memory
+        }
+        #expect(sentAt == [5, 15, 35])
+        // Once AVAILABLE the count is forgotten: the next failure waits 5 s again.
+        memory = Reconciler.reconcile(input(plan: ["w1"], observed: [report("w1", [(m1, .available)])], now: 41), memory: memory).memory
+        #expect(memory.failedLoads.isEmpty)
+    }
+
+    @Test func loadsPerWorkerAreBounded() {
+        let ids = (1...5).map { ModelVersionID(model: try! ModelName("m\($0)"), version: try! ModelVersion(1)) }
+        let plan = PlacementPlanner.Plan(assignments: Dictionary(uniqueKeysWithValues: ids.map { ($0, ["w1"]) }), problems: [:])
+        func round(_ states: [(ModelVersionID, ModelVersionState)]) -> [ModelVersionID] {
+            let observed = ["w1": report("w1", states)]
+            return Reconciler.reconcile(.init(models: [], plan: plan, observed: observed, now: 0, maxLoadsPerWorker: 2), memory: .init()).loads.map(\.id)
+        }
+        #expect(round([]) == [ids[0], ids[1]])                                  // two at a time, in order
+        #expect(round([(ids[0], .loading), (ids[1], .loading)]).isEmpty)        // both slots busy
+        #expect(round([(ids[0], .available), (ids[1], .loading)]) == [ids[2]])  // one slot freed
+    }
 }

@@ -8,6 +8,10 @@ import HedgerowCore
 /// replica of its model is AVAILABLE; then it leaves the routes, and is unloaded `drainSeconds` later (routers
 /// have the new table by then, and the worker itself waits for in-flight requests). Nothing is ever unloaded
 /// because the desired state changed before its replacement was ready.
+///
+/// Loads are bounded: at most `maxLoadsPerWorker` replicas LOADING on one worker at a time (a big rollout queues
+/// instead of starving inference), taken in model-version order. A FAILED load is retried after `retrySeconds`,
+/// doubling with each failure in a row up to `maxRetrySeconds`; meanwhile the previous version keeps serving.
 public enum Reconciler {
     public struct ReplicaKey: Hashable, Sendable {
         public var worker: String
@@ -21,8 +25,10 @@ public enum Reconciler {
     public struct Memory: Sendable, Equatable {
         /// When a replica left the routes (its unload is due `drainSeconds` later).
         public var retiredAt: [ReplicaKey: Double] = [:]
-        /// When a load was last sent (failed loads are retried after `retrySeconds`).
+        /// When a load was last sent (failed loads are retried after a backoff).
         public var lastLoad: [ReplicaKey: Double] = [:]
+        /// Loads of a replica that failed in a row (the backoff's exponent); gone once it is AVAILABLE.
+        public var failedLoads: [ReplicaKey: Int] = [:]
         public init() {}
     }
 
@@ -34,10 +40,12 @@ public enum Reconciler {
         public var now: Double
         public var drainSeconds: Double
         public var retrySeconds: Double
+        public var maxRetrySeconds: Double
+        public var maxLoadsPerWorker: Int
 
         public init(
             models: [DesiredState.ModelSpec], plan: PlacementPlanner.Plan, observed: [String: WorkerStateReport], now: Double,
-            drainSeconds: Double = 2, retrySeconds: Double = 5
+            drainSeconds: Double = 2, retrySeconds: Double = 5, maxRetrySeconds: Double = 120, maxLoadsPerWorker: Int = 2
         ) {
             self.models = models
             self.plan = plan
@@ -45,6 +53,8 @@ public enum Reconciler {
             self.now = now
             self.drainSeconds = drainSeconds
             self.retrySeconds = retrySeconds
+            self.maxRetrySeconds = maxRetrySeconds
+            self.maxLoadsPerWorker = maxLoadsPerWorker
         }
     }
 
@@ -65,22 +75,29 @@ public enum Reconciler {
                 state[ReplicaKey(worker: worker, id: ModelVersionID(model: name, version: version))] = m.state
             }
         }
-        // Loads for planned replicas that are missing (or failed, after a pause).
+        // Loads for planned replicas that are missing (or failed, after a backoff), within each worker's bound.
+        var loading: [String: Int] = [:]
+        for (key, replicaState) in state where replicaState == .loading { loading[key.worker, default: 0] += 1 }
+        output.memory.failedLoads = memory.failedLoads.filter { state[$0.key] != .available }
         for (id, workers) in input.plan.assignments.sorted(by: { $0.key < $1.key }) {
             for worker in workers where input.observed[worker] != nil {
                 let key = ReplicaKey(worker: worker, id: id)
+                let due: Bool
                 switch state[key] {
                 case nil, .unloading?:
-                    output.loads.append(key)
-                    output.memory.lastLoad[key] = input.now
+                    due = true
                 case .failed?:
-                    if input.now - (memory.lastLoad[key] ?? -.infinity) >= input.retrySeconds {
-                        output.loads.append(key)
-                        output.memory.lastLoad[key] = input.now
-                    }
+                    let failures = output.memory.failedLoads[key] ?? 0
+                    let wait = min(input.retrySeconds * Double(1 << min(failures, 20)), input.maxRetrySeconds)
+                    due = input.now - (memory.lastLoad[key] ?? -.infinity) >= wait
                 case .loading?, .available?:
-                    break
+                    due = false
                 }
+                guard due, loading[worker, default: 0] < input.maxLoadsPerWorker else { continue }
+                if state[key] == .failed { output.memory.failedLoads[key, default: 0] += 1 }
+                loading[worker, default: 0] += 1
+                output.loads.append(key)
+                output.memory.lastLoad[key] = input.now
             }
         }
         // A model is settled when every planned replica of every planned version is AVAILABLE.
