@@ -107,7 +107,7 @@ struct UpCommand: AsyncParsableCommand {
         loop: for await event in events.stream {
             switch event {
             case .ready(.success(let summary)):
-                print(summary.render(routerURL: "http://127.0.0.1:\(routerPort)", synchronizer: sync, logs: runDir))
+                print(summary.render(routerURL: "http://127.0.0.1:\(routerPort)", synchronizer: sync, logs: runDir, tls: tlsCert != nil))
             case .ready(.failure(let message)):
                 print("hedgerow up: not ready after \(Int(readyTimeout)) s: \(message)\nlogs: \(runDir)")
                 failed = true

@@ -9,8 +9,9 @@ enum Readiness {
     struct Summary: Sendable {
         var versions: [SynchronizerStateReport.VersionStatus]
 
-        func render(routerURL: String, synchronizer: String, logs: String) -> String {
-            var lines = ["", "Hedgerow is up.", "  router        \(routerURL)   (HTTP/2 cleartext and HTTP/1.1)",
+        func render(routerURL: String, synchronizer: String, logs: String, tls: Bool = false) -> String {
+            let protocols = tls ? "HTTP/2 and HTTP/1.1, cleartext and TLS (https:// on the same port)" : "HTTP/2 cleartext and HTTP/1.1"
+            var lines = ["", "Hedgerow is up.", "  router        \(routerURL)   (\(protocols))",
                          "  synchronizer  http://\(synchronizer)   (hedgerow status --synchronizer \(synchronizer))", "  models"]
             for v in versions {
                 lines.append("    \(v.model) v\(v.version): \(v.readyReplicas)/\(v.desiredReplicas) replicas on \(v.replicas.filter { $0.state == "AVAILABLE" }.map { "\($0.worker) (\($0.address))" }.joined(separator: ", "))")
