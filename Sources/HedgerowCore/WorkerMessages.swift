@@ -23,6 +23,12 @@ public struct LoadedModelVersion: Sendable, Codable, Equatable {
         self.memoryBytes = memoryBytes
         self.inferenceCount = inferenceCount
     }
+
+    /// The model version as a validated id; nil when a worker reported a name or number that is not one.
+    public var id: ModelVersionID? {
+        guard let name = try? ModelName(model), let number = try? ModelVersion(version) else { return nil }
+        return ModelVersionID(model: name, version: number)
+    }
 }
 
 /// `GET /admin/state`: who the worker is and what it holds.

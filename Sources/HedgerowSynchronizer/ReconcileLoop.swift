@@ -88,9 +88,7 @@ struct ReconcileLoop: Sendable {
         var loaded: [ModelVersionID: Set<String>] = [:]
         for (worker, report) in observed {
             for m in report.models where m.state == .available || m.state == .loading {
-                if let name = try? ModelName(m.model), let version = try? ModelVersion(m.version) {
-                    loaded[ModelVersionID(model: name, version: version), default: []].insert(worker)
-                }
+                if let id = m.id { loaded[id, default: []].insert(worker) }
             }
         }
         let newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
@@ -184,9 +182,7 @@ struct ReconcileLoop: Sendable {
         var measured: [ModelVersionID: Int] = [:]
         for report in observed.values {
             for m in report.models where m.memoryBytes > 0 {
-                guard let name = try? ModelName(m.model), let version = try? ModelVersion(m.version) else { continue }
-                let id = ModelVersionID(model: name, version: version)
-                measured[id] = max(measured[id] ?? 0, m.memoryBytes)
+                if let id = m.id { measured[id] = max(measured[id] ?? 0, m.memoryBytes) }
             }
         }
         return measured

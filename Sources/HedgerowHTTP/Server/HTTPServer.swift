@@ -31,8 +31,8 @@ public struct HTTPServerConfiguration: Sendable {
 }
 
 /// An HTTP server that speaks HTTP/2 with prior knowledge (h2c) and HTTP/1.1 on one port, and TLS with h2 or
-/// HTTP/1.1 by ALPN on the same port when configured with a certificate, as a swift-service-lifecycle `Service`: it binds in `run()`, and on graceful shutdown stops accepting and
-/// closes its listening socket.
+/// HTTP/1.1 by ALPN on the same port when configured with a certificate, as a swift-service-lifecycle `Service`:
+/// it binds in `run()`, and on graceful shutdown stops accepting and closes its listening socket.
 public final class HTTPServer: Service, Sendable {
     private let configuration: HTTPServerConfiguration
     private let responder: any HTTPResponder

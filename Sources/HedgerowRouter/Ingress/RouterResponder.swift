@@ -88,7 +88,8 @@ final class RouterResponder: HTTPResponder {
                     "model '\(modelName)' has \(limiter.limit) requests in flight on this router, its limit; retry shortly")))
             }
         }
-        let policy = table.models[modelName]?.hedging ?? .default
+        let routes = table.models[modelName]
+        let policy = routes?.hedging ?? .default
         let budget = self.budget(for: modelName)
         if route.isInference { budget.deposit(percent: policy.budgetPercent) }
         var timeoutMs = policy.timeoutMs ?? configuration.defaultTimeoutMs
@@ -102,14 +103,14 @@ final class RouterResponder: HTTPResponder {
         }
         let latencies = self.latencies
         let (ordered, ejected) = pool.candidates(replicas, now: started.uptimeNanoseconds)
-        let zones = table.models[modelName]?.zones ?? [:]
+        let zones = routes?.zones ?? [:]
         let candidates = EndpointSelector.spreadBackups(ordered) { address in
             zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
         }
         Gauge(label: MetricNames.routerEjectedReplicas, dimensions: [("model", modelName)]).record(ejected)
         let call = HedgedCall(
             context: .init(
-                model: model.rawValue, request: upstream,
+                model: modelName, request: upstream,
                 candidates: candidates,
                 hedgeDelay: hedgeDelay,
                 maxAttempts: policy.maxAttempts,

@@ -71,8 +71,7 @@ public enum Reconciler {
         var state: [ReplicaKey: ModelVersionState] = [:]
         for (worker, report) in input.observed {
             for m in report.models {
-                guard let name = try? ModelName(m.model), let version = try? ModelVersion(m.version) else { continue }
-                state[ReplicaKey(worker: worker, id: ModelVersionID(model: name, version: version))] = m.state
+                if let id = m.id { state[ReplicaKey(worker: worker, id: id)] = m.state }
             }
         }
         // Loads for planned replicas that are missing (or failed, after a backoff), within each worker's bound.
