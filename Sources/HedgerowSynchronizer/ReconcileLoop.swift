@@ -69,6 +69,11 @@ struct ReconcileLoop: Sendable {
         for name in alive.subtracting(aliveBefore).sorted() { logger.info("worker \(name) is alive") }
         aliveBefore = alive
         inventory.forgetLongGone(now: now)
+        // A fresh synchronizer listens for one heartbeat round before it plans or publishes anything.
+        guard publisher.isPublished || now >= configuration.startupGraceSeconds else {
+            publishReport(observed: observed, now: now)
+            return
+        }
 
         // Plan.
         let repository = ModelRepository(root: desired.repository)
@@ -92,7 +97,11 @@ struct ReconcileLoop: Sendable {
             }
         }
         let newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
-        logChanges(from: plan, to: newPlan)
+        let decisions = PlacementDecisions.explain(
+            from: plan, to: newPlan,
+            context: .init(specs: Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), alive: alive, loaded: loaded)
+        )
+        for line in decisions { logger.info("\(line)") }
         plan = newPlan
 
         // Act.
@@ -105,6 +114,10 @@ struct ReconcileLoop: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for key in output.loads {
                 guard let address = observed[key.worker]?.address else { continue }
+                if let failures = output.memory.failedLoads[key] {
+                    let error = observed[key.worker]?.models.first { $0.id == key.id }?.error ?? "unknown error"
+                    logger.info("retrying the load of \(key.id) on \(key.worker) (failure \(failures) in a row: \(error))")
+                }
                 group.addTask { [admin, logger] in
                     do { try await admin.load(key.id, on: address) } catch {
                         logger.warning("load failed to start", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
@@ -186,18 +199,6 @@ struct ReconcileLoop: Sendable {
             }
         }
         return measured
-    }
-
-    private func logChanges(from old: PlacementPlanner.Plan, to new: PlacementPlanner.Plan) {
-        for (id, workers) in new.assignments.sorted(by: { $0.key < $1.key }) {
-            let before = Set(old.assignments[id] ?? [])
-            let after = Set(workers)
-            if before != after {
-                let added = after.subtracting(before).sorted(), removed = before.subtracting(after).sorted()
-                logger.info("placing \(id): +\(added) -\(removed)", metadata: ["replicas": "\(workers)"])
-            }
-        }
-        for (id, problem) in new.problems where old.problems[id] != problem { logger.warning("cannot place every replica: \(problem)") }
     }
 
     private func publishReport(observed: [String: WorkerStateReport], now: Double) {

@@ -9,8 +9,13 @@ public struct SynchronizerConfiguration: Sendable {
     public var adminToken: String?
     /// How often the file, the workers and the plan are looked at, seconds.
     public var reconcileIntervalSeconds: Double
-    /// A worker silent (no heartbeat, no answer) this long is dead, seconds: 3 heartbeat intervals by default.
-    public var workerDeadAfterSeconds: Double
+    /// How often workers heartbeat, seconds (their `--heartbeat-interval` must agree). A worker silent — no
+    /// heartbeat, no answer to the synchronizer — for 3 intervals is dead.
+    public var heartbeatIntervalSeconds: Double
+    public var workerDeadAfterSeconds: Double { 3 * heartbeatIntervalSeconds }
+    /// After a start, how long the synchronizer listens before its first plan and table: every live worker has
+    /// heartbeated by then, so a restart neither drops routes to registered workers nor reloads what they hold.
+    public var startupGraceSeconds: Double { 1.5 * heartbeatIntervalSeconds }
     /// How long a replica stays loaded after leaving the routes, so routers and in-flight requests move off it.
     public var drainSeconds: Double
     /// Replicas LOADING at once on one worker; further loads wait their turn.
@@ -18,14 +23,14 @@ public struct SynchronizerConfiguration: Sendable {
 
     public init(
         listen: HTTPServerConfiguration, desiredStateFile: String, adminToken: String?, reconcileIntervalSeconds: Double = 0.5,
-        workerDeadAfterSeconds: Double = 3, drainSeconds: Double = 2, maxLoadsPerWorker: Int = 2
+        heartbeatIntervalSeconds: Double = 1, drainSeconds: Double = 2, maxLoadsPerWorker: Int = 2
     ) {
         self.maxLoadsPerWorker = maxLoadsPerWorker
         self.listen = listen
         self.desiredStateFile = desiredStateFile
         self.adminToken = adminToken
         self.reconcileIntervalSeconds = reconcileIntervalSeconds
-        self.workerDeadAfterSeconds = workerDeadAfterSeconds
+        self.heartbeatIntervalSeconds = heartbeatIntervalSeconds
         self.drainSeconds = drainSeconds
     }
 }

@@ -27,7 +27,9 @@ final class SynchronizerResponder: HTTPResponder {
             guard let after = Int(request.query("after") ?? "0") else {
                 return loop.makeSucceededFuture(.error(HedgerowError(.badRequest, "'after' must be an integer generation")))
             }
-            return publisher.table(after: after, on: loop).map { HTTPResponse.json($0) }
+            return publisher.table(after: after, on: loop).map { HTTPResponse.json($0) }.flatMapErrorThrowing { error in
+                .error(HedgerowError(.unavailable, "\(error)"))
+            }
         case (.GET, "/v1/state"):
             return loop.makeSucceededFuture(.json(report.withLockedValue { $0 }))
         case (.POST, "/v1/workers/heartbeat"):

@@ -28,7 +28,8 @@ public struct SynchronizerService: Service {
             let d = ContinuousClock.now - start
             return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         }
-        let publisher = RoutesPublisher()
+        // Generations continue above any a previous run published (see RoutesPublisher).
+        let publisher = RoutesPublisher(firstGeneration: Int(Date().timeIntervalSince1970 * 1000))
         let inventory = WorkerInventory(deadAfter: configuration.workerDeadAfterSeconds)
         let report = NIOLockedValueBox(SynchronizerStateReport(
             configFile: configuration.desiredStateFile, configHash: nil, configAppliedAt: nil, lastConfigError: nil,

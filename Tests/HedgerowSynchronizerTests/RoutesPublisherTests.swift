@@ -18,6 +18,7 @@ import Testing
     @Test func longPollAnswersAtOnceWhenNewerAndOnChangeOtherwise() throws {
         let loop = EmbeddedEventLoop()
         let publisher = RoutesPublisher()
+        publisher.publish([:])
         let now = publisher.current.generation
         let immediate = publisher.table(after: now - 1, on: loop)
         #expect(try immediate.wait().generation == now)
@@ -34,6 +35,7 @@ import Testing
 
     @Test func aPollFromBeforeARestartIsAnsweredAtOnce() throws {
         let publisher = RoutesPublisher()
+        publisher.publish([:])
         let answer = publisher.table(after: publisher.current.generation + 40, on: EmbeddedEventLoop())
         #expect(try answer.wait().generation == publisher.current.generation)
     }
@@ -41,9 +43,45 @@ import Testing
     @Test func longPollTimesOutWithTheCurrentTable() {
         let loop = EmbeddedEventLoop()
         let publisher = RoutesPublisher()
+        publisher.publish([:])
         var answered: RoutingTable?
         publisher.table(after: publisher.current.generation, on: loop, maxWait: .seconds(30)).whenSuccess { answered = $0 }
         loop.advanceTime(by: .seconds(31))
         #expect(answered?.generation == publisher.current.generation)
+    }
+}
+
+@Suite struct RoutesPublisherStartupTests {
+    let routes = ["digits": RoutingTable.ModelRoutes(versions: ["1": ["a:1"]], labels: [:], defaultVersion: 1, hedging: .default)]
+
+    /// A synchronizer that just started must not hand routers an empty table: polls wait for its first publish,
+    /// and fail (routers keep their table) if it does not come in time.
+    @Test func nothingIsAnsweredBeforeTheFirstPublish() throws {
+        let loop = EmbeddedEventLoop()
+        let publisher = RoutesPublisher(firstGeneration: 1_000)
+        var answered: RoutingTable?
+        publisher.table(after: 0, on: loop, maxWait: .seconds(30)).whenSuccess { answered = $0 }
+        loop.run()
+        #expect(answered == nil)
+        publisher.publish(routes)
+        loop.run()
+        #expect(answered?.generation == 1_001)
+
+        let late = RoutesPublisher()
+        var failure: (any Error)?
+        late.table(after: 0, on: loop, maxWait: .seconds(30)).whenFailure { failure = $0 }
+        loop.advanceTime(by: .seconds(31))
+        #expect(failure is RoutesPublisher.NotReady)
+    }
+
+    /// A first publish equal to the empty table still answers the waiting polls.
+    @Test func anEmptyFirstTableIsPublishedToo() {
+        let loop = EmbeddedEventLoop()
+        let publisher = RoutesPublisher(firstGeneration: 7)
+        var answered: RoutingTable?
+        publisher.table(after: 0, on: loop).whenSuccess { answered = $0 }
+        #expect(publisher.publish([:]) == 7)
+        loop.run()
+        #expect(answered?.generation == 7)
     }
 }

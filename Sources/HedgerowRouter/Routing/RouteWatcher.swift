@@ -18,7 +18,8 @@ struct RouteWatcher: Service {
 
     func run() async throws {
         var failing = false
-        // Start from generation 0, not the cached one: a restarted synchronizer counts from 1 again.
+        // Start from generation 0, not the cached one: the first answer is then the synchronizer's table, whatever
+        // its number (the synchronizer is the authority, even if its clock was set back).
         var after = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let request = HTTPRequest(method: .GET, target: "/v1/routes?after=\(after)")

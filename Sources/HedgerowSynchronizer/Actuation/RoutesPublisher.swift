@@ -3,33 +3,52 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// Holds the published routing table and answers long-polls: `GET /v1/routes?after=N` waits until the
-/// generation exceeds N (or `maxWait` passes, then answers the current table).
+/// generation differs from N (or `maxWait` passes, then answers the current table).
 ///
 /// The generation grows by one on every change of the table's content, never otherwise, so routers can tell
-/// "nothing new" from "new table" by the number alone. A poll that names a generation *above* the current one
-/// comes from a router that knew a previous run of the synchronizer (generations restart at 1): it is answered at
-/// once, so a restarted synchronizer is followed immediately rather than after a poll timeout.
+/// "nothing new" from "new table" by the number alone. A synchronizer starts counting from the wall clock in
+/// milliseconds, so a restarted one continues above every generation its previous run published (a run would
+/// have to publish more tables than milliseconds passed to collide); a poll naming a generation above the current
+/// one (a clock set back) is still answered at once.
+///
+/// Nothing is answered before the first `publish`: a synchronizer that just started has not yet heard from its
+/// workers, and an empty or partial table would take every replica out of the routers. Polls made before then
+/// wait; if `maxWait` passes first they fail with `NotReady`, and routers keep serving the table they have.
 public final class RoutesPublisher: Sendable {
+    /// The synchronizer has not published its first table yet.
+    public struct NotReady: Error, CustomStringConvertible {
+        public var description: String { "the synchronizer is starting and has not published routes yet; keep the table you have" }
+    }
+
     private struct State {
-        var table = RoutingTable(generation: 1, models: [:])
+        var table: RoutingTable
+        var published = false
         var waiters: [(after: Int, promise: EventLoopPromise<RoutingTable>)] = []
     }
 
-    private let state = NIOLockedValueBox(State())
+    private let state: NIOLockedValueBox<State>
 
-    public init() {}
+    /// - Parameter firstGeneration: the generation of the (unpublished) empty table; the first change is one above.
+    public init(firstGeneration: Int = 1) {
+        state = NIOLockedValueBox(State(table: RoutingTable(generation: firstGeneration, models: [:])))
+    }
 
     public var current: RoutingTable { state.withLockedValue { $0.table } }
+
+    /// Whether a table has been published (polls are answered).
+    public var isPublished: Bool { state.withLockedValue { $0.published } }
 
     /// Publishes `models` if they differ from the current table; returns the generation in force.
     @discardableResult
     public func publish(_ models: [String: RoutingTable.ModelRoutes]) -> Int {
         let (table, ready) = state.withLockedValue { state -> (RoutingTable, [EventLoopPromise<RoutingTable>]) in
-            guard state.table.models != models else { return (state.table, []) }
-            state.table = RoutingTable(generation: state.table.generation + 1, models: models)
+            let first = !state.published
+            state.published = true
+            guard state.table.models != models || first else { return (state.table, []) }
+            if state.table.models != models { state.table = RoutingTable(generation: state.table.generation + 1, models: models) }
             let table = state.table
-            let ready = state.waiters.filter { $0.after < table.generation }.map(\.promise)
-            state.waiters.removeAll { $0.after < table.generation }
+            let ready = state.waiters.filter { $0.after != table.generation }.map(\.promise)
+            state.waiters.removeAll { $0.after != table.generation }
             return (table, ready)
         }
         for promise in ready { promise.succeed(table) }
@@ -40,7 +59,7 @@ public final class RoutesPublisher: Sendable {
     public func table(after: Int, on loop: any EventLoop, maxWait: TimeAmount = .seconds(30)) -> EventLoopFuture<RoutingTable> {
         let promise = loop.makePromise(of: RoutingTable.self)
         let immediate = state.withLockedValue { state -> RoutingTable? in
-            if state.table.generation != after { return state.table }
+            if state.published && state.table.generation != after { return state.table }
             state.waiters.append((after, promise))
             return nil
         }
@@ -49,7 +68,7 @@ public final class RoutesPublisher: Sendable {
             return promise.futureResult
         }
         let timeout = loop.scheduleTask(in: maxWait) { [self] in
-            promise.succeed(current)
+            if isPublished { promise.succeed(current) } else { promise.fail(NotReady()) }
         }
         promise.futureResult.whenComplete { [state] _ in
             timeout.cancel()
