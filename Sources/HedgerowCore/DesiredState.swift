@@ -115,15 +115,21 @@ public struct SynchronizerStateReport: Sendable, Codable, Equatable {
     public var configFile: String
     public var configHash: String?
     public var configAppliedAt: String?
+    /// The last refused edit and why (kept after a later valid edit), and when.
     public var lastConfigError: String?
+    public var lastConfigErrorAt: String?
+    /// The file on disk is refused: the state in force is the one applied at `configAppliedAt`.
+    public var configFileRefused: Bool
     public var generation: Int
     public var workers: [WorkerStatus]
     public var versions: [VersionStatus]
 
     public init(
-        configFile: String, configHash: String?, configAppliedAt: String?, lastConfigError: String?, generation: Int,
-        workers: [WorkerStatus], versions: [VersionStatus]
+        configFile: String, configHash: String?, configAppliedAt: String?, lastConfigError: String?, lastConfigErrorAt: String? = nil,
+        configFileRefused: Bool = false, generation: Int, workers: [WorkerStatus], versions: [VersionStatus]
     ) {
+        self.lastConfigErrorAt = lastConfigErrorAt
+        self.configFileRefused = configFileRefused
         self.configFile = configFile
         self.configHash = configHash
         self.configAppliedAt = configAppliedAt

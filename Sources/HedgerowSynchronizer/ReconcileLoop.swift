@@ -218,7 +218,8 @@ struct ReconcileLoop: Sendable {
         let workers = inventory.all.map { SynchronizerStateReport.WorkerStatus(name: $0.name, address: $0.address, zone: $0.zone, alive: observed[$0.name] != nil) }
         let snapshot = SynchronizerStateReport(
             configFile: source.file, configHash: source.currentHash, configAppliedAt: source.appliedAt.map { formatter.string(from: $0) },
-            lastConfigError: source.lastError, generation: publisher.current.generation, workers: workers, versions: versions
+            lastConfigError: source.lastError, lastConfigErrorAt: source.lastErrorAt.map { formatter.string(from: $0) },
+            configFileRefused: source.isRefused, generation: publisher.current.generation, workers: workers, versions: versions
         )
         report.withLockedValue { $0 = snapshot }
     }

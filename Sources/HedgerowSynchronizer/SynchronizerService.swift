@@ -40,7 +40,10 @@ public struct SynchronizerService: Service {
         let responder = SynchronizerResponder(publisher: publisher, inventory: inventory, report: report, clock: clock)
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let initialLoop = ReconcileLoop(
-            configuration: configuration, admin: AdminClient(client: client, token: configuration.adminToken),
+            configuration: configuration, admin: AdminClient(
+                client: client, token: configuration.adminToken,
+                stateTimeout: .milliseconds(Int64(configuration.heartbeatIntervalSeconds * 1000))
+            ),
             publisher: publisher, inventory: inventory, report: report, clock: clock, logger: logger
         )
         try await withThrowingDiscardingTaskGroup { group in

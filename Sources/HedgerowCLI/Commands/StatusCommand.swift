@@ -28,7 +28,13 @@ enum StatusTable {
     static func render(_ report: SynchronizerStateReport) -> String {
         var lines: [String] = []
         lines.append("config     \(report.configFile)  hash \(report.configHash ?? "-")  applied \(report.configAppliedAt ?? "never")")
-        if let error = report.lastConfigError { lines.append("REFUSED    \(error.replacingOccurrences(of: "\n", with: "\n           "))") }
+        if let error = report.lastConfigError {
+            let indented = error.replacingOccurrences(of: "\n", with: "\n           ")
+            let when = report.lastConfigErrorAt ?? "?"
+            lines.append(report.configFileRefused
+                ? "REFUSED    the file on disk (\(when)); the state applied above stays in force:\n           \(indented)"
+                : "last refused edit (\(when)), since fixed:\n           \(indented)")
+        }
         lines.append("routes     generation \(report.generation)")
         lines.append("workers    " + (report.workers.isEmpty ? "none" : report.workers.map { "\($0.name)@\($0.address) zone=\($0.zone) \($0.alive ? "alive" : "DEAD")" }.joined(separator: ", ")))
         lines.append("")

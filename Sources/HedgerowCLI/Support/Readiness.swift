@@ -36,7 +36,7 @@ enum Readiness {
                 let planned = Set(report.versions.map(\.model))
                 let missing = desired.models.map(\.name.rawValue).filter { !planned.contains($0) }
                 let notReady = report.versions.filter { $0.readyReplicas < min($0.desiredReplicas, workers) }
-                if let error = report.lastConfigError {
+                if report.configFileRefused, let error = report.lastConfigError {
                     lastProblem = "the desired state was refused: \(error)"
                 } else if !missing.isEmpty {
                     lastProblem = "no version planned yet for \(missing.joined(separator: ", ")) (is the repository populated?)"

@@ -8,9 +8,12 @@ import NIOHTTP1
 struct AdminClient: Sendable {
     let client: HTTP2ClientPool
     let token: String?
+    /// How long a state question may take: one heartbeat interval, so that a hung worker does not hold up the
+    /// round for the others (it stays in on its last answer until it misses 3 heartbeats).
+    let stateTimeout: TimeAmount
 
     func state(of address: String) async throws -> WorkerStateReport {
-        let response = try await send(.GET, "/admin/state", to: address)
+        let response = try await send(.GET, "/admin/state", to: address, timeout: stateTimeout)
         guard response.status == .ok else { throw AdminCallError(message: "GET /admin/state on \(address) answered \(response.status.code): \(String(buffer: response.body))") }
         return try JSONDecoder().decode(WorkerStateReport.self, from: Data(response.body.readableBytesView))
     }
@@ -31,10 +34,10 @@ struct AdminClient: Sendable {
         }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, to address: String) async throws -> HTTPResponse {
+    private func send(_ method: HTTPMethod, _ path: String, to address: String, timeout: TimeAmount = .seconds(2)) async throws -> HTTPResponse {
         var headers = HTTPHeaders()
         if let token { headers.add(name: "authorization", value: "Bearer \(token)") }
-        return try await client.execute(HTTPRequest(method: method, target: path, headers: headers), to: address, timeout: .seconds(2)).response.get()
+        return try await client.execute(HTTPRequest(method: method, target: path, headers: headers), to: address, timeout: timeout).response.get()
     }
 }
 

@@ -8,8 +8,12 @@ public struct DesiredStateSource: Sendable {
     public private(set) var current: DesiredState?
     public private(set) var currentHash: String?
     public private(set) var appliedAt: Date?
-    /// The last refusal, cleared when a valid file is applied.
+    /// The last refused edit's problems, kept after a later valid edit so an operator can still see what was
+    /// refused and why.
     public private(set) var lastError: String?
+    public private(set) var lastErrorAt: Date?
+    /// The file as it is on disk now is refused: the state in force is an older one.
+    public private(set) var isRefused = false
     private var lastContent: Data?
 
     public init(file: String) {
@@ -25,8 +29,10 @@ public struct DesiredStateSource: Sendable {
     public mutating func refresh() -> Change {
         guard let content = FileManager.default.contents(atPath: file) else {
             let message = "\(file): cannot read the desired-state file"
-            if lastError == message { return .unchanged }
+            if lastError == message && isRefused { return .unchanged }
             lastError = message
+            lastErrorAt = Date()
+            isRefused = true
             lastContent = nil
             return .refused(message)
         }
@@ -37,10 +43,12 @@ public struct DesiredStateSource: Sendable {
             current = state
             currentHash = Self.hash(content)
             appliedAt = Date()
-            lastError = nil
+            isRefused = false
             return .applied
         } catch {
             lastError = error.description
+            lastErrorAt = Date()
+            isRefused = true
             return .refused(error.description)
         }
     }
