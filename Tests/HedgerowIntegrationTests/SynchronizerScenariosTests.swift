@@ -44,7 +44,9 @@ import Glibc
         load.phase("a")
         try cluster.writeConfig(placement: "{ workers: [w2, w3] }")
         let moved = await converge("(a) move w1 → w3 by YAML edit") {
-            await cluster.routes(via: h2) == ["1": [w2, w3].sorted()] && cluster.loaded(on: 0) == []
+            let routes = await cluster.routes(via: h2)
+            let onW1 = await cluster.loaded(on: 0)
+            return routes == ["1": [w2, w3].sorted()] && onW1.isEmpty
         }
         let routesAfterMoved = await cluster.routes(via: h2)
         #expect(moved, "\(routesAfterMoved)\n\(cluster.synchronizer.text)")
@@ -56,6 +58,8 @@ import Glibc
         let refused = await converge("(d) invalid YAML refused") { (await cluster.state())?["configFileRefused"] as? Bool == true }
         let error = (await cluster.state())?["lastConfigError"] as? String ?? ""
         #expect(refused)
+        let errorsCounted = await cluster.synchronizerMetrics()
+        #expect(errorsCounted.contains("hedgerow_sync_config_errors_total 1"), "\(errorsCounted)")
         #expect(error.contains("desired.yaml:8:15: models[0].replicas: must be ≥ 1, got 0"), "\(error)")
         #expect(error.contains("colour"), "\(error)")
         try await Task.sleep(for: .seconds(1))
@@ -79,7 +83,8 @@ import Glibc
             let routes = await cluster.routes(via: h2)
             guard routes.keys.sorted() == ["2"], routes["2"]?.count == 2 else { return false }
             v2Workers = routes["2"]!
-            return (0..<3).allSatisfy { !cluster.loaded(on: $0).contains("digits/1") }
+            for worker in 0..<3 where await cluster.loaded(on: worker).contains("digits/1") { return false }
+            return true
         }
         let routesAfterRolled = await cluster.routes(via: h2)
         #expect(rolled, "\(routesAfterRolled)\n\(cluster.synchronizer.text)")
@@ -128,6 +133,11 @@ import Glibc
         #expect(readopted, "\(cluster.synchronizer.text)")
         #expect(cluster.synchronizer.text.contains("adopting digits v2 on"), "\(cluster.synchronizer.text)")
         #expect(!cluster.synchronizer.text.contains("unloading"), "a restarted synchronizer unloaded something:\n\(cluster.synchronizer.text)")
+        let metrics = await cluster.synchronizerMetrics()
+        for series in [#"hedgerow_sync_replicas{model="digits",state="ready"} 2"#, #"hedgerow_sync_replicas{model="digits",state="desired"} 2"#,
+                       "hedgerow_sync_generation "] {
+            #expect(metrics.contains(series), "no \(series) in\n\(metrics)")
+        }
         try await Task.sleep(for: .seconds(1))
 
         let result = await load.stop()

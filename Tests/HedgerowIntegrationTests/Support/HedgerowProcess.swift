@@ -32,12 +32,18 @@ final class HedgerowProcess: @unchecked Sendable {
         process.currentDirectoryURL = directory ?? Self.repositoryRoot
         process.standardOutput = pipe
         process.standardError = pipe
-        let output = self.output
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { output.withLockedValue { $0 += String(decoding: data, as: UTF8.self) } }
-        }
         try process.run()
+        // A thread of its own reads the output until EOF (the process and its children closed it). Not
+        // `readabilityHandler`: tearing its dispatch source down while it fires has crashed the test process.
+        let output = self.output, reading = pipe.fileHandleForReading
+        let reader = Thread {
+            while true {
+                let data = reading.availableData
+                if data.isEmpty { break }
+                output.withLockedValue { $0 += String(decoding: data, as: UTF8.self) }
+            }
+        }
+        reader.start()
     }
 
     var text: String { output.withLockedValue { $0 } }
@@ -70,7 +76,6 @@ final class HedgerowProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        pipe.fileHandleForReading.readabilityHandler = nil
     }
 }
 

@@ -95,22 +95,18 @@ final class ScenarioCluster: @unchecked Sendable {
         try? await control.send(.GET, "/v1/state").json
     }
 
+    /// The synchronizer's Prometheus text.
+    func synchronizerMetrics() async -> String {
+        (try? await control.send(.GET, "/metrics").text) ?? ""
+    }
+
     /// `model/version` of every version worker `index` holds in any state (none when it does not answer).
-    func loaded(on index: Int) -> [String] {
-        let done = DispatchSemaphore(value: 0)
-        let result = NIOLockedValueBox<[String]>([])
+    func loaded(on index: Int) async -> [String] {
         let client = H2Client(address: address(index))
-        let token = setup.token
-        Task {
-            if let state = try? await client.send(.GET, "/admin/state", headers: ["authorization": "Bearer \(token)"]).json,
-               let models = state["models"] as? [[String: Any]] {
-                result.withLockedValue { $0 = models.map { "\($0["model"] ?? "?")/\($0["version"] ?? "?")" } }
-            }
-            await client.close()
-            done.signal()
-        }
-        _ = done.wait(timeout: .now() + 10)
-        return result.withLockedValue { $0 }
+        defer { Task { await client.close() } }
+        guard let state = try? await client.send(.GET, "/admin/state", headers: ["authorization": "Bearer \(setup.token)"]).json,
+              let models = state["models"] as? [[String: Any]] else { return [] }
+        return models.map { "\($0["model"] ?? "?")/\($0["version"] ?? "?")" }
     }
 
     func kill(_ index: Int) {
