@@ -27,7 +27,7 @@ let package = Package(
             name: "HedgerowCLI",
             dependencies: [
                 "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
-                "HedgerowWorker", "HedgerowRouter", "HedgerowSynchronizer", "HedgerowBench",
+                "HedgerowWorker", "HedgerowRouter", "HedgerowSynchronizer", "HedgerowBench", "HedgerowRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -17,12 +17,7 @@ public struct ModelGraph: Sendable {
 
     /// Bytes held by initializers: what a loaded version costs in memory, to a first approximation.
     public var weightBytes: Int {
-        initializers.values.reduce(0) { total, t in
-            switch t.storage {
-            case .float32(let v): total + v.count * 4
-            case .int64(let v): total + v.count * 8
-            }
-        }
+        initializers.values.reduce(0) { $0 + $1.count * $1.elementType.size }
     }
 
     /// Runs the graph on named inputs and returns every graph output by name.

@@ -5,8 +5,8 @@ import SwiftProtobuf
 /// Turns the bytes of a `.onnx` file into a checked `ModelGraph`. Every failure is a `.loadFailed` error that
 /// names what is wrong (the op and node, the missing value, the unsupported datatype).
 public enum ModelLoader {
-    /// Lowest default-domain opset the kernels are written for.
-    public static let minimumOpset = 7
+    /// The default-domain opsets the kernels are written for (the ONNX releases up to 1.16).
+    public static let supportedOpsets = 1...21
 
     public static func load(contentsOf path: String) throws(HedgerowError) -> ModelGraph {
         let data: Data
@@ -23,8 +23,10 @@ public enum ModelLoader {
         }
         guard proto.hasGraph else { throw HedgerowError(.loadFailed, "\(source) holds no graph") }
         let opset = proto.opsetImport.first(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }).map { Int($0.version) } ?? 0
-        guard opset >= minimumOpset else {
-            throw HedgerowError(.loadFailed, "\(source) uses default-domain opset \(opset); Hedgerow supports opset \(minimumOpset) and later")
+        guard supportedOpsets.contains(opset) else {
+            throw HedgerowError(.loadFailed, opset == 0
+                ? "\(source) imports no default-domain opset (opset_import is empty)"
+                : "\(source) uses default-domain opset \(opset); Hedgerow supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound) (re-export with one of them)")
         }
         return try build(proto.graph, opset: opset, source: source)
     }

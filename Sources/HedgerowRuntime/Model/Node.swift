@@ -70,3 +70,29 @@ public struct TensorSignature: Sendable, Equatable {
 
     var metadataShapeText: String { "[" + shape.map { $0.map(String.init) ?? "N" }.joined(separator: ", ") + "]" }
 }
+
+extension Node {
+    func string(_ key: String, default value: String) throws(HedgerowError) -> String {
+        switch attributes[key] {
+        case nil: return value
+        case .string(let v): return v
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a string")
+        }
+    }
+
+    func floats(_ key: String) throws(HedgerowError) -> [Float]? {
+        switch attributes[key] {
+        case nil: return nil
+        case .floats(let v): return v
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a list of floats")
+        }
+    }
+
+    func tensor(_ key: String) throws(HedgerowError) -> Tensor? {
+        switch attributes[key] {
+        case nil: return nil
+        case .tensor(let v): return v
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a tensor")
+        }
+    }
+}

@@ -1,33 +1,27 @@
 import Foundation
 import HedgerowCore
 
-/// Softmax, numerically stable (the row maximum is subtracted before exponentiation).
+/// Softmax and LogSoftmax, numerically stable (the maximum is subtracted before exponentiation).
 enum Softmax {
-    /// Opset 13+: along one axis (default -1).
-    static let opset13: Kernel = { node, args throws(HedgerowError) in
-        let x = try Operators.input(args, 0, of: node)
-        let axis = try normalizedAxis(try node.int("axis", default: -1), rank: x.shape.count, node: node)
-        let outer = x.shape[..<axis].reduce(1, *), length = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
-        return [Tensor(shape: x.shape, floats: softmax(try x.floats("Softmax input"), outer: outer, length: length, inner: inner))]
-    }
-
-    /// Before opset 13: the input is coerced to 2-D at `axis` (default 1) and each row is normalized.
-    static let legacy: Kernel = { node, args throws(HedgerowError) in
-        let x = try Operators.input(args, 0, of: node)
-        let axis = try normalizedAxis(try node.int("axis", default: 1), rank: x.shape.count, node: node, allowRank: true)
-        let outer = x.shape[..<axis].reduce(1, *), length = x.shape[axis...].reduce(1, *)
-        return [Tensor(shape: x.shape, floats: softmax(try x.floats("Softmax input"), outer: outer, length: length, inner: 1))]
-    }
-
-    static func normalizedAxis(_ axis: Int, rank: Int, node: Node, allowRank: Bool = false) throws(HedgerowError) -> Int {
-        let a = axis < 0 ? axis + rank : axis
-        guard a >= 0, a < rank || (allowRank && a == rank) else {
-            throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): axis \(axis) is out of range for rank \(rank)")
+    /// Opset 13+: along one axis (default -1). Before 13: the input is coerced to 2-D at `axis` (default 1) and
+    /// each row is normalized.
+    static func kernel(log: Bool, opset: Int) -> Kernel {
+        { node, args throws(HedgerowError) in
+            let x = try Operators.input(args, 0, of: node)
+            let values = try x.floats("\(node.opType) input of node '\(node.label)'")
+            let outer: Int, length: Int, inner: Int
+            if opset >= 13 {
+                let axis = try Operators.axis(try node.int("axis", default: -1), rank: x.shape.count, node: node)
+                (outer, length, inner) = (x.shape[..<axis].reduce(1, *), x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+            } else {
+                let axis = try Operators.axis(try node.int("axis", default: 1), rank: x.shape.count, node: node, allowRank: true)
+                (outer, length, inner) = (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
+            }
+            return [Tensor(shape: x.shape, floats: softmax(values, outer: outer, length: length, inner: inner, log: log))]
         }
-        return a
     }
 
-    static func softmax(_ x: [Float], outer: Int, length: Int, inner: Int) -> [Float] {
+    static func softmax(_ x: [Float], outer: Int, length: Int, inner: Int, log: Bool) -> [Float] {
         var out = [Float](repeating: 0, count: x.count)
         for o in 0..<outer {
             for i in 0..<inner {
@@ -40,7 +34,12 @@ enum Softmax {
                     out[base + j * inner] = e
                     sum += e
                 }
-                for j in 0..<length { out[base + j * inner] /= sum }
+                if log {
+                    let logSum = logf(sum)
+                    for j in 0..<length { out[base + j * inner] = x[base + j * inner] - m - logSum }
+                } else {
+                    for j in 0..<length { out[base + j * inner] /= sum }
+                }
             }
         }
         return out

@@ -1,6 +1,7 @@
 import HedgerowCore
 
-/// Numpy-style (multidirectional) broadcasting, as the ONNX spec defines it for Add, Mul and friends.
+/// Numpy-style (multidirectional) broadcasting, as the ONNX spec defines it for Add, Mul, Where, Expand and
+/// friends.
 enum Broadcast {
     /// The broadcast shape of two shapes, or an error naming both.
     static func shape(_ a: [Int], _ b: [Int], node: String) throws(HedgerowError) -> [Int] {
@@ -12,7 +13,7 @@ enum Broadcast {
             guard da == db || da == 1 || db == 1 else {
                 throw HedgerowError(.badRequest, "node '\(node)': shapes \(a) and \(b) cannot be broadcast together")
             }
-            out[i] = max(da, db)
+            out[i] = da == 1 ? db : da
         }
         return out
     }
@@ -29,26 +30,48 @@ enum Broadcast {
         return strides
     }
 
+    /// For each element of `outShape`, the index of the element of a `shape` tensor broadcast onto it.
+    static func indices(of shape: [Int], in outShape: [Int]) -> [Int] {
+        let n = outShape.reduce(1, *)
+        if shape.reduce(1, *) == n { return Array(0..<n) }
+        let s = strides(of: shape, in: outShape)
+        var index = [Int](repeating: 0, count: outShape.count)
+        var at = 0
+        var out = [Int]()
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            out.append(at)
+            var d = outShape.count - 1
+            while d >= 0 {
+                index[d] += 1; at += s[d]
+                if index[d] < outShape[d] { break }
+                at -= s[d] * index[d]; index[d] = 0
+                d -= 1
+            }
+        }
+        return out
+    }
+
     /// Applies `op` element by element over broadcast operands. The common cases (equal shapes, a scalar, a
     /// trailing bias row) take a flat loop; the general case walks an index odometer.
-    static func binary<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], node: String, _ op: (T, T) -> T) throws(HedgerowError) -> ([T], [Int]) {
+    static func binary<T, U>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], node: String, _ op: (T, T) -> U) throws(HedgerowError) -> ([U], [Int]) {
         let outShape = try shape(aShape, bShape, node: node)
         let n = outShape.reduce(1, *)
         if aShape == bShape {
             return (zip(a, b).map(op), outShape)
         }
-        if b.count == 1 { let s = b[0]; return (a.map { op($0, s) }, outShape) }
-        if a.count == 1 { let s = a[0]; return (b.map { op(s, $0) }, outShape) }
-        if aShape == outShape, outShape.count >= bShape.count, Array(outShape.suffix(bShape.count)) == bShape {
+        if b.count == 1 && a.count == n { let s = b[0]; return (a.map { op($0, s) }, outShape) }
+        if a.count == 1 && b.count == n { let s = a[0]; return (b.map { op(s, $0) }, outShape) }
+        if aShape == outShape, outShape.count >= bShape.count, Array(outShape.suffix(bShape.count)) == bShape, b.count > 0 {
             let m = b.count
-            var out = [T](); out.reserveCapacity(n)
+            var out = [U](); out.reserveCapacity(n)
             for i in 0..<n { out.append(op(a[i], b[i % m])) }
             return (out, outShape)
         }
         let sa = strides(of: aShape, in: outShape), sb = strides(of: bShape, in: outShape)
         var index = [Int](repeating: 0, count: outShape.count)
         var ia = 0, ib = 0
-        var out = [T](); out.reserveCapacity(n)
+        var out = [U](); out.reserveCapacity(n)
         for _ in 0..<n {
             out.append(op(a[ia], b[ib]))
             var d = outShape.count - 1

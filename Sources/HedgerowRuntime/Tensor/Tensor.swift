@@ -4,12 +4,16 @@ import HedgerowCore
 public enum ElementType: String, Sendable, Hashable, CustomStringConvertible {
     case float32 = "FP32"
     case int64 = "INT64"
+    case int32 = "INT32"
+    case bool = "BOOL"
 
     /// ONNX `TensorProto.DataType` value, or nil for a type the runtime does not compute with.
     init?(onnx value: Int32) {
         switch value {
         case 1: self = .float32
         case 7: self = .int64
+        case 6: self = .int32
+        case 9: self = .bool
         default: return nil
         }
     }
@@ -22,7 +26,16 @@ public enum ElementType: String, Sendable, Hashable, CustomStringConvertible {
         return names[value] ?? "type \(value)"
     }
 
-    /// The KServe v2 datatype name ("FP32", "INT64").
+    /// Bytes one element takes.
+    public var size: Int {
+        switch self {
+        case .float32, .int32: 4
+        case .int64: 8
+        case .bool: 1
+        }
+    }
+
+    /// The KServe v2 datatype name ("FP32", "INT64", "INT32", "BOOL").
     public var description: String { rawValue }
 }
 
@@ -32,29 +45,25 @@ public struct Tensor: Sendable, Equatable {
     public enum Storage: Sendable, Equatable {
         case float32([Float])
         case int64([Int64])
+        case int32([Int32])
+        case bool([Bool])
     }
 
     public var shape: [Int]
     public var storage: Storage
 
-    public init(shape: [Int], floats: [Float]) {
-        precondition(shape.reduce(1, *) == floats.count, "shape \(shape) does not hold \(floats.count) values")
+    public init(shape: [Int], storage: Storage) {
         self.shape = shape
-        self.storage = .float32(floats)
+        self.storage = storage
+        precondition(shape.reduce(1, *) == storage.count, "shape \(shape) does not hold \(storage.count) values")
     }
 
-    public init(shape: [Int], int64s: [Int64]) {
-        precondition(shape.reduce(1, *) == int64s.count, "shape \(shape) does not hold \(int64s.count) values")
-        self.shape = shape
-        self.storage = .int64(int64s)
-    }
+    public init(shape: [Int], floats: [Float]) { self.init(shape: shape, storage: .float32(floats)) }
+    public init(shape: [Int], int64s: [Int64]) { self.init(shape: shape, storage: .int64(int64s)) }
+    public init(shape: [Int], int32s: [Int32]) { self.init(shape: shape, storage: .int32(int32s)) }
+    public init(shape: [Int], bools: [Bool]) { self.init(shape: shape, storage: .bool(bools)) }
 
-    public var elementType: ElementType {
-        switch storage {
-        case .float32: .float32
-        case .int64: .int64
-        }
-    }
+    public var elementType: ElementType { storage.elementType }
 
     public var count: Int { shape.reduce(1, *) }
 
@@ -73,11 +82,96 @@ public struct Tensor: Sendable, Equatable {
         return values
     }
 
+    public func bools(_ what: @autoclosure () -> String) throws(HedgerowError) -> [Bool] {
+        guard case .bool(let values) = storage else {
+            throw HedgerowError(.badRequest, "\(what()) must be bool, got \(elementType)")
+        }
+        return values
+    }
+
+    /// Integer values of an int64 or int32 tensor (shapes, axes, indices), as `Int`.
+    public func integers(_ what: @autoclosure () -> String) throws(HedgerowError) -> [Int] {
+        switch storage {
+        case .int64(let v): return v.map { Int($0) }
+        case .int32(let v): return v.map { Int($0) }
+        default: throw HedgerowError(.badRequest, "\(what()) must be int64 or int32, got \(elementType)")
+        }
+    }
+
+    /// A tensor of zeros (false) of a type and shape.
+    public static func zeros(_ type: ElementType, shape: [Int]) -> Tensor {
+        let n = shape.reduce(1, *)
+        switch type {
+        case .float32: return Tensor(shape: shape, floats: [Float](repeating: 0, count: n))
+        case .int64: return Tensor(shape: shape, int64s: [Int64](repeating: 0, count: n))
+        case .int32: return Tensor(shape: shape, int32s: [Int32](repeating: 0, count: n))
+        case .bool: return Tensor(shape: shape, bools: [Bool](repeating: false, count: n))
+        }
+    }
+
     /// The same values under another shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> Tensor {
         precondition(newShape.reduce(1, *) == count)
         var copy = self
         copy.shape = newShape
         return copy
+    }
+
+    /// A tensor of `shape` whose element `i` is this tensor's element `indices[i]`: every data-movement operator
+    /// (Transpose, Slice, Gather, Expand, Split, …) computes its indices once and uses this for any element type.
+    func picking(_ indices: [Int], shape: [Int]) -> Tensor {
+        Tensor(shape: shape, storage: storage.picking(indices))
+    }
+}
+
+extension Tensor.Storage {
+    var count: Int {
+        switch self {
+        case .float32(let v): v.count
+        case .int64(let v): v.count
+        case .int32(let v): v.count
+        case .bool(let v): v.count
+        }
+    }
+
+    var elementType: ElementType {
+        switch self {
+        case .float32: .float32
+        case .int64: .int64
+        case .int32: .int32
+        case .bool: .bool
+        }
+    }
+
+    func picking(_ indices: [Int]) -> Tensor.Storage {
+        switch self {
+        case .float32(let v): .float32(indices.map { v[$0] })
+        case .int64(let v): .int64(indices.map { v[$0] })
+        case .int32(let v): .int32(indices.map { v[$0] })
+        case .bool(let v): .bool(indices.map { v[$0] })
+        }
+    }
+
+    /// The values of several storages of one type, one after the other; nil if the types differ.
+    static func joined(_ parts: [Tensor.Storage]) -> Tensor.Storage? {
+        guard let first = parts.first else { return nil }
+        switch first {
+        case .float32:
+            var out: [Float] = []
+            for p in parts { guard case .float32(let v) = p else { return nil }; out += v }
+            return .float32(out)
+        case .int64:
+            var out: [Int64] = []
+            for p in parts { guard case .int64(let v) = p else { return nil }; out += v }
+            return .int64(out)
+        case .int32:
+            var out: [Int32] = []
+            for p in parts { guard case .int32(let v) = p else { return nil }; out += v }
+            return .int32(out)
+        case .bool:
+            var out: [Bool] = []
+            for p in parts { guard case .bool(let v) = p else { return nil }; out += v }
+            return .bool(out)
+        }
     }
 }

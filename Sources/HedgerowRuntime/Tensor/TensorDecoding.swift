@@ -19,6 +19,15 @@ enum TensorDecoding {
             let values: [Int64] = proto.rawData.isEmpty ? proto.int64Data : littleEndian(proto.rawData, as: Int64.self)
             guard values.count == count else { throw mismatch(what, shape, values.count) }
             return Tensor(shape: shape, int64s: values)
+        case .int32:
+            let values: [Int32] = proto.rawData.isEmpty ? proto.int32Data : littleEndian(proto.rawData, as: Int32.self)
+            guard values.count == count else { throw mismatch(what, shape, values.count) }
+            return Tensor(shape: shape, int32s: values)
+        case .bool:
+            // Stored one byte per value in raw_data, else widened into int32_data.
+            let values: [Bool] = proto.rawData.isEmpty ? proto.int32Data.map { $0 != 0 } : proto.rawData.map { $0 != 0 }
+            guard values.count == count else { throw mismatch(what, shape, values.count) }
+            return Tensor(shape: shape, bools: values)
         case nil:
             throw HedgerowError(.loadFailed, "\(what): datatype \(ElementType.onnxName(proto.dataType)) is not supported yet")
         }

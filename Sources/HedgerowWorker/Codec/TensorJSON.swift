@@ -57,16 +57,23 @@ enum TensorJSON {
         switch signature.elementType {
         case .float32:
             return Tensor(shape: shape, floats: values.map { Float($0) })
-        case .int64:
+        case .int64, .int32:
+            let limit: Double = signature.elementType == .int64 ? 9_007_199_254_740_992 : Double(Int32.max)
             var ints: [Int64] = []
             ints.reserveCapacity(values.count)
             for v in values {
-                guard v.rounded() == v, abs(v) <= 9_007_199_254_740_992 else {
-                    throw HedgerowError(.badRequest, "input '\(signature.name)': expected integers (INT64), got \(v)")
+                guard v.rounded() == v, abs(v) <= limit else {
+                    throw HedgerowError(.badRequest, "input '\(signature.name)': expected integers (\(signature.elementType)), got \(v)")
                 }
                 ints.append(Int64(v))
             }
-            return Tensor(shape: shape, int64s: ints)
+            return signature.elementType == .int64 ? Tensor(shape: shape, int64s: ints) : Tensor(shape: shape, int32s: ints.map { Int32($0) })
+        case .bool:
+            // JSON true/false (and 0/1) arrive as numbers.
+            guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+                throw HedgerowError(.badRequest, "input '\(signature.name)': expected booleans (BOOL)")
+            }
+            return Tensor(shape: shape, bools: values.map { $0 != 0 })
         }
     }
 
@@ -103,6 +110,10 @@ enum TensorJSON {
             out.append(x.isFinite ? x.description : "null")
         case .int64(let v):
             out.append(String(v[index]))
+        case .int32(let v):
+            out.append(String(v[index]))
+        case .bool(let v):
+            out.append(v[index] ? "true" : "false")
         }
     }
 

@@ -64,7 +64,7 @@ struct StatusRoutes {
         let (version, graph) = try available(model, selector)
         func describe(_ signatures: [TensorSignature]) -> String {
             signatures.map { s in
-                let dtype = s.elementType == .float32 ? "DT_FLOAT" : "DT_INT64"
+                let dtype = ["FP32": "DT_FLOAT", "INT64": "DT_INT64", "INT32": "DT_INT32", "BOOL": "DT_BOOL"][s.elementType.rawValue] ?? "DT_INVALID"
                 let dims = s.metadataShape.map { "{\"size\":\"\($0)\",\"name\":\"\"}" }.joined(separator: ",")
                 return "\"\(s.name)\":{\"dtype\":\"\(dtype)\",\"tensor_shape\":{\"dim\":[\(dims)],\"unknown_rank\":false},\"name\":\"\(s.name)\"}"
             }.joined(separator: ",")

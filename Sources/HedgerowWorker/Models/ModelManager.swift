@@ -183,12 +183,7 @@ public final class ModelManager: Sendable {
     static func warmUp(_ graph: ModelGraph) throws(HedgerowError) {
         var feeds: [String: Tensor] = [:]
         for input in graph.inputs {
-            let shape = input.shape.map { $0 ?? 1 }
-            let count = shape.reduce(1, *)
-            switch input.elementType {
-            case .float32: feeds[input.name] = Tensor(shape: shape, floats: [Float](repeating: 0, count: count))
-            case .int64: feeds[input.name] = Tensor(shape: shape, int64s: [Int64](repeating: 0, count: count))
-            }
+            feeds[input.name] = Tensor.zeros(input.elementType, shape: input.shape.map { $0 ?? 1 })
         }
         do { _ = try graph.run(feeds) } catch {
             throw HedgerowError(.loadFailed, "warm-up inference failed: \(error.message)")

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Foundation
+import HedgerowRuntime
+
+struct ConformanceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conformance",
+        abstract: "Run the ONNX backend test cases whose operators the runtime supports; print per-operator results."
+    )
+
+    @Option(help: "Directory of ONNX test cases (<case>/model.onnx with test_data_set_*), e.g. from Debian's libonnx-testdata.")
+    var testdata = "/usr/share/libonnx-testdata/data"
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: testdata) else {
+            throw ValidationError("no test cases at \(testdata): install the libonnx-testdata package or pass --testdata DIR")
+        }
+        let results = ConformanceSuite(root: testdata).run()
+        print(ConformanceSuite.report(results))
+        if results.contains(where: { if case .failed = $0.outcome { true } else { false } }) { throw ExitCode(1) }
+    }
+}

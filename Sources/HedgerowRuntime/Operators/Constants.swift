@@ -1,0 +1,67 @@
+import HedgerowCore
+
+/// Constant, ConstantOfShape and Cast.
+enum Constants {
+    static let constant: Kernel = { node, _ throws(HedgerowError) in
+        if let t = try node.tensor("value") { return [t] }
+        switch (node.attributes["value_float"], node.attributes["value_floats"], node.attributes["value_int"], node.attributes["value_ints"]) {
+        case (.float(let v)?, _, _, _): return [Tensor(shape: [], floats: [v])]
+        case (_, .floats(let v)?, _, _): return [Tensor(shape: [v.count], floats: v)]
+        case (_, _, .int(let v)?, _): return [Tensor(shape: [], int64s: [Int64(v)])]
+        case (_, _, _, .ints(let v)?): return [Tensor(shape: [v.count], int64s: v.map { Int64($0) })]
+        default: throw HedgerowError(.loadFailed, "node '\(node.label)' (Constant): needs value, value_float(s) or value_int(s); other kinds are not supported")
+        }
+    }
+
+    /// A tensor of the given shape filled with `value` (a one-element tensor; float32 0 by default).
+    static let constantOfShape: Kernel = { node, args throws(HedgerowError) in
+        let shape = try Operators.input(args, 0, of: node).integers("ConstantOfShape shape of node '\(node.label)'")
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw ShapeOperators.bad(node, "negative dimension in \(shape)") }
+        let value = try node.tensor("value") ?? Tensor(shape: [1], floats: [0])
+        guard value.count == 1 else { throw ShapeOperators.bad(node, "value must hold one element, got shape \(value.shape)") }
+        return [value.picking([Int](repeating: 0, count: shape.reduce(1, *)), shape: shape)]
+    }
+}
+
+/// Cast between the element types the runtime computes with. Float to integer truncates toward zero; NaN
+/// becomes 0 and values beyond the integer range saturate (never a trap on a request's data).
+enum Cast {
+    static let kernel: Kernel = { node, args throws(HedgerowError) in
+        let x = try Operators.input(args, 0, of: node)
+        // `to` is a datatype number, or before opset 6 its name ("FLOAT").
+        let names = ["FLOAT": 1, "INT32": 6, "INT64": 7, "BOOL": 9, "DOUBLE": 11, "FLOAT16": 10, "STRING": 8, "UINT8": 2, "INT8": 3]
+        let to = if case .string(let name)? = node.attributes["to"] { names[name.uppercased()] ?? -1 } else { try node.int("to", default: 0) }
+        guard let type = ElementType(onnx: Int32(truncatingIfNeeded: to)) else {
+            throw HedgerowError(.badRequest, "node '\(node.label)' (Cast): casting to \(ElementType.onnxName(Int32(truncatingIfNeeded: to))) is not supported")
+        }
+        return [try convert(x, to: type, node: node)]
+    }
+
+    static func convert(_ x: Tensor, to type: ElementType, node: Node) throws(HedgerowError) -> Tensor {
+        if x.elementType == type { return x }
+        let storage: Tensor.Storage
+        switch (x.storage, type) {
+        case (.float32(let v), .int64): storage = .int64(v.map(saturating))
+        case (.float32(let v), .int32): storage = .int32(v.map { Int32(clamping: saturating($0)) })
+        case (.float32(let v), .bool): storage = .bool(v.map { $0 != 0 })
+        case (.int64(let v), .float32): storage = .float32(v.map { Float($0) })
+        case (.int64(let v), .int32): storage = .int32(v.map { Int32(truncatingIfNeeded: $0) })
+        case (.int64(let v), .bool): storage = .bool(v.map { $0 != 0 })
+        case (.int32(let v), .float32): storage = .float32(v.map { Float($0) })
+        case (.int32(let v), .int64): storage = .int64(v.map { Int64($0) })
+        case (.int32(let v), .bool): storage = .bool(v.map { $0 != 0 })
+        case (.bool(let v), .float32): storage = .float32(v.map { $0 ? 1 : 0 })
+        case (.bool(let v), .int64): storage = .int64(v.map { $0 ? 1 : 0 })
+        case (.bool(let v), .int32): storage = .int32(v.map { $0 ? 1 : 0 })
+        default: return x
+        }
+        return Tensor(shape: x.shape, storage: storage)
+    }
+
+    private static func saturating(_ f: Float) -> Int64 {
+        if f.isNaN { return 0 }
+        if f >= 9.223372e18 { return .max }
+        if f <= -9.223372e18 { return .min }
+        return Int64(f)
+    }
+}

@@ -1,0 +1,174 @@
+import HedgerowCore
+
+/// Operators that move values without computing on them: each works out, once per call, which input element
+/// lands where, then copies with `Tensor.picking`, so every element type is served by the same code.
+enum DataMovement {
+    /// Row-major strides of a shape.
+    static func strides(_ shape: [Int]) -> [Int] {
+        var s = [Int](repeating: 1, count: shape.count)
+        for i in stride(from: shape.count - 2, through: 0, by: -1) { s[i] = s[i + 1] * shape[i + 1] }
+        return s
+    }
+
+    /// Offsets `start + Σ index[d]·strides[d]` for every index of `shape`, in row-major order.
+    static func offsets(shape: [Int], strides: [Int], start: Int = 0) -> [Int] {
+        let n = shape.reduce(1, *)
+        guard n > 0 else { return [] }
+        var out = [Int]()
+        out.reserveCapacity(n)
+        var index = [Int](repeating: 0, count: shape.count)
+        var at = start
+        for _ in 0..<n {
+            out.append(at)
+            var d = shape.count - 1
+            while d >= 0 {
+                index[d] += 1; at += strides[d]
+                if index[d] < shape[d] { break }
+                at -= strides[d] * index[d]; index[d] = 0
+                d -= 1
+            }
+        }
+        return out
+    }
+
+    static let transpose: Kernel = { node, args throws(HedgerowError) in
+        let x = try Operators.input(args, 0, of: node)
+        let rank = x.shape.count
+        let perm = try node.ints("perm") ?? Array((0..<rank).reversed())
+        guard perm.sorted() == Array(0..<rank) else { throw ShapeOperators.bad(node, "perm \(perm) is not a permutation of 0..<\(rank)") }
+        let inStrides = strides(x.shape)
+        let shape = perm.map { x.shape[$0] }
+        return [x.picking(offsets(shape: shape, strides: perm.map { inStrides[$0] }), shape: shape)]
+    }
+
+    /// Slice: starts/ends/axes/steps as inputs (opset 10+) or attributes (before), clamped as the spec says.
+    static func slice(opset: Int) -> Kernel {
+        { node, args throws(HedgerowError) in
+            let x = try Operators.input(args, 0, of: node)
+            func list(_ index: Int, _ name: String) throws(HedgerowError) -> [Int]? {
+                if opset < 10 { return try node.ints(name) }
+                guard index < args.count, let t = args[index] else { return nil }
+                return try t.integers("\(name) of node '\(node.label)'")
+            }
+            guard let starts = try list(1, "starts"), let ends = try list(2, "ends"), starts.count == ends.count else {
+                throw ShapeOperators.bad(node, "starts and ends are required and must have the same length")
+            }
+            let axes = try (list(3, "axes") ?? Array(0..<starts.count)).map { a throws(HedgerowError) in try Operators.axis(a, rank: x.shape.count, node: node) }
+            let steps = try list(4, "steps") ?? [Int](repeating: 1, count: starts.count)
+            guard axes.count == starts.count, steps.count == starts.count, Set(axes).count == axes.count else {
+                throw ShapeOperators.bad(node, "starts, ends, axes and steps must have one entry per distinct axis")
+            }
+            var shape = x.shape
+            let inStrides = strides(x.shape)
+            var walk = inStrides
+            var start = 0
+            for (i, axis) in axes.enumerated() {
+                let dim = x.shape[axis], step = steps[i]
+                guard step != 0 else { throw ShapeOperators.bad(node, "steps must not be 0") }
+                var s = starts[i] < 0 ? starts[i] + dim : starts[i]
+                var e = ends[i] < 0 ? ends[i] + dim : ends[i]
+                if step > 0 {
+                    s = min(max(s, 0), dim); e = min(max(e, 0), dim)
+                } else {
+                    s = min(max(s, 0), dim - 1); e = min(max(e, -1), dim - 1)
+                }
+                let count = step > 0 ? max(0, (e - s + step - 1) / step) : max(0, (s - e + (-step) - 1) / (-step))
+                shape[axis] = count
+                if count > 0 { start += s * inStrides[axis] }
+                walk[axis] = inStrides[axis] * step
+            }
+            return [x.picking(offsets(shape: shape, strides: walk, start: start), shape: shape)]
+        }
+    }
+
+    /// Gather along `axis`: negative indices count from the end; one outside the axis is a 400, never a read
+    /// out of bounds (an embedding lookup with an unknown id).
+    static let gather: Kernel = { node, args throws(HedgerowError) in
+        let data = try Operators.input(args, 0, of: node), indicesTensor = try Operators.input(args, 1, of: node)
+        let axis = try Operators.axis(try node.int("axis", default: 0), rank: data.shape.count, node: node)
+        let indices = try indicesTensor.integers("Gather indices of node '\(node.label)'")
+        let dim = data.shape[axis]
+        let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
+        var resolved = [Int]()
+        resolved.reserveCapacity(indices.count)
+        for index in indices {
+            let i = index < 0 ? index + dim : index
+            guard i >= 0, i < dim else {
+                throw HedgerowError(.badRequest, "node '\(node.label)' (Gather): index \(index) is out of range for axis \(axis) of size \(dim)")
+            }
+            resolved.append(i)
+        }
+        var picks = [Int]()
+        picks.reserveCapacity(outer * resolved.count * inner)
+        for o in 0..<outer {
+            for i in resolved {
+                let base = (o * dim + i) * inner
+                for k in 0..<inner { picks.append(base + k) }
+            }
+        }
+        let shape = Array(data.shape[..<axis]) + indicesTensor.shape + Array(data.shape[(axis + 1)...])
+        return [data.picking(picks, shape: shape)]
+    }
+
+    /// Concat along `axis` (required from opset 4; 1 before).
+    static func concat(opset: Int) -> Kernel { { node, args throws(HedgerowError) in
+        let parts = args.compactMap { $0 }
+        guard let first = parts.first else { throw ShapeOperators.bad(node, "needs at least one input") }
+        let rank = first.shape.count
+        let axis = try Operators.axis(try node.int("axis", default: opset < 4 ? 1 : 0), rank: rank, node: node)
+        for p in parts {
+            guard p.elementType == first.elementType else { throw ShapeOperators.bad(node, "inputs differ in datatype (\(first.elementType), \(p.elementType))") }
+            guard p.shape.count == rank, (0..<rank).allSatisfy({ $0 == axis || p.shape[$0] == first.shape[$0] }) else {
+                throw ShapeOperators.bad(node, "input shapes \(parts.map(\.shape)) differ outside axis \(axis)")
+            }
+        }
+        guard let joined = Tensor.Storage.joined(parts.map(\.storage)) else { throw ShapeOperators.bad(node, "inputs differ in datatype") }
+        let outer = first.shape[..<axis].reduce(1, *), inner = first.shape[(axis + 1)...].reduce(1, *)
+        var bases: [Int] = []
+        var running = 0
+        for p in parts { bases.append(running); running += p.count }
+        var picks = [Int]()
+        picks.reserveCapacity(running)
+        for o in 0..<outer {
+            for (j, p) in parts.enumerated() {
+                let block = p.shape[axis] * inner
+                for k in 0..<block { picks.append(bases[j] + o * block + k) }
+            }
+        }
+        var shape = first.shape
+        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+        return [Tensor(shape: shape, storage: joined.picking(picks))]
+    } }
+
+    /// Split along `axis` into the sizes given (attribute before opset 13, input after), or into equal parts,
+    /// one per output (`num_outputs` from opset 18; the last part may be smaller).
+    static func split(opset: Int) -> Kernel {
+        { node, args throws(HedgerowError) in
+            let x = try Operators.input(args, 0, of: node)
+            let axis = try Operators.axis(try node.int("axis", default: 0), rank: x.shape.count, node: node)
+            let dim = x.shape[axis]
+            var sizes: [Int]
+            if opset < 13, let given = try node.ints("split") {
+                sizes = given
+            } else if opset >= 13, args.count > 1, let t = args[1] {
+                sizes = try t.integers("split of node '\(node.label)'")
+            } else {
+                let parts = try node.int("num_outputs", default: node.outputs.count)
+                guard parts > 0 else { throw ShapeOperators.bad(node, "nothing to split into") }
+                let size = (dim + parts - 1) / parts
+                sizes = (0..<parts).map { max(0, min(size, dim - $0 * size)) }
+            }
+            guard sizes.reduce(0, +) == dim, sizes.allSatisfy({ $0 >= 0 }) else {
+                throw ShapeOperators.bad(node, "split sizes \(sizes) do not add up to \(dim) along axis \(axis)")
+            }
+            let inStrides = strides(x.shape)
+            var start = 0
+            return sizes.map { size in
+                var shape = x.shape
+                shape[axis] = size
+                defer { start += size }
+                return x.picking(offsets(shape: shape, strides: inStrides, start: start * inStrides[axis]), shape: shape)
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import HedgerowCore
+
+/// BatchNormalization (inference) and LayerNormalization.
+enum Normalization {
+    /// Y = (X − mean) / √(var + ε) · scale + B per channel (axis 1), with the running statistics of training.
+    static let batchNormalization: Kernel = { node, args throws(HedgerowError) in
+        let x = try Operators.input(args, 0, of: node)
+        if try node.int("training_mode", default: 0) != 0 {
+            throw ShapeOperators.bad(node, "training mode is not supported for serving; export the model in eval mode")
+        }
+        let values = try x.floats("BatchNormalization input of node '\(node.label)'")
+        guard x.shape.count >= 2 else { throw ShapeOperators.bad(node, "input must have a channel axis, got shape \(x.shape)") }
+        let channels = x.shape[1], inner = x.shape[2...].reduce(1, *), batch = x.shape[0]
+        var parameters: [[Float]] = []
+        for (i, name) in ["scale", "B", "mean", "var"].enumerated() {
+            let p = try Operators.input(args, i + 1, of: node).floats("BatchNormalization \(name) of node '\(node.label)'")
+            guard p.count == channels else { throw ShapeOperators.bad(node, "\(name) has \(p.count) values for \(channels) channels") }
+            parameters.append(p)
+        }
+        let epsilon = try node.float("epsilon", default: 1e-5)
+        // Folded once per call into y = x·a + b per channel.
+        let a = (0..<channels).map { parameters[0][$0] / (parameters[3][$0] + epsilon).squareRoot() }
+        let b = (0..<channels).map { parameters[1][$0] - parameters[2][$0] * a[$0] }
+        var out = [Float](repeating: 0, count: values.count)
+        for n in 0..<batch {
+            for c in 0..<channels {
+                let base = (n * channels + c) * inner, ac = a[c], bc = b[c]
+                for i in 0..<inner { out[base + i] = values[base + i] * ac + bc }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
+    }
+
+    /// Normalizes over the axes from `axis` (default -1) to the last, then scales and shifts; the optional
+    /// outputs are the mean and the inverse standard deviation.
+    static let layerNormalization: Kernel = { node, args throws(HedgerowError) in
+        let x = try Operators.input(args, 0, of: node)
+        let values = try x.floats("LayerNormalization input of node '\(node.label)'")
+        let axis = try Operators.axis(try node.int("axis", default: -1), rank: x.shape.count, node: node)
+        let epsilon = try node.float("epsilon", default: 1e-5)
+        let normShape = Array(x.shape[axis...])
+        let outer = x.shape[..<axis].reduce(1, *), length = normShape.reduce(1, *)
+        func parameter(_ index: Int, _ name: String) throws(HedgerowError) -> [Float]? {
+            guard index < args.count, let t = args[index] else { return nil }
+            let v = try t.floats("LayerNormalization \(name) of node '\(node.label)'")
+            guard (try? Broadcast.shape(t.shape, normShape, node: node.label)) == normShape else {
+                throw ShapeOperators.bad(node, "\(name) of shape \(t.shape) does not broadcast to \(normShape)")
+            }
+            let picks = Broadcast.indices(of: t.shape, in: normShape)
+            return picks.map { v[$0] }
+        }
+        let scale = try parameter(1, "scale") ?? [Float](repeating: 1, count: length)
+        let bias = try parameter(2, "bias")
+        var out = [Float](repeating: 0, count: values.count)
+        var means = [Float](repeating: 0, count: outer), inverses = [Float](repeating: 0, count: outer)
+        for o in 0..<outer {
+            let base = o * length
+            var sum: Double = 0
+            for i in 0..<length { sum += Double(values[base + i]) }
+            let mean = Float(sum / Double(max(length, 1)))
+            var squares: Double = 0
+            for i in 0..<length { let d = Double(values[base + i] - mean); squares += d * d }
+            let inverse = 1 / (Float(squares / Double(max(length, 1))) + epsilon).squareRoot()
+            for i in 0..<length {
+                var y = (values[base + i] - mean) * inverse * scale[i]
+                if let bias { y += bias[i] }
+                out[base + i] = y
+            }
+            means[o] = mean
+            inverses[o] = inverse
+        }
+        let statisticsShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.shape.count - axis)
+        var outputs = [Tensor(shape: x.shape, floats: out)]
+        if node.outputs.count > 1 { outputs.append(Tensor(shape: statisticsShape, floats: means)) }
+        if node.outputs.count > 2 { outputs.append(Tensor(shape: statisticsShape, floats: inverses)) }
+        return outputs
+    }
+}

@@ -1,0 +1,62 @@
+import HedgerowCore
+
+/// MaxPool, AveragePool (1-D and 2-D windows) and GlobalAveragePool.
+enum Pooling {
+    static let maxPool: Kernel = { node, args throws(HedgerowError) in
+        if node.outputs.count > 1 && !node.outputs[1].isEmpty {
+            throw ShapeOperators.bad(node, "the Indices output is not supported")
+        }
+        return try pool(node, args, max: true)
+    }
+
+    static let averagePool: Kernel = { node, args throws(HedgerowError) in try pool(node, args, max: false) }
+
+    private static func pool(_ node: Node, _ args: [Tensor?], max isMax: Bool) throws(HedgerowError) -> [Tensor] {
+        let x = try Operators.input(args, 0, of: node)
+        let values = try x.floats("\(node.opType) input of node '\(node.label)'")
+        let spatial = try WindowGeometry.spatial(x.shape, node: node)
+        guard let kernel = try node.ints("kernel_shape") else { throw ShapeOperators.bad(node, "kernel_shape is required") }
+        let g = try WindowGeometry(node: node, input: spatial, kernel: kernel, ceilMode: try node.int("ceil_mode", default: 0) != 0).as2D
+        let includePad = try node.int("count_include_pad", default: 0) != 0
+        let planes = x.shape[0] * x.shape[1]
+        let (inH, inW, outH, outW) = (g.input[0], g.input[1], g.output[0], g.output[1])
+        var out = [Float](repeating: 0, count: planes * outH * outW)
+        for p in 0..<planes {
+            let plane = p * inH * inW
+            for oy in 0..<outH {
+                for ox in 0..<outW {
+                    var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0
+                    for ky in 0..<g.kernel[0] {
+                        let y = oy * g.strides[0] - g.padBegin[0] + ky * g.dilations[0]
+                        for kx in 0..<g.kernel[1] {
+                            let x = ox * g.strides[1] - g.padBegin[1] + kx * g.dilations[1]
+                            if y >= -g.padBegin[0] && y < inH + g.padEnd[0] && x >= -g.padBegin[1] && x < inW + g.padEnd[1] { padded += 1 }
+                            guard y >= 0 && y < inH && x >= 0 && x < inW else { continue }
+                            let v = values[plane + y * inW + x]
+                            best = Swift.max(best, v)
+                            sum += v
+                            counted += 1
+                        }
+                    }
+                    out[(p * outH + oy) * outW + ox] = isMax ? best : sum / Float(Swift.max(includePad ? padded : counted, 1))
+                }
+            }
+        }
+        return [Tensor(shape: Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+    }
+
+    /// The mean of each channel over every spatial position: [N, C, …] → [N, C, 1, …].
+    static let globalAveragePool: Kernel = { node, args throws(HedgerowError) in
+        let x = try Operators.input(args, 0, of: node)
+        let values = try x.floats("GlobalAveragePool input of node '\(node.label)'")
+        guard x.shape.count >= 3 else { throw ShapeOperators.bad(node, "input must be [N, C, spatial…], got \(x.shape)") }
+        let planes = x.shape[0] * x.shape[1], size = x.shape[2...].reduce(1, *)
+        var out = [Float](repeating: 0, count: planes)
+        for p in 0..<planes {
+            var sum: Float = 0
+            for i in 0..<size { sum += values[p * size + i] }
+            out[p] = sum / Float(Swift.max(size, 1))
+        }
+        return [Tensor(shape: Array(x.shape[..<2]) + [Int](repeating: 1, count: x.shape.count - 2), floats: out)]
+    }
+}
