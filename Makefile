@@ -1,8 +1,8 @@
 # Hedgerow — the two commands of README.md, and what they need.
 #   make up     install what is missing, build (release) and run `hedgerow up`
-#   make test   install what is missing (the tests also use openssl and curl) and run every test
+#   make test   install what is missing (the tests also use openssl, curl and the ONNX test data) and run every test
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev pkg-config openssl curl
+APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata
 ARGS ?=
 
 .PHONY: up test deps build release bench-tools

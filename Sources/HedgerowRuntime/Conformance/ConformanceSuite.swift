@@ -14,7 +14,31 @@ public struct ConformanceSuite: Sendable {
         case passed
         case failed(String)
         case skipped(String)
+        /// Failed, as expected: the case needs something `knownGaps` says the runtime does not do, and why.
+        case knownGap(String)
     }
+
+    /// Cases in scope that fail on purpose, with the reason. The conformance test fails when one of them starts
+    /// passing, so this list never claims a gap that is gone.
+    public static let knownGaps: [String: String] = {
+        var gaps: [String: String] = [:]
+        for name in ["node/test_training_dropout", "node/test_training_dropout_default", "node/test_training_dropout_default_mask",
+                     "node/test_training_dropout_mask", "node/test_batchnorm_epsilon_training_mode", "node/test_batchnorm_example_training_mode"] {
+            gaps[name] = "training mode (random dropout, batch statistics): a serving runtime runs inference only"
+        }
+        for name in ["node/test_identity_opt", "node/test_identity_sequence"] {
+            gaps[name] = "optional and sequence values: the runtime computes with tensors only"
+        }
+        for name in ["node/test_averagepool_3d_default", "node/test_maxpool_3d_default", "pytorch-converted/test_AvgPool3d",
+                     "pytorch-converted/test_AvgPool3d_stride", "pytorch-converted/test_AvgPool3d_stride1_pad0_gpu_input",
+                     "pytorch-converted/test_Conv3d", "pytorch-converted/test_Conv3d_dilated", "pytorch-converted/test_Conv3d_dilated_strided",
+                     "pytorch-converted/test_Conv3d_groups", "pytorch-converted/test_Conv3d_no_bias", "pytorch-converted/test_Conv3d_stride",
+                     "pytorch-converted/test_Conv3d_stride_padding", "pytorch-converted/test_MaxPool3d", "pytorch-converted/test_MaxPool3d_stride",
+                     "pytorch-converted/test_MaxPool3d_stride_padding"] {
+            gaps[name] = "3-D convolution and pooling: the kernels run 1-D and 2-D windows"
+        }
+        return gaps
+    }()
 
     public struct Result: Sendable {
         public var name: String
@@ -55,7 +79,9 @@ public struct ConformanceSuite: Sendable {
             }
             let operators = Set(proto.graph.node.map(\.opType)).sorted()
             guard !operators.isEmpty, Set(operators).isSubset(of: supported) else { return nil }
-            return Result(name: name, operators: operators, outcome: runCase(dir, data: data))
+            var outcome = runCase(dir, data: data)
+            if case .failed = outcome, let reason = Self.knownGaps[name] { outcome = .knownGap(reason) }
+            return Result(name: name, operators: operators, outcome: outcome)
         }
     }
 
@@ -131,36 +157,43 @@ public struct ConformanceSuite: Sendable {
     /// skipped; then the failures and skips with their reasons; then `N passed, M failed, K skipped`.
     public static func report(_ results: [Result]) -> String {
         var lines: [String] = []
-        var perOperator: [String: (passed: Int, failed: Int, skipped: Int)] = [:]
+        var perOperator: [String: [Int]] = [:]
         for r in results {
-            for op in r.operators {
-                switch r.outcome {
-                case .passed: perOperator[op, default: (0, 0, 0)].passed += 1
-                case .failed: perOperator[op, default: (0, 0, 0)].failed += 1
-                case .skipped: perOperator[op, default: (0, 0, 0)].skipped += 1
-                }
-            }
+            for op in r.operators { perOperator[op, default: [0, 0, 0, 0]][r.outcome.column] += 1 }
         }
-        lines.append("OPERATOR              PASSED  FAILED  SKIPPED")
+        lines.append("OPERATOR              PASSED  FAILED  KNOWN GAP  SKIPPED")
         for op in supportedOperators {
-            let c = perOperator[op] ?? (0, 0, 0)
-            lines.append(op.padding(toLength: 22, withPad: " ", startingAt: 0) + pad(c.passed, 6) + pad(c.failed, 8) + pad(c.skipped, 9))
+            let c = perOperator[op] ?? [0, 0, 0, 0]
+            lines.append(op.padding(toLength: 22, withPad: " ", startingAt: 0) + pad(c[0], 6) + pad(c[1], 8) + pad(c[2], 11) + pad(c[3], 9))
         }
         for r in results {
             switch r.outcome {
-            case .failed(let why): lines.append("FAILED  \(r.name): \(why)")
-            case .skipped(let why): lines.append("SKIPPED \(r.name): \(why)")
+            case .failed(let why): lines.append("FAILED    \(r.name): \(why)")
+            case .knownGap(let why): lines.append("KNOWN GAP \(r.name): \(why)")
+            case .skipped(let why): lines.append("SKIPPED   \(r.name): \(why)")
             case .passed: break
             }
         }
-        let passed = results.filter { $0.outcome == .passed }.count
-        let failed = results.filter { if case .failed = $0.outcome { true } else { false } }.count
-        lines.append("\(passed) passed, \(failed) failed, \(results.count - passed - failed) skipped (of \(results.count) cases whose operators are all supported)")
+        var totals = [0, 0, 0, 0]
+        for r in results { totals[r.outcome.column] += 1 }
+        lines.append("\(totals[0]) passed, \(totals[1]) failed, \(totals[2]) known gaps, \(totals[3]) skipped (datatypes) — of \(results.count) cases whose operators are all supported")
         return lines.joined(separator: "\n")
     }
 
     private static func pad(_ n: Int, _ width: Int) -> String {
         let s = String(n)
         return String(repeating: " ", count: max(0, width - s.count)) + s
+    }
+}
+
+extension ConformanceSuite.Outcome {
+    /// Column of the report: passed, failed, known gap, skipped.
+    var column: Int {
+        switch self {
+        case .passed: 0
+        case .failed: 1
+        case .knownGap: 2
+        case .skipped: 3
+        }
     }
 }

@@ -2,12 +2,9 @@ import HedgerowCore
 
 /// MaxPool, AveragePool (1-D and 2-D windows) and GlobalAveragePool.
 enum Pooling {
-    static let maxPool: Kernel = { node, args throws(HedgerowError) in
-        if node.outputs.count > 1 && !node.outputs[1].isEmpty {
-            throw ShapeOperators.bad(node, "the Indices output is not supported")
-        }
-        return try pool(node, args, max: true)
-    }
+    /// MaxPool; the optional Indices output holds each maximum's flat index in the input (padding not counted;
+    /// column-major within a plane with `storage_order: 1`).
+    static let maxPool: Kernel = { node, args throws(HedgerowError) in try pool(node, args, max: true) }
 
     static let averagePool: Kernel = { node, args throws(HedgerowError) in try pool(node, args, max: false) }
 
@@ -21,11 +18,14 @@ enum Pooling {
         let planes = x.shape[0] * x.shape[1]
         let (inH, inW, outH, outW) = (g.input[0], g.input[1], g.output[0], g.output[1])
         var out = [Float](repeating: 0, count: planes * outH * outW)
+        let wantsIndices = isMax && node.outputs.count > 1 && !node.outputs[1].isEmpty
+        let columnMajor = try node.int("storage_order", default: 0) != 0
+        var indices = [Int64](repeating: 0, count: wantsIndices ? out.count : 0)
         for p in 0..<planes {
             let plane = p * inH * inW
             for oy in 0..<outH {
                 for ox in 0..<outW {
-                    var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0
+                    var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0, bestAt = 0
                     for ky in 0..<g.kernel[0] {
                         let y = oy * g.strides[0] - g.padBegin[0] + ky * g.dilations[0]
                         for kx in 0..<g.kernel[1] {
@@ -33,16 +33,18 @@ enum Pooling {
                             if y >= -g.padBegin[0] && y < inH + g.padEnd[0] && x >= -g.padBegin[1] && x < inW + g.padEnd[1] { padded += 1 }
                             guard y >= 0 && y < inH && x >= 0 && x < inW else { continue }
                             let v = values[plane + y * inW + x]
-                            best = Swift.max(best, v)
+                            if v > best || counted == 0 { best = v; bestAt = columnMajor ? plane + x * inH + y : plane + y * inW + x }
                             sum += v
                             counted += 1
                         }
                     }
                     out[(p * outH + oy) * outW + ox] = isMax ? best : sum / Float(Swift.max(includePad ? padded : counted, 1))
+                    if wantsIndices { indices[(p * outH + oy) * outW + ox] = Int64(bestAt) }
                 }
             }
         }
-        return [Tensor(shape: Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+        let shape = Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW])
+        return [Tensor(shape: shape, floats: out)] + (wantsIndices ? [Tensor(shape: shape, int64s: indices)] : [])
     }
 
     /// The mean of each channel over every spatial position: [N, C, …] → [N, C, 1, …].
