@@ -93,6 +93,8 @@ import Testing
                                           "--routes-cache", cache, "--ejection-ms", "500"])
         var processes = [worker, router]
         try await Self.load(worker: alive, token: setup.token)
+        let routerUp = await FreePorts.waitUntilListening(setup.routerPort)
+        try #require(routerUp, "the router never listened:\n\(router.text)")
         let client = H2Client(address: setup.router)
 
         // Every request succeeds (the refused connection is retried, free of the budget, which is 0 here),

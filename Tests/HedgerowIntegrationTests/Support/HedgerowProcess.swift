@@ -99,6 +99,16 @@ enum FreePorts {
         }
     }
 
+    /// Waits (bounded) until something accepts connections on the loopback port.
+    static func waitUntilListening(_ port: Int, seconds: Int = 30) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if isListening(port) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     /// `count` consecutive free ports, starting somewhere in 20000-45000.
     static func consecutive(_ count: Int, avoiding taken: Set<Int> = []) -> Int {
         for _ in 0..<500 {
