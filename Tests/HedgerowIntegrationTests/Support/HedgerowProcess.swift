@@ -28,7 +28,9 @@ final class HedgerowProcess: @unchecked Sendable {
 
     init(_ arguments: [String], directory: URL? = nil) throws {
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
+        // Roles started by a test exit by themselves if the test process dies (a crash skips every cleanup).
+        let roles: Set<String> = ["worker", "router", "synchronizer"]
+        process.arguments = arguments + (arguments.first.map(roles.contains) == true ? ["--exit-with-parent", "\(getpid())"] : [])
         process.currentDirectoryURL = directory ?? Self.repositoryRoot
         process.standardOutput = pipe
         process.standardError = pipe
