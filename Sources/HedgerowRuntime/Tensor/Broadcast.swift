@@ -34,22 +34,7 @@ enum Broadcast {
     static func indices(of shape: [Int], in outShape: [Int]) -> [Int] {
         let n = outShape.reduce(1, *)
         if shape.reduce(1, *) == n { return Array(0..<n) }
-        let s = strides(of: shape, in: outShape)
-        var index = [Int](repeating: 0, count: outShape.count)
-        var at = 0
-        var out = [Int]()
-        out.reserveCapacity(n)
-        for _ in 0..<n {
-            out.append(at)
-            var d = outShape.count - 1
-            while d >= 0 {
-                index[d] += 1; at += s[d]
-                if index[d] < outShape[d] { break }
-                at -= s[d] * index[d]; index[d] = 0
-                d -= 1
-            }
-        }
-        return out
+        return DataMovement.offsets(shape: outShape, strides: strides(of: shape, in: outShape))
     }
 
     /// Applies `op` element by element over broadcast operands. The common cases (equal shapes, a scalar, a
