@@ -65,7 +65,7 @@ enum Reductions {
         for o in 0..<outer {
             for i in 0..<inner {
                 var best = 0, bestValue = values[o * length * inner + i]
-                for j in 1..<max(length, 1) {
+                for j in 1..<length {
                     let v = values[(o * length + j) * inner + i]
                     if v > bestValue || (last && v == bestValue) { best = j; bestValue = v }
                 }

@@ -42,10 +42,10 @@ public final class RoutesPublisher: Sendable {
     @discardableResult
     public func publish(_ models: [String: RoutingTable.ModelRoutes]) -> Int {
         let (table, ready) = state.withLockedValue { state -> (RoutingTable, [EventLoopPromise<RoutingTable>]) in
-            let first = !state.published
+            let changed = state.table.models != models
+            guard changed || !state.published else { return (state.table, []) }
             state.published = true
-            guard state.table.models != models || first else { return (state.table, []) }
-            if state.table.models != models { state.table = RoutingTable(generation: state.table.generation + 1, models: models) }
+            if changed { state.table = RoutingTable(generation: state.table.generation + 1, models: models) }
             let table = state.table
             let ready = state.waiters.filter { $0.after != table.generation }.map(\.promise)
             state.waiters.removeAll { $0.after != table.generation }

@@ -34,7 +34,7 @@ public enum PlacementDecisions {
                 } else {
                     lines.append("placing \(id) on \(list(added)): \(spec == nil ? "planned" : "version desired by \(describe(spec!.versions))")")
                 }
-            } else if new.assignments[id] == nil || added.isEmpty && after.isEmpty {
+            } else if after.isEmpty {
                 let why = spec == nil ? "\(id.model) left the desired state" : "no longer desired (\(describe(spec!.versions)))"
                 lines.append("retiring \(id) from \(list(removed)): \(why)")
             } else if !added.isEmpty && !removed.isEmpty {
