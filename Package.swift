@@ -79,6 +79,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
@@ -133,7 +134,13 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HedgerowRuntimeTests", dependencies: ["HedgerowRuntime", "HedgerowCore"]),
-        .testTarget(name: "HedgerowWorkerTests", dependencies: ["HedgerowWorker", "HedgerowCore", "HedgerowRuntime"]),
+        .testTarget(
+            name: "HedgerowWorkerTests",
+            dependencies: [
+                "HedgerowWorker", "HedgerowCore", "HedgerowRuntime", "HedgerowHTTP",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "HedgerowRouterTests", dependencies: ["HedgerowRouter", "HedgerowCore"]),
         .testTarget(
             name: "HedgerowSynchronizerTests",

@@ -49,11 +49,12 @@ public struct DesiredState: Sendable, Equatable {
         public var replicas: Int
         public var placement: Placement
         public var hedging: HedgingPolicy
-        public var batching: BatchingPolicy
+        /// Nil when neither the model nor `defaults` sets it: each version's config.yaml decides, else the default.
+        public var batching: BatchingPolicy?
 
         public init(
             name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
-            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy
+            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?
         ) {
             self.name = name
             self.versions = versions

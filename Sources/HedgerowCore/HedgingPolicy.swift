@@ -93,6 +93,13 @@ public struct BatchingPolicy: Hashable, Sendable, Codable {
         self.init(uncheckedMaxBatchSize: maxBatchSize, maxDelayMicros: maxDelayMicros)
     }
 
+    /// Decoding validates like `init(maxBatchSize:maxDelayMicros:)`: a worker never runs with a policy that init
+    /// would refuse.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(maxBatchSize: c.decode(Int.self, forKey: .maxBatchSize), maxDelayMicros: c.decode(Int.self, forKey: .maxDelayMicros))
+    }
+
     private init(uncheckedMaxBatchSize: Int, maxDelayMicros: Int) {
         self.maxBatchSize = uncheckedMaxBatchSize
         self.maxDelayMicros = maxDelayMicros

@@ -14,6 +14,11 @@ public struct ModelRepository: Sendable {
         "\(root)/\(id.model.rawValue)/\(id.version.number)/model.onnx"
     }
 
+    /// The version's optional settings file, next to its model.
+    public func configFile(_ id: ModelVersionID) -> String {
+        "\(root)/\(id.model.rawValue)/\(id.version.number)/config.yaml"
+    }
+
     /// Size of a version's model file, bytes: the planner's memory estimate until a worker has measured it.
     public func fileSize(_ id: ModelVersionID) -> Int? {
         (try? FileManager.default.attributesOfItem(atPath: modelFile(id)))?[.size] as? Int

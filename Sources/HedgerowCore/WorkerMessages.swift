@@ -14,14 +14,24 @@ public struct LoadedModelVersion: Sendable, Codable, Equatable {
     public var error: String?
     public var memoryBytes: Int
     public var inferenceCount: Int
+    /// The batching policy in force, once loaded (the desired state's, else the version's config.yaml, else the
+    /// default).
+    public var batching: BatchingPolicy?
+    /// The batching the desired state asked for, if any (what the synchronizer compares with its own).
+    public var requestedBatching: BatchingPolicy?
 
-    public init(model: String, version: Int, state: ModelVersionState, error: String? = nil, memoryBytes: Int = 0, inferenceCount: Int = 0) {
+    public init(
+        model: String, version: Int, state: ModelVersionState, error: String? = nil, memoryBytes: Int = 0,
+        inferenceCount: Int = 0, batching: BatchingPolicy? = nil, requestedBatching: BatchingPolicy? = nil
+    ) {
+        self.requestedBatching = requestedBatching
         self.model = model
         self.version = version
         self.state = state
         self.error = error
         self.memoryBytes = memoryBytes
         self.inferenceCount = inferenceCount
+        self.batching = batching
     }
 
     /// The model version as a validated id; nil when a worker reported a name or number that is not one.
@@ -61,6 +71,16 @@ public struct WorkerHeartbeat: Sendable, Codable, Equatable {
         self.address = address
         self.zone = zone
         self.memoryMB = memoryMB
+    }
+}
+
+/// `PUT /admin/models/{m}/versions/{v}` body (optional): settings the desired state gives this version.
+public struct LoadRequest: Sendable, Codable, Equatable {
+    /// Absent: the version's config.yaml decides, else the default.
+    public var batching: BatchingPolicy?
+
+    public init(batching: BatchingPolicy? = nil) {
+        self.batching = batching
     }
 }
 

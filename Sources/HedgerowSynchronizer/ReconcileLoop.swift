@@ -111,6 +111,7 @@ struct ReconcileLoop: Sendable {
             memory: memory
         )
         memory = output.memory
+        let specs = Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         await withTaskGroup(of: Void.self) { group in
             for key in output.loads {
                 guard let address = observed[key.worker]?.address else { continue }
@@ -118,9 +119,20 @@ struct ReconcileLoop: Sendable {
                     let error = observed[key.worker]?.models.first { $0.id == key.id }?.error ?? "unknown error"
                     logger.info("retrying the load of \(key.id) on \(key.worker) (failure \(failures) in a row: \(error))")
                 }
+                let batching = specs[key.id.model]?.batching
                 group.addTask { [admin, logger] in
-                    do { try await admin.load(key.id, on: address) } catch {
+                    do { try await admin.load(key.id, batching: batching, on: address) } catch {
                         logger.warning("load failed to start", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
+                    }
+                }
+            }
+            for key in output.settings {
+                guard let address = observed[key.worker]?.address else { continue }
+                let batching = specs[key.id.model]?.batching
+                logger.info("setting batching of \(key.id) on \(key.worker) to \(batching.map { "maxBatchSize \($0.maxBatchSize), maxDelayMicros \($0.maxDelayMicros)" } ?? "its config.yaml's")")
+                group.addTask { [admin, logger] in
+                    do { try await admin.load(key.id, batching: batching, on: address) } catch {
+                        logger.warning("batching change failed", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
                 }
             }

@@ -19,9 +19,9 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
-        let models = ModelManager(repository: ModelRepository(root: configuration.repository), logger: logger)
         let inferencePool = NIOThreadPool(numberOfThreads: max(1, configuration.inferenceThreads))
         inferencePool.start()
+        let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, logger: logger)
         let client = HTTP2ClientPool(group: group)
         let responder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool)
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)

@@ -90,4 +90,26 @@ import Testing
         #expect(round([(ids[0], .loading), (ids[1], .loading)]).isEmpty)        // both slots busy
         #expect(round([(ids[0], .available), (ids[1], .loading)]) == [ids[2]])  // one slot freed
     }
+
+    @Test func batchingChangesReachLoadedReplicasWithoutReloading() throws {
+        let wanted = try BatchingPolicy(maxBatchSize: 8, maxDelayMicros: 100)
+        var changed = spec
+        changed.batching = wanted
+        func observed(_ requested: BatchingPolicy?) -> [String: WorkerStateReport] {
+            let version = LoadedModelVersion(model: "digits", version: 1, state: .available, batching: requested ?? .default, requestedBatching: requested)
+            return ["w1": WorkerStateReport(name: "w1", address: "addr-w1", zone: "a", memoryMB: 1024, models: [version])]
+        }
+        let key = Reconciler.ReplicaKey(worker: "w1", id: m1)
+        let plan = PlacementPlanner.Plan(assignments: [m1: ["w1"]], problems: [:])
+        var out = Reconciler.reconcile(.init(models: [changed], plan: plan, observed: observed(nil), now: 0), memory: .init())
+        #expect(out.settings == [key])
+        #expect(out.loads.isEmpty, "a settings change is not a reload")
+        out = Reconciler.reconcile(.init(models: [changed], plan: plan, observed: observed(wanted), now: 1), memory: .init())
+        #expect(out.settings.isEmpty, "the worker already runs with it")
+        // Taken out of the desired state: the worker goes back to the version's config.yaml.
+        var unset = spec
+        unset.batching = nil
+        out = Reconciler.reconcile(.init(models: [unset], plan: plan, observed: observed(wanted), now: 2), memory: .init())
+        #expect(out.settings == [key])
+    }
 }

@@ -18,8 +18,13 @@ struct AdminClient: Sendable {
         return try JSONDecoder().decode(WorkerStateReport.self, from: Data(response.body.readableBytesView))
     }
 
-    func load(_ id: ModelVersionID, on address: String) async throws {
-        try await expectSuccess(send(.PUT, "/admin/models/\(id.model)/versions/\(id.version)", to: address), "load \(id) on \(address)")
+    /// Loads a version, or changes the settings of one already loaded (the call is idempotent).
+    func load(_ id: ModelVersionID, batching: BatchingPolicy?, on address: String) async throws {
+        let body = try JSONEncoder().encode(LoadRequest(batching: batching))
+        try await expectSuccess(
+            send(.PUT, "/admin/models/\(id.model)/versions/\(id.version)", to: address, body: ByteBuffer(bytes: body)),
+            "load \(id) on \(address)"
+        )
     }
 
     func unload(_ id: ModelVersionID, on address: String) async throws {
@@ -34,10 +39,13 @@ struct AdminClient: Sendable {
         }
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, to address: String, timeout: TimeAmount = .seconds(2)) async throws -> HTTPResponse {
+    private func send(
+        _ method: HTTPMethod, _ path: String, to address: String, body: ByteBuffer = ByteBuffer(), timeout: TimeAmount = .seconds(2)
+    ) async throws -> HTTPResponse {
         var headers = HTTPHeaders()
         if let token { headers.add(name: "authorization", value: "Bearer \(token)") }
-        return try await client.execute(HTTPRequest(method: method, target: path, headers: headers), to: address, timeout: timeout).response.get()
+        if body.readableBytes > 0 { headers.add(name: "content-type", value: "application/json") }
+        return try await client.execute(HTTPRequest(method: method, target: path, headers: headers, body: body), to: address, timeout: timeout).response.get()
     }
 }
 

@@ -45,7 +45,7 @@ extension DesiredStateParser {
             }
         }
         let hedgingPolicy = m["hedging"].flatMap { hedging($0, "\(path).hedging", base: defaults.hedging) } ?? defaults.hedging
-        let batchingPolicy = m["batching"].flatMap { batching($0, "\(path).batching", base: defaults.batching) } ?? defaults.batching
+        let batchingPolicy = m["batching"].flatMap { batching($0, "\(path).batching", base: defaults.batching ?? .default) } ?? defaults.batching
         if let canary = m["canary"] {
             problem(canary, "\(path).canary", "canary rollouts are not supported yet; use labels to address a second version")
         }

@@ -58,7 +58,7 @@ public struct DesiredStateParser {
         if let node = map["defaults"], let d = mapping(node, "defaults", allowed: ["replicas", "hedging", "batching"]) {
             defaults.replicas = int(d["replicas"], "defaults.replicas", min: 1) ?? defaults.replicas
             if let h = d["hedging"] { defaults.hedging = hedging(h, "defaults.hedging", base: defaults.hedging) ?? defaults.hedging }
-            if let b = d["batching"] { defaults.batching = batching(b, "defaults.batching", base: defaults.batching) ?? defaults.batching }
+            if let b = d["batching"] { defaults.batching = batching(b, "defaults.batching", base: .default) }
         }
 
         var workers: [DesiredState.StaticWorker] = []
@@ -95,6 +95,7 @@ public struct DesiredStateParser {
     struct ModelDefaults {
         var replicas = 2
         var hedging = HedgingPolicy.default
-        var batching = BatchingPolicy.default
+        /// Nil unless the file sets it: models without a batching of their own then follow their config.yaml.
+        var batching: BatchingPolicy?
     }
 }

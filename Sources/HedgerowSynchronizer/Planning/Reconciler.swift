@@ -60,6 +60,9 @@ public enum Reconciler {
 
     public struct Output: Sendable {
         public var loads: [ReplicaKey] = []
+        /// AVAILABLE replicas whose batching is not what the desired state says: the load call is sent again, which
+        /// only changes the settings of a loaded version.
+        public var settings: [ReplicaKey] = []
         public var unloads: [ReplicaKey] = []
         public var routes: [String: RoutingTable.ModelRoutes] = [:]
         public var memory = Memory()
@@ -69,11 +72,15 @@ public enum Reconciler {
         var output = Output()
         output.memory.lastLoad = memory.lastLoad
         var state: [ReplicaKey: ModelVersionState] = [:]
+        var requestedBatching: [ReplicaKey: BatchingPolicy] = [:]
         for (worker, report) in input.observed {
             for m in report.models {
-                if let id = m.id { state[ReplicaKey(worker: worker, id: id)] = m.state }
+                guard let id = m.id else { continue }
+                state[ReplicaKey(worker: worker, id: id)] = m.state
+                requestedBatching[ReplicaKey(worker: worker, id: id)] = m.requestedBatching
             }
         }
+        let specs = Dictionary(input.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         // Loads for planned replicas that are missing (or failed, after a backoff), within each worker's bound.
         var loading: [String: Int] = [:]
         for (key, replicaState) in state where replicaState == .loading { loading[key.worker, default: 0] += 1 }
@@ -89,7 +96,10 @@ public enum Reconciler {
                     let failures = output.memory.failedLoads[key] ?? 0
                     let wait = min(input.retrySeconds * Double(1 << min(failures, 20)), input.maxRetrySeconds)
                     due = input.now - (memory.lastLoad[key] ?? -.infinity) >= wait
-                case .loading?, .available?:
+                case .available?:
+                    if let spec = specs[id.model], requestedBatching[key] != spec.batching { output.settings.append(key) }
+                    due = false
+                case .loading?:
                     due = false
                 }
                 guard due, loading[worker, default: 0] < input.maxLoadsPerWorker else { continue }

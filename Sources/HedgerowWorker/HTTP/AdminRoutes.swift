@@ -1,3 +1,4 @@
+import Foundation
 import HedgerowCore
 import HedgerowHTTP
 import NIOHTTP1
@@ -27,7 +28,13 @@ struct AdminRoutes {
             let id = ModelVersionID(model: try ModelName(String(parts[1])), version: try ModelVersion(parsing: parts[3]))
             switch request.method {
             case .PUT:
-                let outcome = try responder.models.load(id)
+                var settings = LoadRequest()
+                if request.body.readableBytes > 0 {
+                    do { settings = try JSONDecoder().decode(LoadRequest.self, from: Data(request.body.readableBytesView)) } catch {
+                        return .error(HedgerowError(.badRequest, "load request body for \(id): \(error)"))
+                    }
+                }
+                let outcome = try responder.models.load(id, batching: settings.batching)
                 return .json(LoadedModelVersion(model: id.model.rawValue, version: id.version.number, state: outcome == .available ? .available : .loading), status: outcome == .available ? .ok : .accepted)
             case .DELETE:
                 guard responder.models.unload(id) else {

@@ -70,39 +70,50 @@ final class WorkerResponder: HTTPResponder {
         } else {
             faultDelay = context.eventLoop.makeSucceededVoidFuture()
         }
+        let loop = context.eventLoop
         return faultDelay.flatMap {
-            pool.runIfActive(eventLoop: context.eventLoop) { () -> HTTPResponse in
-                defer { lease.release() }
+            let answer = loop.makePromise(of: HTTPResponse.self)
+            pool.submit { state in
+                guard case .active = state else {
+                    lease.release()
+                    return answer.succeed(.error(HedgerowError(.unavailable, "worker is shutting down")))
+                }
                 if cancellation.isCancelled {
                     // The client reset the stream while this waited: spend nothing on it.
+                    lease.release()
                     Counter(label: MetricNames.workerCancelled, dimensions: [("model", modelLabel)]).increment()
-                    return .error(HedgerowError(.unavailable, "request cancelled by the client"))
+                    return answer.succeed(.error(HedgerowError(.unavailable, "request cancelled by the client")))
                 }
-                let started = ContinuousClock.now
+                let graph = lease.graph
+                let data = Data(body.readableBytesView)
+                // Decode here, off the event loop; the batcher runs the graph; encode on the thread that ran it.
+                let encode: @Sendable ([String: Tensor]) -> String
+                let feeds: [String: Tensor]
                 do throws(HedgerowError) {
-                    let data = Data(body.readableBytesView)
-                    let json: String
                     switch action {
                     case .tfPredict:
-                        let (feeds, format) = try TFServingCodec.decode(data, graph: lease.graph)
-                        let outputs = try lease.graph.run(feeds)
-                        json = TFServingCodec.encode(outputs, graph: lease.graph, format: format)
+                        let (decoded, format) = try TFServingCodec.decode(data, graph: graph)
+                        feeds = decoded
+                        encode = { TFServingCodec.encode($0, graph: graph, format: format) }
                     default:
-                        let decoded = try KServeCodec.decode(data, graph: lease.graph)
-                        let outputs = try lease.graph.run(decoded.feeds)
-                        json = KServeCodec.encode(outputs, request: decoded, model: lease.id, graph: lease.graph)
+                        let decoded = try KServeCodec.decode(data, graph: graph)
+                        feeds = decoded.feeds
+                        encode = { KServeCodec.encode($0, request: decoded, model: lease.id, graph: graph) }
                     }
-                    Timer(
-                        label: MetricNames.workerInferenceDuration,
-                        dimensions: [("model", lease.id.model.rawValue), ("version", lease.id.version.description)]
-                    ).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
-                    return .jsonBytes(ByteBuffer(string: json))
                 } catch {
-                    return .error(error)
+                    lease.release()
+                    return answer.succeed(.error(error))
                 }
+                let request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
+                    defer { lease.release() }
+                    switch result {
+                    case .success(let outputs): answer.succeed(.jsonBytes(ByteBuffer(string: encode(outputs))))
+                    case .failure(let error): answer.succeed(.error(error))
+                    }
+                }
+                lease.batcher.submit(request, eventLoop: loop)
             }
-        }.recover { error in
-            .error(HedgerowError(.unavailable, "worker is shutting down: \(error)"))
+            return answer.futureResult
         }
     }
 }

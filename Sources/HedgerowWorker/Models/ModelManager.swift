@@ -13,17 +13,26 @@ import NIOPosix
 public final class ModelManager: Sendable {
     struct Entry: Sendable {
         var lifecycle = ModelLifecycle()
-        var graph: ModelGraph?
+        var batcher: ModelBatcher?
         var inferenceCount = 0
+        /// The desired state's batching for this model, if it sets one; it wins over the version's config.yaml.
+        var requestedBatching: BatchingPolicy?
+        /// The version's config.yaml batching, once loaded.
+        var configBatching: BatchingPolicy?
+
+        var batching: BatchingPolicy { requestedBatching ?? configBatching ?? .default }
     }
 
     public let repository: ModelRepository
     private let entries = NIOLockedValueBox<[ModelVersionID: Entry]>([:])
     private let loadPool: NIOThreadPool
+    private let inferencePool: NIOThreadPool
     private let logger: Logger
 
-    public init(repository: ModelRepository, logger: Logger) {
+    /// `inferencePool` runs the batches of every version; loads get a thread of their own.
+    public init(repository: ModelRepository, inferencePool: NIOThreadPool, logger: Logger) {
         self.repository = repository
+        self.inferencePool = inferencePool
         self.logger = logger
         self.loadPool = NIOThreadPool(numberOfThreads: 1)
         self.loadPool.start()
@@ -38,9 +47,11 @@ public final class ModelManager: Sendable {
         case loading
     }
 
-    /// Starts loading a version (idempotent). Fails at once if the repository has no such file.
+    /// Starts loading a version (idempotent). Fails at once if the repository has no such file. `batching`, when
+    /// given, replaces the version's batching policy (also for a version already loaded); nil leaves it to the
+    /// version's config.yaml.
     @discardableResult
-    public func load(_ id: ModelVersionID) throws(HedgerowError) -> LoadOutcome {
+    public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil) throws(HedgerowError) -> LoadOutcome {
         let path = repository.modelFile(id)
         guard FileManager.default.fileExists(atPath: path) else {
             throw HedgerowError(.notFound, "model repository has no \(id.model) version \(id.version) (looked for \(id.model)/\(id.version)/model.onnx)")
@@ -48,10 +59,12 @@ public final class ModelManager: Sendable {
         let (action, state) = entries.withLockedValue { entries -> (ModelLifecycle.Action, ModelVersionState) in
             if var entry = entries[id] {
                 let action = entry.lifecycle.loadRequested()
+                entry.requestedBatching = batching
+                entry.batcher?.policy = entry.batching
                 entries[id] = entry
                 return (action, entry.lifecycle.state)
             }
-            entries[id] = Entry()
+            entries[id] = Entry(requestedBatching: batching)
             return (.startLoad, .loading)
         }
         if action == .startLoad { startLoad(id, path: path) }
@@ -73,8 +86,10 @@ public final class ModelManager: Sendable {
     /// A loaded model held for one request. Call `release()` exactly once when done with it.
     public struct Lease: Sendable {
         public let id: ModelVersionID
-        public let graph: ModelGraph
+        let batcher: ModelBatcher
         fileprivate let manager: ModelManager
+
+        public var graph: ModelGraph { batcher.graph }
 
         public func release() { manager.release(id) }
     }
@@ -94,11 +109,11 @@ public final class ModelManager: Sendable {
             throw HedgerowError(.notFound, "labels are resolved by the router; this worker has no label '\(label)' for '\(model)' (ask for /versions/N)")
         }
         let id = ModelVersionID(model: model, version: version)
-        let result = entries.withLockedValue { entries -> Result<ModelGraph, HedgerowError> in
+        let result = entries.withLockedValue { entries -> Result<ModelBatcher, HedgerowError> in
             guard var entry = entries[id] else {
                 return .failure(HedgerowError(.notFound, "model '\(model)' version \(version) is not loaded on this worker"))
             }
-            guard let graph = entry.graph, entry.lifecycle.requestStarted() else {
+            guard let batcher = entry.batcher, entry.lifecycle.requestStarted() else {
                 switch entry.lifecycle.state {
                 case .failed: return .failure(HedgerowError(.internalError, "model '\(model)' version \(version) failed to load: \(entry.lifecycle.error ?? "unknown error")"))
                 default: return .failure(HedgerowError(.unavailable, "model '\(model)' version \(version) is \(entry.lifecycle.state.rawValue) on this worker"))
@@ -106,9 +121,9 @@ public final class ModelManager: Sendable {
             }
             entry.inferenceCount += 1
             entries[id] = entry
-            return .success(graph)
+            return .success(batcher)
         }
-        return Lease(id: id, graph: try result.get(), manager: self)
+        return Lease(id: id, batcher: try result.get(), manager: self)
     }
 
     fileprivate func release(_ id: ModelVersionID) {
@@ -133,7 +148,7 @@ public final class ModelManager: Sendable {
     public func status(of model: ModelName) -> [(version: ModelVersion, state: ModelVersionState, error: String?, graph: ModelGraph?)] {
         entries.withLockedValue { entries in
             entries.filter { $0.key.model == model }
-                .map { ($0.key.version, $0.value.lifecycle.state, $0.value.lifecycle.error, $0.value.graph) }
+                .map { ($0.key.version, $0.value.lifecycle.state, $0.value.lifecycle.error, $0.value.batcher?.graph) }
                 .sorted { $0.0 < $1.0 }
         }
     }
@@ -144,7 +159,8 @@ public final class ModelManager: Sendable {
             entries.sorted { $0.key < $1.key }.map { id, entry in
                 LoadedModelVersion(
                     model: id.model.rawValue, version: id.version.number, state: entry.lifecycle.state,
-                    error: entry.lifecycle.error, memoryBytes: entry.graph?.weightBytes ?? 0, inferenceCount: entry.inferenceCount
+                    error: entry.lifecycle.error, memoryBytes: entry.batcher?.graph.weightBytes ?? 0, inferenceCount: entry.inferenceCount,
+                    batching: entry.batcher?.policy, requestedBatching: entry.requestedBatching
                 )
             }
         }
@@ -156,7 +172,9 @@ public final class ModelManager: Sendable {
             let started = ContinuousClock.now
             var loadError: String?
             var loaded: ModelGraph?
+            var config = ModelConfig()
             do throws(HedgerowError) {
+                config = try ModelConfig.load(contentsOf: repository.configFile(id))
                 let graph = try ModelLoader.load(contentsOf: path)
                 try Self.warmUp(graph)
                 loaded = graph
@@ -165,7 +183,8 @@ public final class ModelManager: Sendable {
             }
             let action = entries.withLockedValue { entries -> ModelLifecycle.Action in
                 guard var entry = entries[id] else { return .none }
-                entry.graph = loaded
+                entry.configBatching = config.batching
+                entry.batcher = loaded.map { ModelBatcher(id: id, graph: $0, policy: entry.batching, pool: inferencePool) }
                 let action = entry.lifecycle.loadFinished(error: loadError)
                 entries[id] = action == .remove ? nil : entry
                 return action
