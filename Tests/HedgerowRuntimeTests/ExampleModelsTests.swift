@@ -59,4 +59,19 @@ import Testing
         try expectClose(try #require(result["encoded"]), outputs["encoded"]!, "encoded")
         #expect(graph.opsetVersion == 20)
     }
+
+    @Test func digitsCNNMatchesOnnxruntimeAndClassifies() throws {
+        let (graph, inputs, outputs) = try reference("digits-cnn")
+        let (values, shape) = flatten(inputs["images"]!)
+        let result = try graph.run(["images": Tensor(shape: shape, floats: values.map { Float($0) })])
+        let probabilities = try #require(result["probabilities"])
+        try expectClose(probabilities, outputs["probabilities"]!, "probabilities")
+        // Trained, not random: the 32 reference images are classified as labelled, bar at most one.
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.models.appendingPathComponent("digits-cnn/1/reference.json"))) as! [String: Any]
+        let labels = json["labels"] as! [Int]
+        let floats = try probabilities.floats("probabilities")
+        let predicted = (0..<labels.count).map { row in (0..<10).max { floats[row * 10 + $0] < floats[row * 10 + $1] }! }
+        #expect(zip(predicted, labels).filter { $0 != $1 }.count <= 1, "predicted \(predicted), labels \(labels)")
+        #expect((json["heldOutAccuracy"] as! Double) > 0.95)
+    }
 }
