@@ -74,4 +74,20 @@ import Testing
         #expect(zip(predicted, labels).filter { $0 != $1 }.count <= 1, "predicted \(predicted), labels \(labels)")
         #expect((json["heldOutAccuracy"] as! Double) > 0.95)
     }
+
+    /// NaN and ±Inf pixels (a binary client, or a model's own overflow) run without a trap, stay in their own row of a
+    /// batch, and leave the other rows exactly as they are alone.
+    @Test func nonFiniteInputsStayInTheirRow() throws {
+        let (graph, inputs, _) = try reference("digits-cnn")
+        let (values, _) = flatten(inputs["images"]!)
+        let clean = Array(values.prefix(64).map { Float($0) })
+        var poisoned = clean
+        poisoned[5] = .nan
+        poisoned[17] = .infinity
+        poisoned[40] = -.infinity
+        let alone = try graph.run(["images": Tensor(shape: [1, 1, 8, 8], floats: clean)])["probabilities"]!.floats("p")
+        let both = try graph.run(["images": Tensor(shape: [2, 1, 8, 8], floats: poisoned + clean)])["probabilities"]!.floats("p")
+        for (b, a) in zip(both[10..<20], alone) { #expect(abs(b - a) <= 1e-6 * max(1, abs(a))) }
+        #expect(both[0..<10].contains { $0.isNaN }, "a NaN pixel gives NaN probabilities, not made-up numbers")
+    }
 }

@@ -59,6 +59,8 @@ import Testing
             (#"{"instances": [["a", "b"]]}"#, "input 'x': expected numbers, found a string"),
             (#"{"nothing": 1}"#, "request must have 'instances'"),
             (#"{"inputs": {"z": [[1, 2]]}}"#, "unknown input 'z'"),
+            (#"{"instances": [[NaN, 1]]}"#, "malformed JSON body"),
+            (#"{"instances": [[1, 1e39]]}"#, "input 'x': element 1 is 1e+39, outside float32's range"),
         ]
         for (json, message) in cases {
             do {
@@ -76,6 +78,23 @@ import Testing
         ]
         for (json, message) in v2 {
             #expect(throws: HedgerowError(.badRequest, message)) { try KServeCodec.decode(body(json), graph: graph) }
+        }
+    }
+
+    @Test func nonFiniteValuesAreNamed() {
+        #expect { try TFServingCodec.decode(body(#"{"instances": [[NaN, Infinity]]}"#), graph: graph) } throws: {
+            ($0 as? HedgerowError)?.message.contains("NaN and Infinity are not JSON numbers") == true
+        }
+    }
+
+    /// A tensor larger than the model declares is refused before any kernel runs, naming both shapes.
+    @Test func tensorsBiggerThanDeclaredAreRefused() throws {
+        for json in [#"{"instances": [[1, 2, 3]]}"#, #"{"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}"#] {
+            let feeds = json.contains("instances") ? try TFServingCodec.decode(body(json), graph: graph).0 : try KServeCodec.decode(body(json), graph: graph).feeds
+            #expect { try graph.run(feeds) } throws: { error in
+                let message = (error as? HedgerowError)?.message ?? ""
+                return (error as? HedgerowError)?.kind == .badRequest && message.contains("'x'") && message.contains("[1, 3]") && message.contains("2")
+            }
         }
     }
 

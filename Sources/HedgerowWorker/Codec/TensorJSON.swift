@@ -8,7 +8,10 @@ enum TensorJSON {
     static func object(_ body: Data) throws(HedgerowError) -> [String: Any] {
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) } catch {
-            throw HedgerowError(.badRequest, "malformed JSON body: \((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")")
+            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
+            let text = String(decoding: body, as: UTF8.self)
+            let nonFinite = text.contains("NaN") || text.contains("Infinity")
+            throw HedgerowError(.badRequest, "malformed JSON body: \(detail)\(nonFinite ? " (NaN and Infinity are not JSON numbers; send finite values)" : "")")
         }
         guard let object = parsed as? [String: Any] else {
             throw HedgerowError(.badRequest, "request body must be a JSON object")
@@ -56,7 +59,11 @@ enum TensorJSON {
     static func tensor(_ values: [Double], shape: [Int], for signature: TensorSignature) throws(HedgerowError) -> Tensor {
         switch signature.elementType {
         case .float32:
-            return Tensor(shape: shape, floats: values.map { Float($0) })
+            let floats = values.map { Float($0) }
+            if let i = floats.firstIndex(where: { !$0.isFinite }) {
+                throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is \(values[i]), outside float32's range")
+            }
+            return Tensor(shape: shape, floats: floats)
         case .int64, .int32:
             let limit: Double = signature.elementType == .int64 ? 9_007_199_254_740_992 : Double(Int32.max)
             var ints: [Int64] = []
