@@ -155,7 +155,7 @@ import Testing
         let versions = Dictionary(((state?["models"] as? [[String: Any]]) ?? []).map { ($0["model"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
         #expect((versions["recommender"]?["batching"] as? [String: Int]) == ["maxBatchSize": 64, "maxDelayMicros": 20000])
         #expect((versions["digits-cnn"]?["batching"] as? [String: Int]) == ["maxBatchSize": 4, "maxDelayMicros": 300])
-        #expect((versions["digits"]?["batching"] as? [String: Int]) == ["maxBatchSize": 32, "maxDelayMicros": 500])
+        #expect((versions["digits"]?["batching"] as? [String: Int]) == ["maxBatchSize": 32, "maxDelayMicros": 0])
 
         for process in [router, worker, synchronizer] { _ = await process.stop() }
     }

@@ -69,23 +69,31 @@ enum Convolution {
     /// Unfolds one image's channels into a [channels·kH·kW, outH·outW] matrix; padding reads as 0.
     static func im2col(_ image: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, channels: Int, _ g: WindowGeometry) {
         let (inH, inW, kH, kW, outH, outW) = (g.input[0], g.input[1], g.kernel[0], g.kernel[1], g.output[0], g.output[1])
+        let (sY, sX, dY, dX, pT, pL) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], g.padBegin[0], g.padBegin[1])
         var row = 0
         for c in 0..<channels {
             for ky in 0..<kH {
                 for kx in 0..<kW {
                     let destination = cols + row * outH * outW
+                    let shift = kx * dX - pL
+                    // Output columns whose input column is inside the image: x = ox·sX + shift in [0, inW).
+                    let first = shift >= 0 ? 0 : Swift.min(outW, (-shift + sX - 1) / sX)
+                    let last = Swift.max(first, Swift.min(outW, inW - shift > 0 ? (inW - shift + sX - 1) / sX : 0))
                     for oy in 0..<outH {
-                        let y = oy * g.strides[0] - g.padBegin[0] + ky * g.dilations[0]
+                        let y = oy * sY - pT + ky * dY
                         let line = destination + oy * outW
                         guard y >= 0 && y < inH else {
-                            for ox in 0..<outW { line[ox] = 0 }
+                            line.update(repeating: 0, count: outW)
                             continue
                         }
-                        let source = image + (c * inH + y) * inW
-                        for ox in 0..<outW {
-                            let x = ox * g.strides[1] - g.padBegin[1] + kx * g.dilations[1]
-                            line[ox] = x >= 0 && x < inW ? source[x] : 0
+                        let source = image + (c * inH + y) * inW + shift
+                        if first > 0 { line.update(repeating: 0, count: first) }
+                        if sX == 1 {
+                            (line + first).update(from: source + first, count: last - first)
+                        } else {
+                            for ox in first..<last { line[ox] = source[ox * sX] }
                         }
+                        if last < outW { (line + last).update(repeating: 0, count: outW - last) }
                     }
                     row += 1
                 }

@@ -4,12 +4,12 @@ import HedgerowCore
 /// Element-wise operators. Binary ones broadcast numpy-style; arithmetic works on float32, int64 and int32,
 /// comparisons answer bool.
 enum Elementwise {
-    static func add(opset: Int) -> Kernel { arithmetic("Add", opset: opset, float: +, int: { a, b in a &+ b }) }
-    static func sub(opset: Int) -> Kernel { arithmetic("Sub", opset: opset, float: -, int: { a, b in a &- b }) }
-    static func mul(opset: Int) -> Kernel { arithmetic("Mul", opset: opset, float: *, int: { a, b in a &* b }) }
+    static func add(opset: Int) -> Kernel { arithmetic("Add", opset: opset, float: .add, int: { a, b in a &+ b }) }
+    static func sub(opset: Int) -> Kernel { arithmetic("Sub", opset: opset, float: .sub, int: { a, b in a &- b }) }
+    static func mul(opset: Int) -> Kernel { arithmetic("Mul", opset: opset, float: .mul, int: { a, b in a &* b }) }
     /// Integer division truncates toward zero, as C and the ONNX reference do; dividing by zero is a 400.
     static func div(opset: Int) -> Kernel {
-        arithmetic("Div", opset: opset, float: /, int: { a, b in b == 0 ? 0 : a.dividedReportingOverflow(by: b).partialValue }, checkDivisor: true)
+        arithmetic("Div", opset: opset, float: .div, int: { a, b in b == 0 ? 0 : a.dividedReportingOverflow(by: b).partialValue }, checkDivisor: true)
     }
 
     /// Before opset 7, B broadcasts onto A only with `broadcast: 1`, aligned at `axis` (default: trailing):
@@ -25,7 +25,7 @@ enum Elementwise {
     }
 
     static func arithmetic(
-        _ name: String, opset: Int, float: @escaping @Sendable (Float, Float) -> Float, int: @escaping @Sendable (Int64, Int64) -> Int64,
+        _ name: String, opset: Int, float: FloatArithmetic, int: @escaping @Sendable (Int64, Int64) -> Int64,
         checkDivisor: Bool = false
     ) -> Kernel {
         { node, args throws(HedgerowError) in
@@ -33,7 +33,7 @@ enum Elementwise {
             let b = try legacyAligned(try Operators.input(args, 1, of: node), to: a, node: node, opset: opset)
             switch (a.storage, b.storage) {
             case (.float32(let x), .float32(let y)):
-                let (out, shape) = try Broadcast.binary(x, a.shape, y, b.shape, node: node.label, float)
+                let (out, shape) = try float.apply(x, a.shape, y, b.shape, node: node.label)
                 return [Tensor(shape: shape, floats: out)]
             case (.int64(let x), .int64(let y)):
                 if checkDivisor && y.contains(0) { throw divisionByZero(node) }
@@ -110,13 +110,17 @@ enum Elementwise {
     }
 
     // Unary float operators.
-    static let relu = unary("Relu") { max($0, 0) }
-    static let sigmoid = unary("Sigmoid") { x in x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)) }
-    static let tanh = unary("Tanh") { Foundation.tanhf($0) }
-    static let exp = unary("Exp") { Foundation.expf($0) }
-    static let log = unary("Log") { Foundation.logf($0) }
-    static let sqrt = unary("Sqrt") { $0.squareRoot() }
-    static let erf = unary("Erf") { Foundation.erff($0) }
+    // Each kernel hands its function to the inlined `mapFloats` as a literal, so the loop is specialized for it
+    // (a stored closure would cost an indirect call per element and forbid vectorizing).
+    static let relu: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Relu") { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) } }
+    static let sigmoid: Kernel = { node, args throws(HedgerowError) in
+        try mapFloats(node, args, "Sigmoid") { x in x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)) }
+    }
+    static let tanh: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Tanh") { Foundation.tanhf($0) } }
+    static let exp: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Exp") { Foundation.expf($0) } }
+    static let log: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Log") { Foundation.logf($0) } }
+    static let sqrt: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Sqrt") { $0.squareRoot() } }
+    static let erf: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Erf") { FastMath.erf($0) } }
 
     static let leakyRelu: Kernel = { node, args throws(HedgerowError) in
         let alpha = try node.float("alpha", default: 0.01)
@@ -126,12 +130,25 @@ enum Elementwise {
     /// Gelu (opset 20): exact with erf, or the tanh approximation when `approximate: "tanh"`.
     static let gelu: Kernel = { node, args throws(HedgerowError) in
         switch try node.string("approximate", default: "none") {
-        case "none": return try unary("Gelu") { 0.5 * $0 * (1 + Foundation.erff($0 / Float(2).squareRoot())) }(node, args)
+        case "none": return try mapFloats(node, args, "Gelu") { 0.5 * $0 * (1 + FastMath.erf($0 * 0.70710678118654752)) }
         case "tanh":
             let c = Float((2 / Double.pi).squareRoot())
             return try unary("Gelu") { x in 0.5 * x * (1 + Foundation.tanhf(c * (x + 0.044715 * x * x * x))) }(node, args)
         case let other: throw HedgerowError(.loadFailed, "node '\(node.label)' (Gelu): approximate must be 'none' or 'tanh', got '\(other)'")
         }
+    }
+
+    @inline(__always)
+    static func mapFloats(_ node: Node, _ args: [Tensor?], _ name: String, _ f: (Float) -> Float) throws(HedgerowError) -> [Tensor] {
+        let x = try Operators.input(args, 0, of: node)
+        let values = try x.floats("\(name) input of node '\(node.label)'")
+        let out = [Float](unsafeUninitializedCapacity: values.count) { buffer, count in
+            values.withUnsafeBufferPointer { source in
+                for i in 0..<source.count { buffer[i] = f(source[i]) }
+            }
+            count = values.count
+        }
+        return [Tensor(shape: x.shape, floats: out)]
     }
 
     static func unary(_ name: String, _ f: @escaping @Sendable (Float) -> Float) -> Kernel {

@@ -21,25 +21,34 @@ enum Pooling {
         let wantsIndices = isMax && node.outputs.count > 1 && !node.outputs[1].isEmpty
         let columnMajor = try node.int("storage_order", default: 0) != 0
         var indices = [Int64](repeating: 0, count: wantsIndices ? out.count : 0)
-        for p in 0..<planes {
-            let plane = p * inH * inW
-            for oy in 0..<outH {
-                for ox in 0..<outW {
-                    var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0, bestAt = 0
-                    for ky in 0..<g.kernel[0] {
-                        let y = oy * g.strides[0] - g.padBegin[0] + ky * g.dilations[0]
-                        for kx in 0..<g.kernel[1] {
-                            let x = ox * g.strides[1] - g.padBegin[1] + kx * g.dilations[1]
-                            if y >= -g.padBegin[0] && y < inH + g.padEnd[0] && x >= -g.padBegin[1] && x < inW + g.padEnd[1] { padded += 1 }
-                            guard y >= 0 && y < inH && x >= 0 && x < inW else { continue }
-                            let v = values[plane + y * inW + x]
-                            if v > best || counted == 0 { best = v; bestAt = columnMajor ? plane + x * inH + y : plane + y * inW + x }
-                            sum += v
-                            counted += 1
+        // The geometry in locals: array reads in the innermost loop cost more than the pooling itself.
+        let (kH, kW) = (g.kernel[0], g.kernel[1]), (sY, sX) = (g.strides[0], g.strides[1])
+        let (dY, dX) = (g.dilations[0], g.dilations[1]), (pT, pL) = (g.padBegin[0], g.padBegin[1]), (pB, pR) = (g.padEnd[0], g.padEnd[1])
+        values.withUnsafeBufferPointer { values in
+            out.withUnsafeMutableBufferPointer { out in
+                indices.withUnsafeMutableBufferPointer { indices in
+                    for p in 0..<planes {
+                        let plane = p * inH * inW
+                        for oy in 0..<outH {
+                            for ox in 0..<outW {
+                                var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0, bestAt = 0
+                                for ky in 0..<kH {
+                                    let y = oy * sY - pT + ky * dY
+                                    for kx in 0..<kW {
+                                        let x = ox * sX - pL + kx * dX
+                                        if y >= -pT && y < inH + pB && x >= -pL && x < inW + pR { padded += 1 }
+                                        guard y >= 0 && y < inH && x >= 0 && x < inW else { continue }
+                                        let v = values[plane + y * inW + x]
+                                        if v > best || counted == 0 { best = v; bestAt = columnMajor ? plane + x * inH + y : plane + y * inW + x }
+                                        sum += v
+                                        counted += 1
+                                    }
+                                }
+                                out[(p * outH + oy) * outW + ox] = isMax ? best : sum / Float(Swift.max(includePad ? padded : counted, 1))
+                                if wantsIndices { indices[(p * outH + oy) * outW + ox] = Int64(bestAt) }
+                            }
                         }
                     }
-                    out[(p * outH + oy) * outW + ox] = isMax ? best : sum / Float(Swift.max(includePad ? padded : counted, 1))
-                    if wantsIndices { indices[(p * outH + oy) * outW + ox] = Int64(bestAt) }
                 }
             }
         }

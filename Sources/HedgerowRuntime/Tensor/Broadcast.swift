@@ -39,20 +39,37 @@ enum Broadcast {
 
     /// Applies `op` element by element over broadcast operands. The common cases (equal shapes, a scalar, a
     /// trailing bias row) take a flat loop; the general case walks an index odometer.
+    @inline(__always)
     static func binary<T, U>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], node: String, _ op: (T, T) -> U) throws(HedgerowError) -> ([U], [Int]) {
         let outShape = try shape(aShape, bShape, node: node)
         let n = outShape.reduce(1, *)
-        if aShape == bShape {
-            return (zip(a, b).map(op), outShape)
-        }
-        if b.count == 1 && a.count == n { let s = b[0]; return (a.map { op($0, s) }, outShape) }
-        if a.count == 1 && b.count == n { let s = a[0]; return (b.map { op(s, $0) }, outShape) }
-        if aShape == outShape, outShape.count >= bShape.count, Array(outShape.suffix(bShape.count)) == bShape, b.count > 0 {
-            let m = b.count
-            var out = [U](); out.reserveCapacity(n)
-            for i in 0..<n { out.append(op(a[i], b[i % m])) }
+        // Flat loops over raw buffers for the common cases: equal shapes, a scalar, or B repeating as A's trailing
+        // block (a bias row).
+        var repeatB: Int?
+        if a.count == n && b.count == n { repeatB = n }
+        else if a.count == n && b.count == 1 { repeatB = 1 }
+        else if a.count == n, b.count > 0, aShape == outShape, outShape.count >= bShape.count, Array(outShape.suffix(bShape.count)) == bShape { repeatB = b.count }
+        if let m = repeatB {
+            let out = [U](unsafeUninitializedCapacity: n) { buffer, count in
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        if m == 1 {
+                            let s = pb[0]
+                            for i in 0..<n { buffer.initializeElement(at: i, to: op(pa[i], s)) }
+                        } else {
+                            var start = 0
+                            while start < n {
+                                for j in 0..<m { buffer.initializeElement(at: start + j, to: op(pa[start + j], pb[j])) }
+                                start += m
+                            }
+                        }
+                    }
+                }
+                count = n
+            }
             return (out, outShape)
         }
+        if a.count == 1 && b.count == n { let s = a[0]; return (b.map { op(s, $0) }, outShape) }
         let sa = strides(of: aShape, in: outShape), sb = strides(of: bShape, in: outShape)
         var index = [Int](repeating: 0, count: outShape.count)
         var ia = 0, ib = 0

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import HedgerowRuntime
+
+/// `hedgerow bench-runtime`: times the runtime on one model and prints JSON, for Benchmarks/runtime/run.py, which
+/// times onnxruntime on the same inputs in the same run and prints the ratios.
+struct RuntimeBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench-runtime",
+        abstract: "Time graph runs of one model on given inputs; print timings and outputs as JSON."
+    )
+
+    @Option(help: "The model file.") var model: String
+    @Option(help: "JSON: {\"<case>\": {\"<input>\": {\"shape\": [...], \"type\": \"float32|int64\", \"data\": [...]}}}.") var inputs: String
+    @Option(help: "Seconds of timed runs per case (after warm-up).") var seconds = 2.0
+    @Option(help: "Most timed runs per case.") var maxRuns = 20_000
+
+    func run() throws {
+        let graph = try ModelLoader.load(contentsOf: model)
+        let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: inputs))) as! [String: [String: [String: Any]]]
+        var report: [String: Any] = [:]
+        for (name, feedsSpec) in spec {
+            var feeds: [String: Tensor] = [:]
+            for (input, tensor) in feedsSpec {
+                let shape = tensor["shape"] as! [Int]
+                let data = tensor["data"] as! [NSNumber]
+                feeds[input] = tensor["type"] as? String == "int64"
+                    ? Tensor(shape: shape, int64s: data.map(\.int64Value))
+                    : Tensor(shape: shape, floats: data.map(\.floatValue))
+            }
+            var outputs = try graph.run(feeds)
+            for _ in 0..<10 { outputs = try graph.run(feeds) }
+            var nanoseconds: [Int64] = []
+            let clock = ContinuousClock()
+            let end = clock.now + .milliseconds(Int(seconds * 1000))
+            while clock.now < end && nanoseconds.count < maxRuns {
+                let started = clock.now
+                _ = try graph.run(feeds)
+                let took = clock.now - started
+                nanoseconds.append(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+            }
+            nanoseconds.sort()
+            let count = nanoseconds.count
+            let total = nanoseconds.reduce(0, +)
+            var timing: [String: Any] = ["runs": count]
+            timing["medianMs"] = Double(nanoseconds[count / 2]) / 1e6
+            timing["p99Ms"] = Double(nanoseconds[min(count - 1, count * 99 / 100)]) / 1e6
+            timing["meanMs"] = Double(total) / Double(count) / 1e6
+            var values: [String: [Double]] = [:]
+            for (output, tensor) in outputs { values[output] = try tensor.floats(output).map(Double.init) }
+            timing["outputs"] = values
+            report[name] = timing
+        }
+        print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
+    }
+}
