@@ -98,6 +98,24 @@ enum DataMovement {
             }
             resolved.append(i)
         }
+        let shape = Array(data.shape[..<axis]) + indicesTensor.shape + Array(data.shape[(axis + 1)...])
+        if case .float32(let table) = data.storage {
+            // Embedding lookups: whole rows copied, no per-element index list.
+            let rows = outer * resolved.count
+            let out = [Float](unsafeUninitializedCapacity: rows * inner) { buffer, count in
+                table.withUnsafeBufferPointer { source in
+                    var at = buffer.baseAddress!
+                    for o in 0..<outer {
+                        for i in resolved {
+                            at.initialize(from: source.baseAddress! + (o * dim + i) * inner, count: inner)
+                            at += inner
+                        }
+                    }
+                }
+                count = rows * inner
+            }
+            return [Tensor(shape: shape, floats: out)]
+        }
         var picks = [Int]()
         picks.reserveCapacity(outer * resolved.count * inner)
         for o in 0..<outer {
@@ -106,7 +124,6 @@ enum DataMovement {
                 for k in 0..<inner { picks.append(base + k) }
             }
         }
-        let shape = Array(data.shape[..<axis]) + indicesTensor.shape + Array(data.shape[(axis + 1)...])
         return [data.picking(picks, shape: shape)]
     }
 

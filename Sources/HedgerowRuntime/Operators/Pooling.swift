@@ -24,6 +24,30 @@ enum Pooling {
         // The geometry in locals: array reads in the innermost loop cost more than the pooling itself.
         let (kH, kW) = (g.kernel[0], g.kernel[1]), (sY, sX) = (g.strides[0], g.strides[1])
         let (dY, dX) = (g.dilations[0], g.dilations[1]), (pT, pL) = (g.padBegin[0], g.padBegin[1]), (pB, pR) = (g.padEnd[0], g.padEnd[1])
+        let inside = pT == 0 && pL == 0 && pB == 0 && pR == 0 && dY == 1 && dX == 1
+            && (outH - 1) * sY + kH <= inH && (outW - 1) * sX + kW <= inW
+        if isMax && !wantsIndices && inside {
+            // Every window lies inside the image: no bounds to check, no padding to count.
+            values.withUnsafeBufferPointer { values in
+                out.withUnsafeMutableBufferPointer { out in
+                    for p in 0..<planes {
+                        let plane = p &* inH &* inW
+                        for oy in 0..<outH {
+                            for ox in 0..<outW {
+                                let corner = plane &+ oy &* sY &* inW &+ ox &* sX
+                                var best = values[corner]
+                                for ky in 0..<kH {
+                                    let line = corner &+ ky &* inW
+                                    for kx in 0..<kW where values[line &+ kx] > best { best = values[line &+ kx] }
+                                }
+                                out[(p &* outH &+ oy) &* outW &+ ox] = best
+                            }
+                        }
+                    }
+                }
+            }
+            return [Tensor(shape: Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+        }
         values.withUnsafeBufferPointer { values in
             out.withUnsafeMutableBufferPointer { out in
                 indices.withUnsafeMutableBufferPointer { indices in
