@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HedgerowCore
 import HedgerowRuntime
 import Logging
@@ -74,13 +77,17 @@ public final class ModelManager: Sendable {
     /// Unloads a version once its in-flight requests finish. Returns false if the worker does not hold it.
     @discardableResult
     public func unload(_ id: ModelVersionID) -> Bool {
-        entries.withLockedValue { entries in
-            guard var entry = entries[id] else { return false }
+        let (held, removed) = entries.withLockedValue { entries -> (Bool, Entry?) in
+            guard var entry = entries[id] else { return (false, nil) }
             let action = entry.lifecycle.unloadRequested()
             entries[id] = action == .remove ? nil : entry
-            if action == .remove { logger.info("unloaded", metadata: ["model": "\(id)"]) }
-            return true
+            return (true, action == .remove ? entry : nil)
         }
+        if let removed {
+            logger.info("unloaded", metadata: ["model": "\(id)"])
+            freeOffTheServingThreads(removed)
+        }
+        return held
     }
 
     /// A loaded model held for one request. Call `release()` exactly once when done with it.
@@ -127,11 +134,19 @@ public final class ModelManager: Sendable {
     }
 
     fileprivate func release(_ id: ModelVersionID) {
-        entries.withLockedValue { entries in
-            guard var entry = entries[id] else { return }
+        let removed = entries.withLockedValue { entries -> Entry? in
+            guard var entry = entries[id] else { return nil }
             let action = entry.lifecycle.requestFinished()
             entries[id] = action == .remove ? nil : entry
+            return action == .remove ? entry : nil
         }
+        if let removed { freeOffTheServingThreads(removed) }
+    }
+
+    /// Hands the last reference to an unloaded version to the load thread: giving back tens of megabytes of weights
+    /// (munmap) must not stall an event loop or an inference thread.
+    private func freeOffTheServingThreads(_ entry: Entry) {
+        loadPool.submit { _ in withExtendedLifetime(entry) {} }
     }
 
     public func latestAvailable(_ model: ModelName) -> ModelVersion? {
@@ -169,6 +184,7 @@ public final class ModelManager: Sendable {
     private func startLoad(_ id: ModelVersionID, path: String) {
         logger.info("loading", metadata: ["model": "\(id)", "file": "\(path)"])
         loadPool.submit { [self] _ in
+            Self.yieldToInference()
             let started = ContinuousClock.now
             var loadError: String?
             var loaded: ModelGraph?
@@ -195,6 +211,15 @@ public final class ModelManager: Sendable {
                 logger.info("available", metadata: ["model": "\(id)", "took": "\(ContinuousClock.now - started)", "dropped": "\(action == .remove)"])
             }
         }
+    }
+
+    /// Lowers the load thread's scheduling priority (nice 10), so that parsing and warming up a model takes the
+    /// CPU only when the inference threads leave it: loading B must not raise A's tail latency.
+    static func yieldToInference() {
+        #if os(Linux)
+        // On Linux the nice value is per thread, and `who` 0 names the calling thread.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
     }
 
     /// One inference on zeros with every dynamic dimension 1, so the first real request does not pay for
