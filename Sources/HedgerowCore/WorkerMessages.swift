@@ -24,7 +24,6 @@ public struct LoadedModelVersion: Sendable, Codable, Equatable {
         model: String, version: Int, state: ModelVersionState, error: String? = nil, memoryBytes: Int = 0,
         inferenceCount: Int = 0, batching: BatchingPolicy? = nil, requestedBatching: BatchingPolicy? = nil
     ) {
-        self.requestedBatching = requestedBatching
         self.model = model
         self.version = version
         self.state = state
@@ -32,6 +31,7 @@ public struct LoadedModelVersion: Sendable, Codable, Equatable {
         self.memoryBytes = memoryBytes
         self.inferenceCount = inferenceCount
         self.batching = batching
+        self.requestedBatching = requestedBatching
     }
 
     /// The model version as a validated id; nil when a worker reported a name or number that is not one.

@@ -76,6 +76,7 @@ struct ReconcileLoop: Sendable {
         }
 
         // Plan.
+        let specs = Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let repository = ModelRepository(root: desired.repository)
         let measured = Self.measuredMemory(observed)
         let demands = desired.models.flatMap { spec -> [PlacementPlanner.Demand] in
@@ -99,7 +100,7 @@ struct ReconcileLoop: Sendable {
         let newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
         let decisions = PlacementDecisions.explain(
             from: plan, to: newPlan,
-            context: .init(specs: Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), alive: alive, loaded: loaded)
+            context: .init(specs: specs, alive: alive, loaded: loaded)
         )
         for line in decisions { logger.info("\(line)") }
         plan = newPlan
@@ -111,7 +112,6 @@ struct ReconcileLoop: Sendable {
             memory: memory
         )
         memory = output.memory
-        let specs = Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         await withTaskGroup(of: Void.self) { group in
             for key in output.loads {
                 guard let address = observed[key.worker]?.address else { continue }

@@ -30,22 +30,20 @@ struct RuntimeBenchCommand: ParsableCommand {
             }
             var outputs = try graph.run(feeds)
             for _ in 0..<10 { outputs = try graph.run(feeds) }
-            var nanoseconds: [Int64] = []
+            var runs: [Duration] = []
             let clock = ContinuousClock()
             let end = clock.now + .milliseconds(Int(seconds * 1000))
-            while clock.now < end && nanoseconds.count < maxRuns {
+            while clock.now < end && runs.count < maxRuns {
                 let started = clock.now
                 _ = try graph.run(feeds)
-                let took = clock.now - started
-                nanoseconds.append(took.components.seconds * 1_000_000_000 + took.components.attoseconds / 1_000_000_000)
+                runs.append(clock.now - started)
             }
-            nanoseconds.sort()
-            let count = nanoseconds.count
-            let total = nanoseconds.reduce(0, +)
+            runs.sort()
+            let count = runs.count
             var timing: [String: Any] = ["runs": count]
-            timing["medianMs"] = Double(nanoseconds[count / 2]) / 1e6
-            timing["p99Ms"] = Double(nanoseconds[min(count - 1, count * 99 / 100)]) / 1e6
-            timing["meanMs"] = Double(total) / Double(count) / 1e6
+            timing["medianMs"] = runs[count / 2] / .milliseconds(1)
+            timing["p99Ms"] = runs[min(count - 1, count * 99 / 100)] / .milliseconds(1)
+            timing["meanMs"] = runs.reduce(.zero, +) / count / .milliseconds(1)
             var values: [String: [Double]] = [:]
             for (output, tensor) in outputs { values[output] = try tensor.floats(output).map(Double.init) }
             timing["outputs"] = values

@@ -124,7 +124,7 @@ enum Elementwise {
 
     static let leakyRelu: Kernel = { node, args throws(HedgerowError) in
         let alpha = try node.float("alpha", default: 0.01)
-        return try unary("LeakyRelu") { $0 >= 0 ? $0 : alpha * $0 }(node, args)
+        return try mapFloats(node, args, "LeakyRelu") { $0 >= 0 ? $0 : alpha * $0 }
     }
 
     /// Gelu (opset 20): exact with erf, or the tanh approximation when `approximate: "tanh"`.
@@ -133,11 +133,12 @@ enum Elementwise {
         case "none": return try mapFloats(node, args, "Gelu") { 0.5 * $0 * (1 + FastMath.erf($0 * 0.70710678118654752)) }
         case "tanh":
             let c = Float((2 / Double.pi).squareRoot())
-            return try unary("Gelu") { x in 0.5 * x * (1 + Foundation.tanhf(c * (x + 0.044715 * x * x * x))) }(node, args)
+            return try mapFloats(node, args, "Gelu") { x in 0.5 * x * (1 + Foundation.tanhf(c * (x + 0.044715 * x * x * x))) }
         case let other: throw HedgerowError(.loadFailed, "node '\(node.label)' (Gelu): approximate must be 'none' or 'tanh', got '\(other)'")
         }
     }
 
+    /// `f` applied to every element of the node's float32 input.
     @inline(__always)
     static func mapFloats(_ node: Node, _ args: [Tensor?], _ name: String, _ f: (Float) -> Float) throws(HedgerowError) -> [Tensor] {
         let x = try Operators.input(args, 0, of: node)
@@ -149,14 +150,6 @@ enum Elementwise {
             count = values.count
         }
         return [Tensor(shape: x.shape, floats: out)]
-    }
-
-    static func unary(_ name: String, _ f: @escaping @Sendable (Float) -> Float) -> Kernel {
-        { node, args throws(HedgerowError) in
-            let x = try Operators.input(args, 0, of: node)
-            let values = try x.floats("\(name) input of node '\(node.label)'")
-            return [Tensor(shape: x.shape, floats: values.map(f))]
-        }
     }
 
     static let neg = signed("Neg", float: { -$0 }, int: { 0 &- $0 })

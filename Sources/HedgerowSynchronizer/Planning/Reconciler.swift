@@ -135,13 +135,14 @@ public enum Reconciler {
                 output.memory.retiredAt[key] = since
             }
         }
-        output.routes = routes(routable, models: input.models, zones: Dictionary(input.observed.values.map { ($0.address, $0.zone) }, uniquingKeysWith: { a, _ in a }))
+        output.routes = routes(routable, specs: specs, zones: Dictionary(input.observed.values.map { ($0.address, $0.zone) }, uniquingKeysWith: { a, _ in a }))
         return output
     }
 
-    private static func routes(_ routable: [ModelVersionID: [String]], models: [DesiredState.ModelSpec], zones: [String: String]) -> [String: RoutingTable.ModelRoutes] {
+    private static func routes(
+        _ routable: [ModelVersionID: [String]], specs: [ModelName: DesiredState.ModelSpec], zones: [String: String]
+    ) -> [String: RoutingTable.ModelRoutes] {
         var result: [String: RoutingTable.ModelRoutes] = [:]
-        let specs = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let byModel = Dictionary(grouping: routable.keys, by: \.model)
         for (model, ids) in byModel {
             let spec = specs[model]

@@ -73,16 +73,19 @@ final class WorkerResponder: HTTPResponder {
         let loop = context.eventLoop
         return faultDelay.flatMap {
             let answer = loop.makePromise(of: HTTPResponse.self)
+            // Every way out of this request goes through here: the lease is released exactly once.
+            let finish: @Sendable (HTTPResponse) -> Void = { response in
+                lease.release()
+                answer.succeed(response)
+            }
             pool.submit { state in
                 guard case .active = state else {
-                    lease.release()
-                    return answer.succeed(.error(HedgerowError(.unavailable, "worker is shutting down")))
+                    return finish(.error(HedgerowError(.unavailable, "worker is shutting down")))
                 }
                 if cancellation.isCancelled {
                     // The client reset the stream while this waited: spend nothing on it.
-                    lease.release()
                     Counter(label: MetricNames.workerCancelled, dimensions: [("model", modelLabel)]).increment()
-                    return answer.succeed(.error(HedgerowError(.unavailable, "request cancelled by the client")))
+                    return finish(.error(HedgerowError(.unavailable, "request cancelled by the client")))
                 }
                 let graph = lease.graph
                 let data = Data(body.readableBytesView)
@@ -101,14 +104,12 @@ final class WorkerResponder: HTTPResponder {
                         encode = { KServeCodec.encode($0, request: decoded, model: lease.id, graph: graph) }
                     }
                 } catch {
-                    lease.release()
-                    return answer.succeed(.error(error))
+                    return finish(.error(error))
                 }
                 let request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
-                    defer { lease.release() }
                     switch result {
-                    case .success(let outputs): answer.succeed(.jsonBytes(ByteBuffer(string: encode(outputs))))
-                    case .failure(let error): answer.succeed(.error(error))
+                    case .success(let outputs): finish(.jsonBytes(ByteBuffer(string: encode(outputs))))
+                    case .failure(let error): finish(.error(error))
                     }
                 }
                 lease.batcher.submit(request, eventLoop: loop)

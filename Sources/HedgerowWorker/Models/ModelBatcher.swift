@@ -78,8 +78,10 @@ final class ModelBatcher: Sendable {
             break
         case .run:
             pool.submit { [self] state in
-                let batch = queue.withLockedValue { $0.takeBatch(now: .now, isCancelled: { $0.cancellation.isCancelled }) }
-                queueDepth.record(queue.withLockedValue { $0.depth })
+                let (batch, depth) = queue.withLockedValue { queue in
+                    (queue.takeBatch(now: .now, isCancelled: { $0.cancellation.isCancelled }), queue.depth)
+                }
+                queueDepth.record(depth)
                 for request in batch.dropped {
                     cancelled.increment()
                     request.complete(.failure(HedgerowError(.unavailable, "request cancelled by the client")))
