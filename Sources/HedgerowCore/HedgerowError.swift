@@ -12,6 +12,9 @@ public struct HedgerowError: Error, Sendable, Equatable, CustomStringConvertible
         case methodNotAllowed
         /// Body over the configured limit: 413.
         case payloadTooLarge
+        /// The router holds this exact request in quarantine (it took down replicas): 422, so that retrying
+        /// clients stop sending it.
+        case quarantined
         /// Too many requests in flight: 429.
         case overloaded
         /// Not ready or no replica can answer: 503.
@@ -41,6 +44,7 @@ public struct HedgerowError: Error, Sendable, Equatable, CustomStringConvertible
         case .notFound: 404
         case .methodNotAllowed: 405
         case .payloadTooLarge: 413
+        case .quarantined: 422
         case .overloaded: 429
         case .unavailable: 503
         case .deadlineExceeded: 504

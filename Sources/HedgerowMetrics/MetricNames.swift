@@ -22,6 +22,11 @@ public enum MetricNames {
     public static let routerEjectedReplicas = "hedgerow_router_ejected_replicas"
     /// Requests the per-model in-flight bound turned away with 503.
     public static let routerShed = "hedgerow_router_shed_total"
+    /// Requests failed because two of their attempts lost the connection after sending (suspected queries of
+    /// death), per `model`; each is logged with its fingerprint.
+    public static let routerPoisonRequests = "hedgerow_router_poison_requests_total"
+    /// Requests refused at once because their fingerprint is quarantined, per `model`.
+    public static let routerQuarantinedRefusals = "hedgerow_router_quarantined_refusals_total"
     public static let routerUpstreamDuration = "hedgerow_router_upstream_duration_seconds"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
     // Worker

@@ -14,11 +14,15 @@ public struct RouterConfiguration: Sendable {
     /// When a replica is ejected and for how long (see `OutlierDetector`).
     public var outliers: OutlierDetector.Settings
     public var balancing: UpstreamPool.Balancing
+    /// How long a suspected query of death is refused (see `PoisonQuarantine`).
+    public var quarantine: PoisonQuarantine.Settings
 
     public init(
         listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000,
-        maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init(), balancing: UpstreamPool.Balancing = .peakEWMA
+        maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init(), balancing: UpstreamPool.Balancing = .peakEWMA,
+        quarantine: PoisonQuarantine.Settings = .init()
     ) {
+        self.quarantine = quarantine
         self.balancing = balancing
         self.listen = listen
         self.synchronizer = synchronizer

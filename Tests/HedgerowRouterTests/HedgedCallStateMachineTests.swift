@@ -34,15 +34,15 @@ import Testing
     @Test func refusedConnectionIsRetriedOnAnotherReplica() {
         var m = Machine(candidates: ["dead", "alive"])
         _ = m.start()
-        guard case .start(2, "alive", .retry) = m.attemptFinished(1, .connectionFailed("connection refused")) else { Issue.record("no retry"); return }
+        guard case .start(2, "alive", .retry) = m.attemptFinished(1, .notSent("connection refused")) else { Issue.record("no retry"); return }
         guard case .finish("ok", winner: 2, losers: []) = m.attemptFinished(2, .response("ok")) else { Issue.record("retry did not answer"); return }
     }
 
     @Test func failsWithTheLastErrorWhenEveryReplicaFailed() {
         var m = Machine(candidates: ["a", "b"])
         _ = m.start()
-        _ = m.attemptFinished(1, .connectionFailed("a refused"))
-        guard case .fail("b refused", cancel: []) = m.attemptFinished(2, .connectionFailed("b refused")) else { Issue.record("did not fail"); return }
+        _ = m.attemptFinished(1, .notSent("a refused"))
+        guard case .fail(.noAnswer("b refused"), cancel: []) = m.attemptFinished(2, .notSent("b refused")) else { Issue.record("did not fail"); return }
         #expect(m.isFinished)
     }
 
@@ -58,7 +58,7 @@ import Testing
         var m = Machine(candidates: ["a", "b"])
         _ = m.start()
         _ = m.hedgeTimerFired(budgetAllows: { true })
-        guard case .fail("deadline exceeded", cancel: [1, 2]) = m.deadlineExpired() else { Issue.record("deadline did not cancel"); return }
+        guard case .fail(.deadlineExceeded, cancel: [1, 2]) = m.deadlineExpired() else { Issue.record("deadline did not cancel"); return }
         guard case .none = m.attemptFinished(1, .response("late")) else { Issue.record("answer after deadline"); return }
     }
 
@@ -66,14 +66,14 @@ import Testing
         var m = Machine(candidates: ["busy", "b", "c"])
         _ = m.start()
         var asked = 0
-        guard case .fail("busy answered 503", cancel: []) = m.attemptFinished(1, .overloaded("busy answered 503"), budgetAllows: { asked += 1; return false }) else {
+        guard case .fail(.noAnswer("busy answered 503"), cancel: []) = m.attemptFinished(1, .overloaded("busy answered 503"), budgetAllows: { asked += 1; return false }) else {
             Issue.record("503 retried without budget"); return
         }
         #expect(asked == 1)
 
         var n = Machine(candidates: ["dead", "b"])
         _ = n.start()
-        guard case .start(2, "b", .retry) = n.attemptFinished(1, .connectionFailed("refused"), budgetAllows: { asked += 1; return false }) else {
+        guard case .start(2, "b", .retry) = n.attemptFinished(1, .notSent("refused"), budgetAllows: { asked += 1; return false }) else {
             Issue.record("connection failure not retried"); return
         }
         #expect(asked == 1)  // not asked
@@ -84,7 +84,7 @@ import Testing
         _ = m.start()
         guard case .start(2, "b", .retry) = m.attemptFinished(1, .overloaded("503"), budgetAllows: { true }) else { Issue.record("no retry"); return }
         // Nothing left to try: the budget is not asked again, the last error is returned.
-        guard case .fail("503 again", cancel: []) = m.attemptFinished(2, .overloaded("503 again"), budgetAllows: { Issue.record("asked"); return true }) else {
+        guard case .fail(.noAnswer("503 again"), cancel: []) = m.attemptFinished(2, .overloaded("503 again"), budgetAllows: { Issue.record("asked"); return true }) else {
             Issue.record("did not fail"); return
         }
     }
@@ -96,6 +96,72 @@ import Testing
         guard case .start(3, "c", .hedge) = m.hedgeTimerFired(budgetAllows: { true }) else { Issue.record("no 3rd"); return }
         guard case .none = m.hedgeTimerFired(budgetAllows: { true }) else { Issue.record("4th in flight"); return }
         // A failed attempt frees a slot, and its retry takes it.
-        guard case .start(4, "d", .retry) = m.attemptFinished(2, .connectionFailed("reset")) else { Issue.record("no retry"); return }
+        guard case .start(4, "d", .retry) = m.attemptFinished(2, .notSent("reset")) else { Issue.record("no retry"); return }
+    }
+
+    // Query-of-death containment: a request whose connection died after it was sent may be what killed the replica.
+
+    @Test func aLossAfterSendingIsRetriedOnceThenTheRequestFails() {
+        var m = Machine(candidates: ["a", "b", "c"])
+        _ = m.start()
+        guard case .start(2, "b", .retry) = m.attemptFinished(1, .lostAfterSent("a lost")) else { Issue.record("first loss not retried"); return }
+        // The retry dies too: the request fails instead of walking on to c.
+        guard case .fail(.lostTwice("b lost"), cancel: []) = m.attemptFinished(2, .lostAfterSent("b lost")) else { Issue.record("walked the pool"); return }
+        #expect(m.isFinished)
+    }
+
+    @Test func afterALossNoHedgeGoesOutAndAnAttemptInFlightIsTheOneRetry() {
+        var m = Machine(candidates: ["a", "b", "c"])
+        _ = m.start()
+        guard case .start(2, "b", .hedge) = m.hedgeTimerFired(budgetAllows: { true }) else { Issue.record("no hedge"); return }
+        // The primary's replica died holding the request; the hedge on b is already the one more copy.
+        guard case .none = m.attemptFinished(1, .lostAfterSent("a lost")) else { Issue.record("a third copy went out"); return }
+        guard case .none = m.hedgeTimerFired(budgetAllows: { Issue.record("budget asked"); return true }) else { Issue.record("hedged after a loss"); return }
+        guard case .finish("ok", winner: 2, losers: []) = m.attemptFinished(2, .response("ok")) else { Issue.record("b's answer lost"); return }
+    }
+
+    @Test func twoCopiesLostTogetherFailAtOnce() {
+        var m = Machine(candidates: ["a", "b", "c"])
+        _ = m.start()
+        _ = m.hedgeTimerFired(budgetAllows: { true })
+        _ = m.attemptFinished(2, .lostAfterSent("b lost"))
+        guard case .fail(.lostTwice("a lost"), cancel: []) = m.attemptFinished(1, .lostAfterSent("a lost")) else { Issue.record("c was tried"); return }
+    }
+
+    @Test func failuresBeforeSendingStayFreeAfterALoss() {
+        var m = Machine(candidates: ["a", "b", "c", "d"])
+        _ = m.start()
+        _ = m.attemptFinished(1, .lostAfterSent("a lost"))
+        // b refused the connection: it never saw the request, so c may still be tried (one copy at a time).
+        guard case .start(3, "c", .retry) = m.attemptFinished(2, .notSent("b refused")) else { Issue.record("no retry after a refusal"); return }
+        guard case .finish("ok", winner: 3, losers: []) = m.attemptFinished(3, .response("ok")) else { Issue.record("c's answer lost"); return }
+    }
+
+    @Test func aKnownHarmlessRequestMayTakeOneMoreLossButNotTwo() {
+        var m = Machine(candidates: ["a", "b", "c", "d"])
+        _ = m.start()
+        _ = m.attemptFinished(1, .lostAfterSent("a lost"))
+        var asked = 0
+        guard case .start(3, "c", .retry) = m.attemptFinished(2, .lostAfterSent("b lost"), knownHarmless: { asked += 1; return true }) else {
+            Issue.record("a harmless request was failed"); return
+        }
+        guard case .fail(.lostTwice("c lost"), cancel: []) = m.attemptFinished(3, .lostAfterSent("c lost"), knownHarmless: { true }) else {
+            Issue.record("a third loss was retried"); return
+        }
+        #expect(asked == 1)
+    }
+
+    @Test func aSingleLossDoesNotAskWhetherTheRequestIsHarmless() {
+        var m = Machine(candidates: ["a", "b"])
+        _ = m.start()
+        guard case .start(2, "b", .retry) = m.attemptFinished(1, .lostAfterSent("a lost"), knownHarmless: { Issue.record("asked"); return false }) else {
+            Issue.record("no retry"); return
+        }
+    }
+
+    @Test func aLossWithNoReplicaLeftFailsAsNoAnswer() {
+        var m = Machine(candidates: ["only"])
+        _ = m.start()
+        guard case .fail(.noAnswer("lost"), cancel: []) = m.attemptFinished(1, .lostAfterSent("lost")) else { Issue.record("wrong failure"); return }
     }
 }

@@ -22,6 +22,8 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Longest ejection period, milliseconds.") var maxEjectionMs = 60_000
     @Option(help: "What power of two choices compares: peak-ewma (latency × in flight) or least-requests (in flight only).")
     var balancer = UpstreamPool.Balancing.peakEWMA
+    @Option(help: "Seconds a request stays refused after two replicas lost their connection while holding it (a suspected query of death); 0 turns the quarantine off.")
+    var quarantineSeconds = 60
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
@@ -36,6 +38,9 @@ struct RouterCommand: AsyncParsableCommand {
         outliers.consecutiveFailures = ejectAfterFailures
         outliers.baseEjection = UInt64(ejectionMs) * 1_000_000
         outliers.maxEjection = UInt64(maxEjectionMs) * 1_000_000
+        guard (0...86_400).contains(quarantineSeconds) else { throw ValidationError("--quarantine-seconds must be within 0...86400, got \(quarantineSeconds)") }
+        var quarantine = PoisonQuarantine.Settings()
+        quarantine.duration = UInt64(quarantineSeconds) * 1_000_000_000
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
         var listenConfiguration = try HTTPServerConfiguration(listen: normalizeAddress(listen), maxBodyBytes: maxBodyBytes)
         if let tlsCert, let tlsKey {
@@ -48,7 +53,7 @@ struct RouterCommand: AsyncParsableCommand {
         let configuration = RouterConfiguration(
             listen: listenConfiguration,
             synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs,
-            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers, balancing: balancer
+            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers, balancing: balancer, quarantine: quarantine
         )
         try await RoleRunner.run(role: "router", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             RouterService(configuration: configuration, group: group, logger: logger)

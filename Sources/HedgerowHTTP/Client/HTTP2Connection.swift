@@ -89,7 +89,7 @@ final class HTTP2Connection: Sendable {
                 }.whenComplete { result in
                     switch result {
                     case .failure(let error):
-                        state.fail(.streamReset(address: address, reason: "cannot open a stream: \(error)"))
+                        state.fail(.streamRefused(address: address, reason: "cannot open a stream: \(error)"))
                     case .success(let stream):
                         state.attach(stream)
                         var headers = request.headers

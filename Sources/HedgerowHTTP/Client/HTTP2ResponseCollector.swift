@@ -36,7 +36,13 @@ final class HTTP2ResponseCollector: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(HTTP2ClientError.streamReset(address: address, reason: "\(error)"))
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .refusedStream {
+            // REFUSED_STREAM (sent by the peer, or by NIO for streams past a GOAWAY's last stream id): HTTP/2
+            // guarantees the request was not processed.
+            fail(HTTP2ClientError.streamRefused(address: address, reason: "\(error)"))
+        } else {
+            fail(HTTP2ClientError.streamReset(address: address, reason: "\(error)"))
+        }
         context.close(promise: nil)
     }
 

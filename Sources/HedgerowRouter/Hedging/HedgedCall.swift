@@ -20,6 +20,8 @@ final class HedgedCall: @unchecked Sendable {
         var deadline: TimeAmount
         /// Called with the duration of each attempt that answered 2xx: the hedge delay's latency samples.
         var recordSuccess: @Sendable (Int64) -> Void
+        /// The request's identity for query-of-death containment (inference requests only).
+        var fingerprint: RequestFingerprint?
     }
 
     private let context: Context
@@ -27,20 +29,27 @@ final class HedgedCall: @unchecked Sendable {
     private let client: HTTP2ClientPool
     private let pool: UpstreamPool
     private let budget: HedgeBudget
+    private let containment: QueryOfDeathGuard
     private let logger: Logger
     private var machine: HedgedCallStateMachine<HTTPResponse>
     private var calls: [Int: (call: HTTP2ClientCall, replica: String, kind: HedgedCallStateMachine<HTTPResponse>.AttemptKind)] = [:]
     private var timers: [Scheduled<Void>] = []
     /// Why the last attempt failed, the `reason` of the retry it leads to.
     private var lastFailureReason = "unknown"
+    /// Replicas whose connection died while they held this request.
+    private var lostOn: [String] = []
     private let promise: EventLoopPromise<HTTPResponse>
 
-    init(context: Context, eventLoop: any EventLoop, client: HTTP2ClientPool, pool: UpstreamPool, budget: HedgeBudget, logger: Logger) {
+    init(
+        context: Context, eventLoop: any EventLoop, client: HTTP2ClientPool, pool: UpstreamPool, budget: HedgeBudget,
+        containment: QueryOfDeathGuard, logger: Logger
+    ) {
         self.context = context
         self.eventLoop = eventLoop
         self.client = client
         self.pool = pool
         self.budget = budget
+        self.containment = containment
         self.logger = logger
         self.machine = HedgedCallStateMachine(candidates: context.candidates, maxAttempts: context.maxAttempts)
         self.promise = eventLoop.makePromise()
@@ -104,8 +113,17 @@ final class HedgedCall: @unchecked Sendable {
                 if case .failure(HTTP2ClientError.cancelled) = result { return }
                 Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)]).recordNanoseconds(took)
                 Timer(label: MetricNames.routerAttemptDuration, dimensions: [("model", context.model), ("attempt", kind.rawValue)]).recordNanoseconds(took)
-                if case .success(let response) = result, (200..<300).contains(response.status.code) { context.recordSuccess(took) }
-                perform(machine.attemptFinished(attempt, classify(result)) { withdraw(refusal: MetricNames.routerRetryBudgetRefusals) })
+                if case .success(let response) = result {
+                    if (200..<300).contains(response.status.code) { context.recordSuccess(took) }
+                    // Whatever it answered, the replica survived this request: it is no query of death.
+                    if let fingerprint = context.fingerprint { containment.recordAnswered(fingerprint, now: now.uptimeNanoseconds) }
+                }
+                let outcome = classify(result, replica: replica)
+                perform(machine.attemptFinished(
+                    attempt, outcome,
+                    budgetAllows: { withdraw(refusal: MetricNames.routerRetryBudgetRefusals) },
+                    knownHarmless: { context.fingerprint.map { containment.isKnownHarmless($0, now: now.uptimeNanoseconds) } ?? false }
+                ))
             }
         case .finish(var response, let winner, let losers):
             cancel(losers)
@@ -117,15 +135,38 @@ final class HedgedCall: @unchecked Sendable {
             }
             if let replica = calls[winner]?.replica { response.headers.replaceOrAdd(name: "hedgerow-replica", value: replica) }
             complete(response)
-        case .fail(let message, let cancel):
+        case .fail(let failure, let cancel):
             self.cancel(cancel)
-            let expired = message == "deadline exceeded"
-            complete(.error(HedgerowError(expired ? .deadlineExceeded : .unavailable,
-                                          expired ? "model '\(context.model)': no answer within the deadline" : "model '\(context.model)': no replica could answer: \(message)")))
+            complete(.error(error(for: failure)))
         }
     }
 
-    private func classify(_ result: Result<HTTPResponse, any Error>) -> HedgedCallStateMachine<HTTPResponse>.Outcome {
+    private func error(for failure: HedgedCallStateMachine<HTTPResponse>.Failure) -> HedgerowError {
+        let model = context.model
+        switch failure {
+        case .deadlineExceeded:
+            return HedgerowError(.deadlineExceeded, "model '\(model)': no answer within the deadline")
+        case .clientCancelled:
+            return HedgerowError(.unavailable, "model '\(model)': cancelled by the client")
+        case .noAnswer(let message):
+            return HedgerowError(.unavailable, "model '\(model)': no replica could answer: \(message)")
+        case .lostTwice(let message):
+            Counter(label: MetricNames.routerPoisonRequests, dimensions: [("model", model)]).increment()
+            let replicas = lostOn.joined(separator: " and ")
+            guard let fingerprint = context.fingerprint else {
+                return HedgerowError(.unavailable, "model '\(model)': the connection to \(replicas) was lost while each held this request (\(message))")
+            }
+            let quarantined = containment.quarantine(fingerprint, now: NIODeadline.now().uptimeNanoseconds)
+            let seconds = containment.settings.duration / 1_000_000_000
+            logger.error("suspected query of death: the connection to \(replicas) was lost while each held request \(fingerprint) (\(context.request.body.readableBytes) bytes); \(quarantined ? "quarantined for \(seconds) s" : "not quarantined: a replica answered the same request recently")",
+                         metadata: ["model": "\(model)", "fingerprint": "\(fingerprint)"])
+            return HedgerowError(.unavailable,
+                "model '\(model)': the connection to \(replicas) was lost while each held this request, so it may be what crashes them; "
+                + "it is not sent to another replica\(quarantined ? " and is refused for \(seconds) s" : "") (fingerprint \(fingerprint))")
+        }
+    }
+
+    private func classify(_ result: Result<HTTPResponse, any Error>, replica: String) -> HedgedCallStateMachine<HTTPResponse>.Outcome {
         switch result {
         case .success(let response) where response.status == .serviceUnavailable:
             lastFailureReason = "unavailable"
@@ -134,7 +175,9 @@ final class HedgedCall: @unchecked Sendable {
             return .response(response)
         case .failure(let error as HTTP2ClientError) where error.isSafeToRetry:
             lastFailureReason = error.reason
-            return .connectionFailed(error.description)
+            guard error.mayHaveReachedPeer else { return .notSent(error.description) }
+            lostOn.append(replica)
+            return .lostAfterSent(error.description)
         case .failure(let error):
             return .fatal("\(error)")
         }

@@ -2,19 +2,30 @@
 ///
 /// Rules: the primary goes to the first candidate. When the hedge timer fires and the budget allows, a backup
 /// goes to the next untried candidate (never a replica already tried), with at most `maxAttempts` in flight.
-/// A failed attempt is retried at once on the next untried candidate: after a connection failure (refused, lost,
-/// reset or GOAWAY before the answer) always, because the request did not get served and the failed replica adds
-/// no load; after a 503 only if the budget allows, because a 503 is the overload signal and retrying it adds
-/// load to a busy pool. The first other response wins and is returned as is (4xx included: they are the
-/// client's to see); every other attempt is cancelled. When no attempt is in flight and no candidate is left,
-/// the call fails with the last error.
+/// A failed attempt is retried at once on the next untried candidate:
+/// - after a failure that cannot have reached the replica (connect refused, stream refused) always and for free:
+///   the request was not served and the failed replica adds no load;
+/// - after a connection that died (or a stream reset) *after the request was sent*, at most once per request:
+///   the request may be what killed the replica (a query of death), and walking the pool with it would kill
+///   every replica. From that loss on no hedge goes out, and an attempt still in flight counts as the one retry.
+///   A second such loss fails the request as `.lostTwice` (the caller quarantines it), unless `knownHarmless`
+///   says its body was answered recently (so it cannot be what kills replicas): then it may take one more;
+/// - after a 503 only if the budget allows, because a 503 is the overload signal and retrying it adds load to
+///   a busy pool.
+/// The first other response wins and is returned as is (4xx included: they are the client's to see); every
+/// other attempt is cancelled. When no attempt is in flight and no candidate is left, the call fails with the
+/// last error.
 struct HedgedCallStateMachine<Response> {
     enum AttemptKind: String { case primary, hedge, retry }
 
     enum Outcome {
         case response(Response)
-        /// The connection failed before an answer; another replica is tried without asking the budget.
-        case connectionFailed(String)
+        /// The request never reached the replica (connect failed, stream refused); another replica is tried
+        /// without asking the budget.
+        case notSent(String)
+        /// The connection died or the stream was reset after the request was sent: the replica may have died of
+        /// this very request.
+        case lostAfterSent(String)
         /// The replica answered 503 (overloaded, or the version is not loaded there); another replica is tried
         /// if the budget allows.
         case overloaded(String)
@@ -22,13 +33,26 @@ struct HedgedCallStateMachine<Response> {
         case fatal(String)
     }
 
+    /// Why a call gave up, so the caller picks the status without reading messages.
+    enum Failure: Equatable {
+        /// No replica answered; `message` is the last attempt's error.
+        case noAnswer(String)
+        case deadlineExceeded
+        case clientCancelled
+        /// Two attempts lost their connection after the request was sent: a suspected query of death.
+        case lostTwice(String)
+    }
+
     enum Action {
         case start(attempt: Int, replica: String, kind: AttemptKind)
         /// `response` won; cancel `losers`.
         case finish(Response, winner: Int, losers: [Int])
-        case fail(String, cancel: [Int])
+        case fail(Failure, cancel: [Int])
         case none
     }
+
+    /// Losses after sending that a request whose body is known to be harmless may take (one more than others).
+    static var maxLossesWhenHarmless: Int { 2 }
 
     private let candidates: [String]
     private let maxAttempts: Int
@@ -37,6 +61,8 @@ struct HedgedCallStateMachine<Response> {
     private var attemptsStarted = 0
     private var finished = false
     private var lastError = "no replica answered"
+    /// Attempts whose connection died after the request was sent.
+    private(set) var lossesAfterSend = 0
 
     init(candidates: [String], maxAttempts: Int = 2) {
         self.candidates = candidates
@@ -46,17 +72,20 @@ struct HedgedCallStateMachine<Response> {
     var isFinished: Bool { finished }
 
     mutating func start() -> Action {
-        startNext(kind: .primary) ?? fail()
+        startNext(kind: .primary) ?? fail(.noAnswer(lastError))
     }
 
     /// The hedge delay passed. `budgetAllows` is asked only when a backup could actually be sent.
     mutating func hedgeTimerFired(budgetAllows: () -> Bool) -> Action {
-        guard !finished, inFlight.count < maxAttempts, nextCandidate < candidates.count, budgetAllows() else { return .none }
+        guard !finished, lossesAfterSend == 0, inFlight.count < maxAttempts, nextCandidate < candidates.count, budgetAllows() else { return .none }
         return startNext(kind: .hedge) ?? .none
     }
 
-    /// An attempt ended. `budgetAllows` is asked only when a 503 could actually be retried.
-    mutating func attemptFinished(_ attempt: Int, _ outcome: Outcome, budgetAllows: () -> Bool = { true }) -> Action {
+    /// An attempt ended. `budgetAllows` is asked only when a 503 could actually be retried; `knownHarmless` only
+    /// when a second loss after sending would otherwise fail the request.
+    mutating func attemptFinished(
+        _ attempt: Int, _ outcome: Outcome, budgetAllows: () -> Bool = { true }, knownHarmless: () -> Bool = { false }
+    ) -> Action {
         guard !finished, inFlight.removeValue(forKey: attempt) != nil else { return .none }
         switch outcome {
         case .response(let response):
@@ -64,32 +93,48 @@ struct HedgedCallStateMachine<Response> {
             let losers = Array(inFlight.keys).sorted()
             inFlight.removeAll()
             return .finish(response, winner: attempt, losers: losers)
-        case .connectionFailed(let message):
+        case .notSent(let message):
             lastError = message
-            if let retry = startNext(kind: .retry) { return retry }
-            return inFlight.isEmpty ? fail() : .none
+            return retryIfAllowed() ?? waitOrFail()
+        case .lostAfterSent(let message):
+            lastError = message
+            lossesAfterSend += 1
+            if lossesAfterSend >= 2 && !(lossesAfterSend <= Self.maxLossesWhenHarmless && knownHarmless()) {
+                return fail(.lostTwice(message))
+            }
+            return retryIfAllowed() ?? waitOrFail()
         case .overloaded(let message):
             lastError = message
-            if nextCandidate < candidates.count, budgetAllows(), let retry = startNext(kind: .retry) { return retry }
-            return inFlight.isEmpty ? fail() : .none
+            if nextCandidate < candidates.count, mayStartAfterLoss, budgetAllows(), let retry = startNext(kind: .retry) { return retry }
+            return waitOrFail()
         case .fatal(let message):
             lastError = message
-            return inFlight.isEmpty ? fail() : .none
+            return waitOrFail()
         }
     }
 
     /// The deadline passed: give up and cancel everything in flight.
     mutating func deadlineExpired() -> Action {
         guard !finished else { return .none }
-        lastError = "deadline exceeded"
-        return fail()
+        return fail(.deadlineExceeded)
     }
 
     /// The client went away.
     mutating func clientCancelled() -> Action {
         guard !finished else { return .none }
-        lastError = "cancelled by the client"
-        return fail()
+        return fail(.clientCancelled)
+    }
+
+    /// After a loss the request may be poison: at most one copy of it travels at a time.
+    private var mayStartAfterLoss: Bool { lossesAfterSend == 0 || inFlight.isEmpty }
+
+    private mutating func retryIfAllowed() -> Action? {
+        guard mayStartAfterLoss else { return nil }
+        return startNext(kind: .retry)
+    }
+
+    private mutating func waitOrFail() -> Action {
+        inFlight.isEmpty ? fail(.noAnswer(lastError)) : .none
     }
 
     private mutating func startNext(kind: AttemptKind) -> Action? {
@@ -102,10 +147,10 @@ struct HedgedCallStateMachine<Response> {
         return .start(attempt: attempt, replica: replica, kind: kind)
     }
 
-    private mutating func fail() -> Action {
+    private mutating func fail(_ failure: Failure) -> Action {
         finished = true
         let cancel = Array(inFlight.keys).sorted()
         inFlight.removeAll()
-        return .fail(lastError, cancel: cancel)
+        return .fail(failure, cancel: cancel)
     }
 }

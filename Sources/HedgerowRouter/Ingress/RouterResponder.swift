@@ -18,6 +18,7 @@ final class RouterResponder: HTTPResponder {
     let pool: UpstreamPool
     let latencies = ModelLatencies()
     let limiter: InFlightLimiter
+    let containment: QueryOfDeathGuard
     let logger: Logger
     private let budgets = NIOLockedValueBox<[String: HedgeBudget]>([:])
 
@@ -27,6 +28,7 @@ final class RouterResponder: HTTPResponder {
         self.client = client
         self.pool = pool
         self.limiter = InFlightLimiter(limit: configuration.maxInFlightPerModel)
+        self.containment = QueryOfDeathGuard(settings: configuration.quarantine)
         self.logger = logger
     }
 
@@ -80,7 +82,15 @@ final class RouterResponder: HTTPResponder {
         upstream.headers.remove(name: "connection")
         upstream.headers.remove(name: "host")
         let modelName = model.rawValue
+        var fingerprint: RequestFingerprint?
         if route.isInference {
+            let id = RequestFingerprint(model: modelName, target: upstream.target, body: request.body)
+            if let refusal = containment.refusal(for: id, now: started.uptimeNanoseconds) {
+                Counter(label: MetricNames.routerQuarantinedRefusals, dimensions: [("model", modelName)]).increment()
+                record(modelName, status: refusal.httpStatus, since: started)
+                return context.eventLoop.makeSucceededFuture(.error(refusal))
+            }
+            fingerprint = id
             guard limiter.acquire(modelName) else {
                 Counter(label: MetricNames.routerShed, dimensions: [("model", modelName)]).increment()
                 record(modelName, status: 503, since: started)
@@ -115,9 +125,10 @@ final class RouterResponder: HTTPResponder {
                 hedgeDelay: hedgeDelay,
                 maxAttempts: policy.maxAttempts,
                 deadline: .milliseconds(Int64(timeoutMs)),
-                recordSuccess: { nanos in if route.isInference { latencies.record(id, nanos: nanos) } }
+                recordSuccess: { nanos in if route.isInference { latencies.record(id, nanos: nanos) } },
+                fingerprint: fingerprint
             ),
-            eventLoop: context.eventLoop, client: client, pool: pool, budget: budget, logger: logger
+            eventLoop: context.eventLoop, client: client, pool: pool, budget: budget, containment: containment, logger: logger
         )
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
