@@ -9,8 +9,9 @@ public enum MetricNames {
     public static let routerHedgeBudgetRefusals = "hedgerow_router_hedge_budget_refusals_total"
     /// Losing attempts reset (RST_STREAM) after another attempt answered.
     public static let routerCancelledAttempts = "hedgerow_router_cancelled_attempts_total"
-    /// Retries by `reason`: connect, connection_lost, reset (free: the request was not served) or unavailable
-    /// (a 503, paid from the hedge budget).
+    /// Retries by `reason`: connect, refused, not_loaded (free: the replica never processed the request),
+    /// connection_lost, reset (at most once per request: the replica may have died of it) or unavailable (a 503,
+    /// paid from the hedge budget).
     public static let routerRetries = "hedgerow_router_retries_total"
     /// 503 retries the budget refused.
     public static let routerRetryBudgetRefusals = "hedgerow_router_retry_budget_refusals_total"

@@ -24,6 +24,9 @@ public struct WorkerConfiguration: Sendable {
     public var faultDelayPercent: Double = 0
     /// …by this long, before they are queued (as a stalled replica would).
     public var faultDelayMs: Int = 0
+    /// Fault injection for query-of-death tests: crash the process on an inference request whose body contains
+    /// this text.
+    public var faultCrashOnBody: String?
 
     public init(
         name: String, listen: HTTPServerConfiguration, advertisedAddress: String? = nil, zone: String = "default",

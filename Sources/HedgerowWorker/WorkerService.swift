@@ -23,7 +23,11 @@ public struct WorkerService: Service {
         inferencePool.start()
         let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, logger: logger)
         let client = HTTP2ClientPool(group: group)
-        let responder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool)
+        var responder: any HTTPResponder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool)
+        if let marker = configuration.faultCrashOnBody {
+            logger.warning("fault injection: this worker crashes on any inference request whose body contains the marker given by --fault-crash-on-body")
+            responder = CrashFaultResponder(wrapped: responder, marker: Array(marker.utf8))
+        }
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         var services: [any Service] = [server]
         if let synchronizer = configuration.synchronizer {

@@ -11,8 +11,10 @@ struct UpCommand: AsyncParsableCommand {
         abstract: "Run a whole Hedgerow on this machine: a synchronizer, N workers and a router on 127.0.0.1.",
         discussion: """
             Prints one summary when every model is AVAILABLE and routable. Ctrl-C (or SIGTERM) stops every \
-            process. If a worker or the synchronizer dies, `up` says which one and why and keeps serving (routers \
-            keep their last routing table); if the router dies, it stops everything and exits with an error.
+            process. If any role dies, `up` says which one and why (its last log lines) and restarts it, after \
+            0.5 s doubling up to 30 s while it keeps dying; the others keep serving meanwhile (routers keep their \
+            last routing table, a restarted worker is given its models again). A model that cannot be served \
+            (its file is broken, it does not fit) is named with the reason; everything else keeps serving.
             """
     )
 
@@ -23,7 +25,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "PEM certificate chain for the router: its port then also accepts TLS (h2 and HTTP/1.1 by ALPN).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
     @Option(help: "Port of the first worker; the others take the next ports.") var workerBasePort = 8701
-    @Option(help: "Seconds to wait for every model to become routable.") var readyTimeout = 120.0
+    @Option(help: "Seconds to wait for every model to become routable before reporting which are not (up keeps running).") var readyTimeout = 120.0
+    /// Extra arguments for every worker (fault injection in tests: `--worker-argument=--fault-crash-on-body …`).
+    @Option(help: .hidden) var workerArgument: [String] = []
 
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
@@ -56,35 +60,38 @@ struct UpCommand: AsyncParsableCommand {
         let runDir = FileManager.default.temporaryDirectory.appendingPathComponent("hedgerow-up-\(getpid())").path
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let tokenFile = "\(runDir)/admin-token"
-        FileManager.default.createFile(atPath: tokenFile, contents: Data(UUID().uuidString.utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: tokenFile, contents: Data(UUID().uuidString.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write the admin token file in \(runDir)")
+        }
 
-        let cluster = Cluster()
         let events = AsyncStream<ClusterEvent>.makeStream()
-        let onExit: @Sendable (ChildProcess, String) -> Void = { child, how in
+        let cluster = Cluster(executable: executable) { child, how in
             events.continuation.yield(.childExited(child, how))
         }
         let me = String(getpid())
         let sync = "127.0.0.1:\(syncPort)"
+        var roles = [RoleSpec(
+            name: "synchronizer",
+            arguments: ["synchronizer", "--listen", sync, "--desired", configPath, "--admin-token-file", tokenFile, "--exit-with-parent", me],
+            logPath: "\(runDir)/synchronizer.log"
+        )]
+        for i in 1...workers {
+            roles.append(RoleSpec(
+                name: "worker w\(i)",
+                arguments: ["worker", "--listen", "127.0.0.1:\(workerBasePort + i - 1)", "--name", "w\(i)", "--zone", i % 2 == 1 ? "a" : "b",
+                            "--repository", desired.repository, "--synchronizer", sync, "--admin-token-file", tokenFile, "--exit-with-parent", me]
+                    + workerArgument,
+                logPath: "\(runDir)/worker-w\(i).log"
+            ))
+        }
+        roles.append(RoleSpec(
+            name: "router",
+            arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json", "--exit-with-parent", me]
+                + tlsArguments,
+            logPath: "\(runDir)/router.log"
+        ))
         do {
-            cluster.add(try ChildProcess(
-                name: "synchronizer", executable: executable,
-                arguments: ["synchronizer", "--listen", sync, "--desired", configPath, "--admin-token-file", tokenFile, "--exit-with-parent", me],
-                logPath: "\(runDir)/synchronizer.log", onExit: onExit
-            ))
-            for i in 1...workers {
-                cluster.add(try ChildProcess(
-                    name: "worker w\(i)", executable: executable,
-                    arguments: ["worker", "--listen", "127.0.0.1:\(workerBasePort + i - 1)", "--name", "w\(i)", "--zone", i % 2 == 1 ? "a" : "b",
-                                "--repository", desired.repository, "--synchronizer", sync, "--admin-token-file", tokenFile, "--exit-with-parent", me],
-                    logPath: "\(runDir)/worker-w\(i).log", onExit: onExit
-                ))
-            }
-            cluster.add(try ChildProcess(
-                name: "router", executable: executable,
-                arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json", "--exit-with-parent", me]
-                    + tlsArguments,
-                logPath: "\(runDir)/router.log", onExit: onExit
-            ))
+            for role in roles { try cluster.start(role) }
         } catch {
             await cluster.stop()
             throw ValidationError("cannot start a child process: \(error)")
@@ -103,25 +110,35 @@ struct UpCommand: AsyncParsableCommand {
             events.continuation.yield(.ready(result))
         }
 
-        var failed = false
+        var backoffs: [String: RestartBackoff] = [:]
         loop: for await event in events.stream {
             switch event {
             case .ready(.success(let summary)):
                 print(summary.render(routerURL: "http://127.0.0.1:\(routerPort)", synchronizer: sync, logs: runDir, tls: tlsCert != nil))
-            case .ready(.failure(let message)):
-                print("hedgerow up: not ready after \(Int(readyTimeout)) s: \(message)\nlogs: \(runDir)")
-                failed = true
-                break loop
+            case .ready(.failure(let notReady)):
+                print("hedgerow up: not every model is served after \(Int(readyTimeout)) s; still running and serving the rest.\n"
+                      + notReady.render() + "\n  status        .build/release/hedgerow status --synchronizer \(sync)\n  logs          \(runDir)")
             case .childExited(let child, let how):
+                let delay = backoffs[child.role.name, default: RestartBackoff()].delay(afterRunning: child.uptime)
+                let restarts = backoffs[child.role.name]?.restarts ?? 1
                 print("hedgerow up: \(child.name) (pid \(child.pid)) \(how). Its last log lines (\(child.logPath)):\n\(child.lastLogLines())")
-                if child.name == "router" {
-                    print("hedgerow up: nothing serves clients without the router; stopping everything.")
-                    failed = true
-                    break loop
+                print("hedgerow up: restarting \(child.name) in \(delay) s (restart \(restarts)); \(Self.meanwhile(child.role.name))")
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+                    events.continuation.yield(.restart(child.role))
                 }
-                print(child.name == "synchronizer"
-                      ? "hedgerow up: still serving on the last routing table; model moves wait for a synchronizer."
-                      : "hedgerow up: still serving from the other workers; the synchronizer moves its replicas.")
+            case .restart(let role):
+                guard !cluster.isStopping else { continue }
+                do {
+                    let child = try cluster.start(role)
+                    print("hedgerow up: restarted \(role.name) (pid \(child.pid))")
+                } catch {
+                    print("hedgerow up: cannot restart \(role.name): \(error); trying again in 5 s")
+                    Task {
+                        try? await Task.sleep(for: .seconds(5))
+                        events.continuation.yield(.restart(role))
+                    }
+                }
             case .signal(let number):
                 print("\nhedgerow up: received \(number == SIGINT ? "SIGINT" : "SIGTERM"), stopping…")
                 break loop
@@ -132,24 +149,66 @@ struct UpCommand: AsyncParsableCommand {
         signalSources.forEach { $0.cancel() }
         try? FileManager.default.removeItem(atPath: tokenFile)
         print("hedgerow up: stopped (logs kept in \(runDir))")
-        if failed { throw ExitCode.failure }
+    }
+
+    /// What still works while a role is down.
+    static func meanwhile(_ role: String) -> String {
+        switch role {
+        case "router": "clients cannot connect until it is back (it serves its cached routing table at once)"
+        case "synchronizer": "still serving on the last routing table; model moves wait for it"
+        default: "still serving from the other workers; the synchronizer gives it its models again when it is back"
+        }
     }
 }
 
 enum ClusterEvent: Sendable {
     case ready(Result<Readiness.Summary, Readiness.NotReady>)
     case childExited(ChildProcess, String)
+    case restart(RoleSpec)
     case signal(Int32)
 }
 
-/// The children of `up`, stopped together: SIGTERM, up to 10 s to finish in-flight work, then SIGKILL.
-final class Cluster: Sendable {
-    private let children = NIOLockedValueBox<[ChildProcess]>([])
+/// One role `up` runs and restarts: the same arguments and log file each time.
+struct RoleSpec: Sendable {
+    var name: String
+    var arguments: [String]
+    var logPath: String
+}
 
-    func add(_ child: ChildProcess) { children.withLockedValue { $0.append(child) } }
+/// The children of `up`, supervised together: started (and restarted) by role, stopped with SIGTERM, up to
+/// 10 s to finish in-flight work, then SIGKILL.
+final class Cluster: Sendable {
+    private let executable: String
+    private let onExit: @Sendable (ChildProcess, String) -> Void
+    /// The current process of each role, in start order, and whether `stop()` began (no restart after that).
+    private let state = NIOLockedValueBox<(children: [ChildProcess], stopping: Bool)>(([], false))
+
+    init(executable: String, onExit: @escaping @Sendable (ChildProcess, String) -> Void) {
+        self.executable = executable
+        self.onExit = onExit
+    }
+
+    var isStopping: Bool { state.withLockedValue { $0.stopping } }
+
+    /// Starts (or restarts) a role; its previous process, if any, is replaced.
+    @discardableResult
+    func start(_ role: RoleSpec) throws -> ChildProcess {
+        let child = try ChildProcess(role: role, executable: executable, onExit: onExit)
+        state.withLockedValue { state in
+            if let i = state.children.firstIndex(where: { $0.role.name == role.name }) {
+                state.children[i] = child
+            } else {
+                state.children.append(child)
+            }
+        }
+        return child
+    }
 
     func stop() async {
-        let all = children.withLockedValue { $0 }
+        let all = state.withLockedValue { state in
+            state.stopping = true
+            return state.children
+        }
         // Router first so clients stop arriving, then workers, then the synchronizer.
         for child in all.reversed() { child.terminate() }
         let deadline = ContinuousClock.now + .seconds(10)

@@ -3,19 +3,29 @@ import NIOConcurrencyHelpers
 
 /// One role started by `hedgerow up`: its process, its log file, and how it ended.
 final class ChildProcess: Sendable {
-    let name: String
-    let logPath: String
+    let role: RoleSpec
+    var name: String { role.name }
+    var logPath: String { role.logPath }
     private let process: Process
     private let stopping = NIOLockedValueBox(false)
 
-    init(name: String, executable: String, arguments: [String], logPath: String, onExit: @escaping @Sendable (ChildProcess, String) -> Void) throws {
-        self.name = name
-        self.logPath = logPath
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+    /// When this run started, to tell a crash loop from a role that ran fine for a while.
+    let startedAt = ContinuousClock.now
+
+    /// Starts the process; its output goes to `logPath`, appended (a restarted role keeps its earlier log).
+    init(role: RoleSpec, executable: String, onExit: @escaping @Sendable (ChildProcess, String) -> Void) throws {
+        self.role = role
+        let logPath = role.logPath
+        if !FileManager.default.fileExists(atPath: logPath) {
+            guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: logPath])
+            }
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.arguments = role.arguments
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
@@ -40,9 +50,18 @@ final class ChildProcess: Sendable {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
     }
 
-    /// The last lines of the child's log: what it said before it died.
+    var uptime: Double {
+        let elapsed = ContinuousClock.now - startedAt
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// The last lines of the child's log (read from its last 64 KiB): what it said before it died.
     func lastLogLines(_ count: Int = 8) -> String {
-        guard let data = FileManager.default.contents(atPath: logPath) else { return "" }
+        guard let file = FileHandle(forReadingAtPath: logPath) else { return "" }
+        defer { try? file.close() }
+        let size = (try? file.seekToEnd()) ?? 0
+        try? file.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+        let data = (try? file.readToEnd()) ?? Data()
         return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(count).map { "    | \($0)" }.joined(separator: "\n")
     }
 

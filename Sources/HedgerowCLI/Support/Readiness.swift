@@ -4,7 +4,26 @@ import HedgerowCore
 /// Waits until every model of the desired state is AVAILABLE on its replicas (as the synchronizer reports) and
 /// answers ready through the router.
 enum Readiness {
-    struct NotReady: Error, Sendable { var message: String }
+    struct NotReady: Error, Sendable {
+        var message: String
+        /// The synchronizer's last report, if it answered: what is served and what is not, with reasons.
+        var report: SynchronizerStateReport?
+
+        func render() -> String {
+            guard let report, !report.versions.isEmpty else { return "  problem       \(message)" }
+            var lines = ["  models"]
+            for v in report.versions {
+                let available = v.replicas.filter { $0.state == "AVAILABLE" }.map { "\($0.worker) (\($0.address))" }
+                var line = "    \(v.model) v\(v.version): \(v.readyReplicas)/\(v.desiredReplicas) replicas\(available.isEmpty ? "" : " on " + available.joined(separator: ", "))"
+                let reasons = (v.problem.map { [$0] } ?? []) + v.replicas.compactMap { r in r.error.map { "\(r.worker): \($0)" } }
+                if v.readyReplicas == 0 { line += " — NOT SERVED" }
+                if !reasons.isEmpty { line += " (\(reasons.joined(separator: "; ")))" }
+                lines.append(line)
+            }
+            if let error = report.lastConfigError, report.configFileRefused { lines.append("  desired state refused: \(error)") }
+            return lines.joined(separator: "\n")
+        }
+    }
 
     struct Summary: Sendable {
         var versions: [SynchronizerStateReport.VersionStatus]
@@ -30,9 +49,11 @@ enum Readiness {
         defer { Task { await client.shutdown() } }
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         var lastProblem = "the synchronizer has not answered yet"
+        var lastReport: SynchronizerStateReport?
         while ContinuousClock.now < deadline && !Task.isCancelled {
             do {
                 let report = try await client.getJSON(SynchronizerStateReport.self, synchronizer, "/v1/state")
+                lastReport = report
                 let planned = Set(report.versions.map(\.model))
                 let missing = desired.models.map(\.name.rawValue).filter { !planned.contains($0) }
                 let notReady = report.versions.filter { $0.readyReplicas < min($0.desiredReplicas, workers) }
@@ -59,6 +80,6 @@ enum Readiness {
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
-        return .failure(NotReady(message: lastProblem))
+        return .failure(NotReady(message: lastProblem, report: lastReport))
     }
 }

@@ -171,6 +171,11 @@ final class HedgedCall: @unchecked Sendable {
         case .success(let response) where response.status == .serviceUnavailable:
             lastFailureReason = "unavailable"
             return .overloaded("replica answered 503: \(String(buffer: response.body))")
+        case .success(let response) where response.status == .notFound:
+            // The routing table says this replica holds the version and the router pinned it, so a 404 means a
+            // stale route (a restarted worker not yet given its models again): nothing ran, try another for free.
+            lastFailureReason = "not_loaded"
+            return .notSent("\(replica) does not hold it: \(String(buffer: response.body))")
         case .success(let response):
             return .response(response)
         case .failure(let error as HTTP2ClientError) where error.isSafeToRetry:
