@@ -124,11 +124,15 @@ public struct SynchronizerStateReport: Sendable, Codable, Equatable {
     public var generation: Int
     public var workers: [WorkerStatus]
     public var versions: [VersionStatus]
+    /// Versions kept off every worker because loading them took a worker down (absent from older reports).
+    public var poisoned: [PoisonedVersionStatus]?
 
     public init(
         configFile: String, configHash: String?, configAppliedAt: String?, lastConfigError: String?, lastConfigErrorAt: String? = nil,
-        configFileRefused: Bool = false, generation: Int, workers: [WorkerStatus], versions: [VersionStatus]
+        configFileRefused: Bool = false, generation: Int, workers: [WorkerStatus], versions: [VersionStatus],
+        poisoned: [PoisonedVersionStatus]? = nil
     ) {
+        self.poisoned = poisoned
         self.lastConfigErrorAt = lastConfigErrorAt
         self.configFileRefused = configFileRefused
         self.configFile = configFile

@@ -43,4 +43,6 @@ public enum MetricNames {
     public static let syncReplicas = "hedgerow_sync_replicas"
     public static let syncConfigErrors = "hedgerow_sync_config_errors_total"
     public static let syncGeneration = "hedgerow_sync_generation"
+    /// Model versions marked poisoned because loading them took a worker down, per `model`.
+    public static let syncPoisonedVersions = "hedgerow_sync_poisoned_versions_total"
 }

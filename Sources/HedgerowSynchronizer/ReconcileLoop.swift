@@ -14,6 +14,7 @@ struct ReconcileLoop: Sendable {
     let publisher: RoutesPublisher
     let inventory: WorkerInventory
     let report: NIOLockedValueBox<SynchronizerStateReport>
+    let poisoned: PoisonRegistry
     let clock: @Sendable () -> Double
     let logger: Logger
 
@@ -24,11 +25,16 @@ struct ReconcileLoop: Sendable {
     /// Each worker's last answer, used while it is still alive by heartbeat but slow to answer (a busy worker
     /// must not flap out of the routes); a refused connection drops it at once.
     private var lastReports: [String: WorkerStateReport] = [:]
+    /// Replicas LOADING or sent a load in the last round, and those sent an unload: to tell a worker that died
+    /// of a load (see `PoisonedVersions`).
+    private var loadingBefore: Set<Reconciler.ReplicaKey> = []
+    private var unloadsBefore: Set<Reconciler.ReplicaKey> = []
 
     init(
         configuration: SynchronizerConfiguration, admin: AdminClient, publisher: RoutesPublisher, inventory: WorkerInventory,
-        report: NIOLockedValueBox<SynchronizerStateReport>, clock: @escaping @Sendable () -> Double, logger: Logger
+        report: NIOLockedValueBox<SynchronizerStateReport>, poisoned: PoisonRegistry, clock: @escaping @Sendable () -> Double, logger: Logger
     ) {
+        self.poisoned = poisoned
         self.configuration = configuration
         self.admin = admin
         self.publisher = publisher
@@ -62,6 +68,8 @@ struct ReconcileLoop: Sendable {
             if inventory.isAlive(entry, now: now), let last = lastReports[entry.name] { observed[entry.name] = last }
         }
         lastReports = observed
+        let repository = ModelRepository(root: desired.repository)
+        watchForPoison(answered: answered, refused: Set(failures.values.filter(\.refused).map(\.name)), repository: repository, now: now)
         let alive = Set(observed.keys)
         for name in aliveBefore.subtracting(alive).sorted() {
             logger.warning("worker \(name) is out: \(failures[name]?.failure ?? "no heartbeat for \(inventory.deadAfter) s"); its replicas leave the routes")
@@ -77,7 +85,6 @@ struct ReconcileLoop: Sendable {
 
         // Plan.
         let specs = Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let repository = ModelRepository(root: desired.repository)
         let measured = Self.measuredMemory(observed)
         let demands = desired.models.flatMap { spec -> [PlacementPlanner.Demand] in
             versions(of: spec, in: repository).map { version in
@@ -112,6 +119,11 @@ struct ReconcileLoop: Sendable {
             memory: memory
         )
         memory = output.memory
+        loadingBefore = Set(output.loads)
+        for (worker, report) in observed {
+            for m in report.models where m.state == .loading { if let id = m.id { loadingBefore.insert(.init(worker: worker, id: id)) } }
+        }
+        unloadsBefore = Set(output.unloads)
         await withTaskGroup(of: Void.self) { group in
             for key in output.loads {
                 guard let address = observed[key.worker]?.address else { continue }
@@ -195,11 +207,27 @@ struct ReconcileLoop: Sendable {
         return false
     }
 
+    /// The versions to serve; poisoned ones are left out (so `latest: 1` falls back to the newest loadable one).
     private func versions(of spec: DesiredState.ModelSpec, in repository: ModelRepository) -> [ModelVersion] {
+        let loadable = { (v: ModelVersion) in !poisoned.isPoisoned(ModelVersionID(model: spec.name, version: v)) }
         switch spec.versions {
-        case .specific(let versions): versions
-        case .latest(let n): Array(repository.versions(of: spec.name).suffix(n))
+        case .specific(let versions): return versions.filter(loadable)
+        case .latest(let n): return Array(repository.versions(of: spec.name).filter(loadable).suffix(n))
         }
+    }
+
+    /// Marks versions whose load took a worker down, and lifts those whose files changed since.
+    private func watchForPoison(answered: [String: WorkerStateReport], refused: Set<String>, repository: ModelRepository, now: Double) {
+        let stamps = { (id: ModelVersionID) in PoisonRegistry.stamp(id, in: repository) }
+        let (added, lifted) = poisoned.withState { state in
+            (state.observe(loadingBefore: loadingBefore, unloadsSent: unloadsBefore, current: answered, refused: refused, stamps: stamps, now: now),
+             state.liftChanged(stamps: stamps))
+        }
+        for entry in added {
+            Counter(label: MetricNames.syncPoisonedVersions, dimensions: [("model", entry.id.model.rawValue)]).increment()
+            logger.error("poisoned \(entry.id): \(entry.reason); it is placed on no worker until its files change or `hedgerow clear-poison \(entry.id.model) \(entry.id.version)`")
+        }
+        for entry in lifted { logger.info("\(entry.id) is no longer poisoned: its files changed; placing it again") }
     }
 
     /// The largest memory any worker measured for each loaded version: better than the file-size estimate.
@@ -231,7 +259,11 @@ struct ReconcileLoop: Sendable {
         let snapshot = SynchronizerStateReport(
             configFile: source.file, configHash: source.currentHash, configAppliedAt: source.appliedAt.map { formatter.string(from: $0) },
             lastConfigError: source.lastError, lastConfigErrorAt: source.lastErrorAt.map { formatter.string(from: $0) },
-            configFileRefused: source.isRefused, generation: publisher.current.generation, workers: workers, versions: versions
+            configFileRefused: source.isRefused, generation: publisher.current.generation, workers: workers, versions: versions,
+            poisoned: poisoned.entries.map {
+                PoisonedVersionStatus(model: $0.id.model.rawValue, version: $0.id.version.number, worker: $0.worker, reason: $0.reason,
+                                      since: formatter.string(from: Date(timeIntervalSinceNow: $0.since - now)), crashReport: $0.crashReport)
+            }
         )
         report.withLockedValue { $0 = snapshot }
     }

@@ -37,14 +37,17 @@ public struct SynchronizerService: Service {
         ))
         let client = HTTP2ClientPool(group: group)
         defer { client.shutdown() }
-        let responder = SynchronizerResponder(publisher: publisher, inventory: inventory, report: report, clock: clock)
+        let poisoned = PoisonRegistry()
+        let responder = SynchronizerResponder(
+            publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, adminToken: configuration.adminToken, clock: clock
+        )
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let initialLoop = ReconcileLoop(
             configuration: configuration, admin: AdminClient(
                 client: client, token: configuration.adminToken,
                 stateTimeout: .milliseconds(Int64(configuration.heartbeatIntervalSeconds * 1000))
             ),
-            publisher: publisher, inventory: inventory, report: report, clock: clock, logger: logger
+            publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, clock: clock, logger: logger
         )
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }

@@ -27,6 +27,8 @@ public struct WorkerConfiguration: Sendable {
     /// Fault injection for query-of-death tests: crash the process on an inference request whose body contains
     /// this text.
     public var faultCrashOnBody: String?
+    /// Fault injection for poisoned-version tests: crash the process while loading any version of this model.
+    public var faultCrashOnLoad: String?
 
     public init(
         name: String, listen: HTTPServerConfiguration, advertisedAddress: String? = nil, zone: String = "default",

@@ -22,6 +22,7 @@ public struct WorkerService: Service {
         let inferencePool = NIOThreadPool(numberOfThreads: max(1, configuration.inferenceThreads))
         inferencePool.start()
         let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, logger: logger)
+        models.crashOnLoad.withLockedValue { $0 = configuration.faultCrashOnLoad }
         let client = HTTP2ClientPool(group: group)
         var responder: any HTTPResponder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool)
         if let marker = configuration.faultCrashOnBody {

@@ -83,7 +83,8 @@ import Testing
         let ids = (1...5).map { ModelVersionID(model: try! ModelName("m\($0)"), version: try! ModelVersion(1)) }
         let plan = PlacementPlanner.Plan(assignments: Dictionary(uniqueKeysWithValues: ids.map { ($0, ["w1"]) }), problems: [:])
         func round(_ states: [(ModelVersionID, ModelVersionState)]) -> [ModelVersionID] {
-            let observed = ["w1": report("w1", states)]
+            // Every version already serves on w2, so none of these loads is a probe.
+            let observed = ["w1": report("w1", states), "w2": report("w2", ids.map { ($0, .available) })]
             return Reconciler.reconcile(.init(models: [], plan: plan, observed: observed, now: 0, maxLoadsPerWorker: 2), memory: .init()).loads.map(\.id)
         }
         #expect(round([]) == [ids[0], ids[1]])                                  // two at a time, in order
@@ -111,5 +112,27 @@ import Testing
         unset.batching = nil
         out = Reconciler.reconcile(.init(models: [unset], plan: plan, observed: observed(wanted), now: 2), memory: .init())
         #expect(out.settings == [key])
+    }
+
+    @Test func aVersionServingNowhereLoadsOnOneWorkerFirst() {
+        let plan = PlacementPlanner.Plan(assignments: [m1: ["w1", "w2", "w3"]], problems: [:])
+        func round(_ observed: [WorkerStateReport]) -> [String] {
+            Reconciler.reconcile(.init(models: [spec], plan: plan, observed: Dictionary(uniqueKeysWithValues: observed.map { ($0.name, $0) }), now: 0),
+                                 memory: .init()).loads.map(\.worker)
+        }
+        #expect(round([report("w1", []), report("w2", []), report("w3", [])]) == ["w1"])
+        // While that one loads, the others wait; a failed probe is retried on its own.
+        #expect(round([report("w1", [(m1, .loading)]), report("w2", []), report("w3", [])]).isEmpty)
+        // Once it is AVAILABLE, the rest load together.
+        #expect(round([report("w1", [(m1, .available)]), report("w2", []), report("w3", [])]) == ["w2", "w3"])
+    }
+
+    @Test func aWorkerRunsOneProbeAtATime() {
+        let ids = (1...3).map { ModelVersionID(model: try! ModelName("m\($0)"), version: try! ModelVersion(1)) }
+        let plan = PlacementPlanner.Plan(assignments: Dictionary(uniqueKeysWithValues: ids.map { ($0, ["w1", "w2"]) }), problems: [:])
+        let observed = ["w1": report("w1", []), "w2": report("w2", [])]
+        let loads = Reconciler.reconcile(.init(models: [], plan: plan, observed: observed, now: 0, maxLoadsPerWorker: 2), memory: .init()).loads
+        // m1 probes on w1, m2 on w2; m3 waits for a worker without a probe.
+        #expect(loads == [.init(worker: "w1", id: ids[0]), .init(worker: "w2", id: ids[1])])
     }
 }

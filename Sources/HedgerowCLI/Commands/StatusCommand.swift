@@ -49,6 +49,13 @@ enum StatusTable {
             lines.append(row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
         if report.versions.isEmpty { lines.append("(no model versions planned yet)") }
+        for p in report.poisoned ?? [] {
+            lines.append("")
+            lines.append("POISONED   \(p.model) v\(p.version) since \(p.since): \(p.reason); placed on no worker until its files change or `hedgerow clear-poison \(p.model) \(p.version)`")
+            if let crash = p.crashReport {
+                lines.append("           " + crash.split(separator: "\n").suffix(6).joined(separator: "\n           "))
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }

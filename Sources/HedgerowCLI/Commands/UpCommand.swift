@@ -60,7 +60,8 @@ struct UpCommand: AsyncParsableCommand {
         let runDir = FileManager.default.temporaryDirectory.appendingPathComponent("hedgerow-up-\(getpid())").path
         try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
         let tokenFile = "\(runDir)/admin-token"
-        guard FileManager.default.createFile(atPath: tokenFile, contents: Data(UUID().uuidString.utf8), attributes: [.posixPermissions: 0o600]) else {
+        let token = UUID().uuidString
+        guard FileManager.default.createFile(atPath: tokenFile, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw ValidationError("cannot write the admin token file in \(runDir)")
         }
 
@@ -121,7 +122,17 @@ struct UpCommand: AsyncParsableCommand {
             case .childExited(let child, let how):
                 let delay = backoffs[child.role.name, default: RestartBackoff()].delay(afterRunning: child.uptime)
                 let restarts = backoffs[child.role.name]?.restarts ?? 1
-                print("hedgerow up: \(child.name) (pid \(child.pid)) \(how). Its last log lines (\(child.logPath)):\n\(child.lastLogLines())")
+                let lastLines = child.lastLogLines()
+                print("hedgerow up: \(child.name) (pid \(child.pid)) \(how). Its last log lines (\(child.logPath)):\n\(lastLines)")
+                if let worker = child.role.workerName {
+                    // Tell the synchronizer how it died, so a version whose load killed it is shown with the reason.
+                    let report = "\(child.name) \(how); last log lines:\n\(lastLines)"
+                    Task {
+                        let client = ControlClient()
+                        _ = try? await client.post(sync, "/v1/workers/\(worker)/crashed", body: report, token: token)
+                        await client.shutdown()
+                    }
+                }
                 print("hedgerow up: restarting \(child.name) in \(delay) s (restart \(restarts)); \(Self.meanwhile(child.role.name))")
                 Task {
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
@@ -173,6 +184,9 @@ struct RoleSpec: Sendable {
     var name: String
     var arguments: [String]
     var logPath: String
+
+    /// `w1` for the role "worker w1".
+    var workerName: String? { name.hasPrefix("worker ") ? String(name.dropFirst("worker ".count)) : nil }
 }
 
 /// The children of `up`, supervised together: started (and restarted) by role, stopped with SIGTERM, up to

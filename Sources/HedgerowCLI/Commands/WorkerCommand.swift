@@ -24,6 +24,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Fault injection: delay this percent of inference requests (0-100) by --fault-delay-ms.") var faultDelayPercent = 0.0
     @Option(help: "Fault injection: how long a delayed request waits before it is queued, milliseconds.") var faultDelayMs = 0
     @Option(help: .hidden) var faultCrashOnBody: String?
+    @Option(help: .hidden) var faultCrashOnLoad: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
@@ -40,6 +41,7 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.faultDelayPercent = faultDelayPercent
         configuration.faultDelayMs = faultDelayMs
         configuration.faultCrashOnBody = faultCrashOnBody
+        configuration.faultCrashOnLoad = faultCrashOnLoad
         try await RoleRunner.run(role: "worker.\(name)", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             WorkerService(configuration: configuration, group: group, logger: logger)
         }

@@ -55,14 +55,21 @@ final class ChildProcess: Sendable {
         return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
-    /// The last lines of the child's log (read from its last 64 KiB): what it said before it died.
+    /// The last lines of the child's log (read from its last 64 KiB): what it said before it died. When the Swift
+    /// runtime printed a crash backtrace, the lines before it (the fatal error and the role's last log lines) and
+    /// its "Program crashed" line are what tells why; the backtrace itself stays in the log file.
     func lastLogLines(_ count: Int = 8) -> String {
         guard let file = FileHandle(forReadingAtPath: logPath) else { return "" }
         defer { try? file.close() }
         let size = (try? file.seekToEnd()) ?? 0
         try? file.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
         let data = (try? file.readToEnd()) ?? Data()
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(count).map { "    | \($0)" }.joined(separator: "\n")
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        if let backtrace = lines.lastIndex(where: { $0.hasPrefix("*** Signal ") && $0.contains("Backtracing") }) {
+            let crashed = lines[backtrace...].first { $0.hasPrefix("*** Program crashed") }
+            lines = lines[..<backtrace].filter { !$0.allSatisfy(\.isWhitespace) }.suffix(count - 1) + (crashed.map { [$0] } ?? [])
+        }
+        return lines.suffix(count).map { "    | \($0)" }.joined(separator: "\n")
     }
 
     private static func describe(_ p: Process) -> String {

@@ -17,6 +17,13 @@ final class ControlClient: Sendable {
         try await pool.execute(HTTPRequest(method: .GET, target: path), to: address, timeout: timeout).response.get()
     }
 
+    /// POST with an optional admin token (`Authorization: Bearer`).
+    func post(_ address: String, _ path: String, body: String = "", token: String? = nil, timeout: TimeAmount = .seconds(2)) async throws -> HTTPResponse {
+        var request = HTTPRequest(method: .POST, target: path, body: ByteBuffer(string: body))
+        if let token { request.headers.add(name: "authorization", value: "Bearer \(token)") }
+        return try await pool.execute(request, to: address, timeout: timeout).response.get()
+    }
+
     func getJSON<T: Decodable>(_ type: T.Type, _ address: String, _ path: String) async throws -> T {
         let response = try await get(address, path)
         guard response.status.code == 200 else {

@@ -10,7 +10,7 @@ enum Readiness {
         var report: SynchronizerStateReport?
 
         func render() -> String {
-            guard let report, !report.versions.isEmpty else { return "  problem       \(message)" }
+            guard let report, !report.versions.isEmpty || !(report.poisoned ?? []).isEmpty else { return "  problem       \(message)" }
             var lines = ["  models"]
             for v in report.versions {
                 let available = v.replicas.filter { $0.state == "AVAILABLE" }.map { "\($0.worker) (\($0.address))" }
@@ -19,6 +19,9 @@ enum Readiness {
                 if v.readyReplicas == 0 { line += " — NOT SERVED" }
                 if !reasons.isEmpty { line += " (\(reasons.joined(separator: "; ")))" }
                 lines.append(line)
+            }
+            for p in report.poisoned ?? [] {
+                lines.append("    \(p.model) v\(p.version): NOT SERVED — poisoned: \(p.reason) (`hedgerow status` shows how it died)")
             }
             if let error = report.lastConfigError, report.configFileRefused { lines.append("  desired state refused: \(error)") }
             return lines.joined(separator: "\n")
@@ -57,7 +60,9 @@ enum Readiness {
                 let planned = Set(report.versions.map(\.model))
                 let missing = desired.models.map(\.name.rawValue).filter { !planned.contains($0) }
                 let notReady = report.versions.filter { $0.readyReplicas < min($0.desiredReplicas, workers) }
-                if report.configFileRefused, let error = report.lastConfigError {
+                if let p = report.poisoned?.first {
+                    lastProblem = "\(p.model) v\(p.version) is poisoned: \(p.reason)"
+                } else if report.configFileRefused, let error = report.lastConfigError {
                     lastProblem = "the desired state was refused: \(error)"
                 } else if !missing.isEmpty {
                     lastProblem = "no version planned yet for \(missing.joined(separator: ", ")) (is the repository populated?)"

@@ -12,6 +12,11 @@ import HedgerowCore
 /// Loads are bounded: at most `maxLoadsPerWorker` replicas LOADING on one worker at a time (a big rollout queues
 /// instead of starving inference), taken in model-version order. A FAILED load is retried after `retrySeconds`,
 /// doubling with each failure in a row up to `maxRetrySeconds`; meanwhile the previous version keeps serving.
+///
+/// A version AVAILABLE nowhere loads on one worker first (a probe): its other replicas load once that one is
+/// AVAILABLE, and a worker runs one probe at a time. A model file that crashes the worker loading it then takes
+/// down one worker, not every replica at once, and the death is pinned on it alone (`PoisonedVersions` then keeps
+/// it off the others).
 public enum Reconciler {
     public struct ReplicaKey: Hashable, Sendable {
         public var worker: String
@@ -85,6 +90,14 @@ public enum Reconciler {
         var loading: [String: Int] = [:]
         for (key, replicaState) in state where replicaState == .loading { loading[key.worker, default: 0] += 1 }
         output.memory.failedLoads = memory.failedLoads.filter { state[$0.key] != .available }
+        // Versions that serve nowhere yet: how many of their replicas are loading (at most one at a time).
+        var probing: [ModelVersionID: Int] = [:]
+        var probesOn: [String: Int] = [:]
+        for (key, replicaState) in state where replicaState == .available { probing[key.id] = -1 }
+        for (key, replicaState) in state where replicaState == .loading && probing[key.id] != -1 {
+            probing[key.id, default: 0] += 1
+            probesOn[key.worker, default: 0] += 1
+        }
         for (id, workers) in input.plan.assignments.sorted(by: { $0.key < $1.key }) {
             for worker in workers where input.observed[worker] != nil {
                 let key = ReplicaKey(worker: worker, id: id)
@@ -102,7 +115,14 @@ public enum Reconciler {
                 case .loading?:
                     due = false
                 }
-                guard due, loading[worker, default: 0] < input.maxLoadsPerWorker else { continue }
+                let isProbe = probing[id, default: 0] >= 0
+                guard due, loading[worker, default: 0] < input.maxLoadsPerWorker, !isProbe || (probing[id, default: 0] == 0 && probesOn[worker, default: 0] == 0) else {
+                    continue
+                }
+                if isProbe {
+                    probing[id] = 1
+                    probesOn[worker, default: 0] += 1
+                }
                 if state[key] == .failed { output.memory.failedLoads[key, default: 0] += 1 }
                 loading[worker, default: 0] += 1
                 output.loads.append(key)

@@ -31,6 +31,9 @@ public final class ModelManager: Sendable {
     private let loadPool: NIOThreadPool
     private let inferencePool: NIOThreadPool
     private let logger: Logger
+    /// Fault injection for tests (`--fault-crash-on-load MODEL`): loading any version of this model kills the
+    /// process, as a model file that traps the runtime would.
+    public let crashOnLoad = NIOLockedValueBox<String?>(nil)
 
     /// `inferencePool` runs the batches of every version; loads get a thread of their own.
     public init(repository: ModelRepository, inferencePool: NIOThreadPool, logger: Logger) {
@@ -191,6 +194,10 @@ public final class ModelManager: Sendable {
             var config = ModelConfig()
             do throws(HedgerowError) {
                 config = try ModelConfig.load(contentsOf: repository.configFile(id))
+                if crashOnLoad.withLockedValue({ $0 }) == id.model.rawValue {
+                    logger.critical("fault injection: crashing while loading \(id)")
+                    fatalError("fault injection: crash on load")
+                }
                 let graph = try ModelLoader.load(contentsOf: path)
                 try Self.warmUp(graph)
                 loaded = graph
