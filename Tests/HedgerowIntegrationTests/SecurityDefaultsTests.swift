@@ -107,6 +107,51 @@ import Testing
         }
     }
 
+    /// A real synchronizer: heartbeats cannot take a name held elsewhere (409), and invalid ones are 400s.
+    @Test func heartbeatsCannotTakeAnotherWorkersName() async throws {
+        let setup = try RoleTestSetup("names")
+        defer { setup.removeDirectory() }
+        let config = try setup.writeConfig(workers: ("w1", "w2"), hedging: "{ budgetPercent: 0 }")
+        let synchronizer = try HedgerowProcess(["synchronizer", "--listen", setup.synchronizer, "--desired", config, "--admin-token-file", setup.tokenFile])
+        let client = H2Client(address: setup.synchronizer)
+        func beat(_ name: String, _ address: String) async throws -> Answer {
+            let body = try JSONSerialization.data(withJSONObject: ["name": name, "address": address, "zone": "a", "memoryMB": 1024])
+            return try await client.send(.POST, "/v1/workers/heartbeat", body: body, headers: ["content-type": "application/json"])
+        }
+        do {
+            try #require(await FreePorts.waitUntilListening(setup.syncPort), "synchronizer did not listen:\n\(synchronizer.text)")
+            let elsewhere = "127.0.0.1:\(setup.routerPort)"
+            // A static worker's name stays at the address the desired state gives it.
+            let stolen = try await beat("w1", elsewhere)
+            #expect(stolen.status == 409 && stolen.text.contains("declared in the desired state"), "\(stolen.status) \(stolen.text)")
+            #expect(try await beat("w1", "127.0.0.1:\(setup.workerPort)").status == 200)
+            // A registered worker's name is held by its address while it is alive.
+            #expect(try await beat("w3", "127.0.0.1:\(setup.workerPort + 2)").status == 200)
+            let taken = try await beat("w3", elsewhere)
+            #expect(taken.status == 409 && taken.text.contains("held by a live worker"), "\(taken.status) \(taken.text)")
+            #expect(try await beat("w3", "127.0.0.1:\(setup.workerPort + 2)").status == 200)
+            for (name, address) in [("../w4", elsewhere), ("w4", "127.0.0.1:0"), ("w4", "127.0.0.1:+80"), ("w4\n", elsewhere), ("w4", "evil@127.0.0.1:80")] {
+                #expect(try await beat(name, address).status == 400, "\(name) at \(address)")
+            }
+            // The inventory holds exactly the three legitimate names (the state report follows within a round).
+            var names: Set<String> = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline {
+                let workers = try await client.send(.GET, "/v1/state").json?["workers"] as? [[String: Any]] ?? []
+                names = Set(workers.compactMap { $0["name"] as? String })
+                if names.contains("w3") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(names == ["w1", "w2", "w3"])
+        } catch {
+            await client.close()
+            await synchronizer.stop()
+            throw error
+        }
+        await client.close()
+        await synchronizer.stop()
+    }
+
     /// Starts `hedgerow worker` on loopback `port` with `arguments`, runs `body`, and stops the worker and the
     /// client whatever happens (bounded: SIGKILL after the grace period).
     static func withWorker(_ arguments: [String], port: Int, _ body: (HedgerowProcess, H2Client) async throws -> Void) async throws {
