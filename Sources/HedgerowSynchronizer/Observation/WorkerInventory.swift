@@ -61,8 +61,10 @@ public final class WorkerInventory: Sendable {
         entries.withLockedValue { entries in
             let decision = Self.decide(message, holder: entries[message.name], registered: entries.values.count(where: { !$0.isStatic }), now: now, deadAfter: deadAfter)
             guard decision == .accepted else { return decision }
-            let isStatic = entries[message.name]?.isStatic ?? false
-            entries[message.name] = Entry(name: message.name, address: message.address, zone: message.zone, memoryMB: message.memoryMB, lastSeen: now, isStatic: isStatic)
+            // A static worker keeps the address as the desired state spells it (the heartbeat's may differ in case).
+            let holder = entries[message.name], isStatic = holder?.isStatic ?? false
+            let address = isStatic ? holder?.address ?? message.address : message.address
+            entries[message.name] = Entry(name: message.name, address: address, zone: message.zone, memoryMB: message.memoryMB, lastSeen: now, isStatic: isStatic)
             return .accepted
         }
     }
