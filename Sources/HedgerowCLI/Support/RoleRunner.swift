@@ -61,7 +61,7 @@ struct ParentWatcher: Service {
 func readToken(_ path: String?) throws -> String? {
     guard let path else { return nil }
     let limit = 1024
-    // Bounded read: a token file that is a FIFO or /dev/zero must not hang or flood the process.
+    // Bounded read: a huge file or /dev/zero must not flood the process. Pipes stay allowed (`<(pass show …)`).
     guard let handle = FileHandle(forReadingAtPath: path) else {
         throw ValidationError("cannot read admin token file \(path)")
     }
