@@ -10,6 +10,8 @@ public struct HedgerowError: Error, Sendable, Equatable, CustomStringConvertible
         case notFound
         /// Wrong method for a known path: 405.
         case methodNotAllowed
+        /// The request clashes with current state (a worker name held by a live worker elsewhere): 409.
+        case conflict
         /// Body over the configured limit: 413.
         case payloadTooLarge
         /// The router holds this exact request in quarantine (it took down replicas): 422, so that retrying
@@ -43,6 +45,7 @@ public struct HedgerowError: Error, Sendable, Equatable, CustomStringConvertible
         case .unauthorized: 401
         case .notFound: 404
         case .methodNotAllowed: 405
+        case .conflict: 409
         case .payloadTooLarge: 413
         case .quarantined: 422
         case .overloaded: 429

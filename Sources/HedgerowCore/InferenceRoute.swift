@@ -33,7 +33,11 @@ public enum InferenceRoute: Hashable, Sendable {
     }
 
     /// Parses a request target (query string ignored). Returns nil for paths outside the client API;
-    /// throws for paths inside it that are malformed (bad model name or version).
+    /// throws for paths inside it that are malformed (bad model name, version or label).
+    ///
+    /// The path is taken exactly as sent: nothing is percent-decoded, so an encoded `..`, `/` or NUL (`%2e%2e`,
+    /// `%2f`, `%00`, double-encoded `%252e`) is a name holding `%`, which `ModelName` refuses. Segments are split
+    /// on `/` only; a model name, version or label is always exactly one segment.
     public static func parse(_ target: String) throws(HedgerowError) -> InferenceRoute? {
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
@@ -65,8 +69,10 @@ public enum InferenceRoute: Hashable, Sendable {
         case 1: selector = .latest
         case 3 where tail[1] == "versions": selector = .version(try ModelVersion(parsing: tail[2]))
         case 3 where tail[1] == "labels":
+            // Labels follow the model-name rules: they resolve in routing tables, never on disk, but one rule
+            // for every name keeps `%2f`, `..` and control characters out of every place a label travels to.
             guard ModelName.isValid(String(tail[2])) else {
-                throw HedgerowError(.badRequest, "invalid label '\(tail[2].prefix(140))' for model '\(model)'")
+                throw HedgerowError(.badRequest, "invalid label \(ModelName.quoted(tail[2])) for model '\(model)': use 1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit")
             }
             selector = .label(String(tail[2]))
         default: return nil

@@ -1,7 +1,9 @@
 /// A model's name as it appears in URLs, the desired state and the model repository.
 ///
-/// Invariant: matches `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}` and is never `.` or `..`-like, so a name can be joined
-/// to a repository path without escaping it. Anything else is refused before the file system is touched.
+/// Invariant: matches `[A-Za-z0-9][A-Za-z0-9_.-]{0,127}`, so it holds no `/`, `\`, NUL or `%`, never starts with
+/// a dot (no `.`, `..`, hidden files) and can be joined to a repository path as one component without escaping it.
+/// URL paths are not percent-decoded anywhere in Hedgerow, so `%2e%2e`, `%2f`, `%00` or `%252e` reach this check
+/// as they were sent and are refused for their `%`. Anything else is refused before the file system is touched.
 public struct ModelName: Hashable, Sendable, Comparable, CustomStringConvertible, Codable {
     public let rawValue: String
 
@@ -9,7 +11,7 @@ public struct ModelName: Hashable, Sendable, Comparable, CustomStringConvertible
         guard Self.isValid(rawValue) else {
             throw HedgerowError(
                 .badRequest,
-                "invalid model name '\(rawValue.prefix(140))': use 1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit"
+                "invalid model name \(Self.quoted(rawValue)): use 1-128 characters of A-Z a-z 0-9 _ . -, starting with a letter or digit"
             )
         }
         self.rawValue = rawValue
@@ -19,6 +21,22 @@ public struct ModelName: Hashable, Sendable, Comparable, CustomStringConvertible
         let utf8 = name.utf8
         guard let first = utf8.first, utf8.count <= 128, isAlphanumeric(first) else { return false }
         return utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// Hostile text made safe to put in an error message or a log line: at most 64 characters, quoted, with
+    /// anything but printable ASCII (control characters, NUL, newlines, non-ASCII) shown as `\u{..}` so an
+    /// error can neither forge log lines nor carry kilobytes of attacker input.
+    public static func quoted(_ text: some StringProtocol, limit: Int = 64) -> String {
+        var out = "'"
+        for (i, scalar) in text.unicodeScalars.enumerated() {
+            if i == limit { out += "…"; break }
+            if scalar.value >= 0x20 && scalar.value < 0x7F && scalar != "'" && scalar != "\\" {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            }
+        }
+        return out + "'"
     }
 
     private static func isAlphanumeric(_ c: UInt8) -> Bool {
@@ -51,12 +69,20 @@ public struct ModelVersion: Hashable, Sendable, Comparable, CustomStringConverti
         self.number = number
     }
 
-    /// Parses the decimal form used in URLs and directory names ("1", "42"); no sign, no leading "+", at most 18 digits.
+    /// Parses the canonical decimal form used in URLs and directory names ("1", "42"): ASCII digits only (no sign,
+    /// no leading "+", no spaces, no leading zero), at most 18 digits so it cannot overflow `Int`. Canonical means
+    /// one version has exactly one spelling: the text parsed is the directory name the repository is read from.
     public init(parsing text: Substring) throws(HedgerowError) {
-        guard !text.isEmpty, text.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let n = Int(text), n > 0 else {
-            throw HedgerowError(.badRequest, "invalid model version '\(text.prefix(40))': versions are positive integers")
+        guard Self.isCanonical(text), let n = Int(text), n > 0 else {
+            throw HedgerowError(.badRequest, "invalid model version \(ModelName.quoted(text, limit: 24)): versions are positive integers written without sign or leading zeros")
         }
         self.number = n
+    }
+
+    private static func isCanonical(_ text: Substring) -> Bool {
+        let utf8 = text.utf8
+        guard let first = utf8.first, first != UInt8(ascii: "0"), utf8.count <= 18 else { return false }
+        return utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     public var description: String { String(number) }

@@ -39,6 +39,8 @@ public enum MetricNames {
     public static let workerRequests = "hedgerow_worker_requests_total"
     /// Requests dropped before they ran because the client (or a router that lost interest) reset the stream.
     public static let workerCancelled = "hedgerow_worker_cancelled_total"
+    /// Inference requests refused with 503 because requests waited over `--max-queue-delay-ms` for a thread.
+    public static let workerShed = "hedgerow_worker_shed_total"
     // Synchronizer
     public static let syncReplicas = "hedgerow_sync_replicas"
     public static let syncConfigErrors = "hedgerow_sync_config_errors_total"

@@ -189,12 +189,17 @@ struct ReconcileLoop: Sendable {
             var reports: [String: WorkerStateReport] = [:]
             var failures: [String: Observation] = [:]
             for await observation in group {
-                if var report = observation.report {
+                if var report = observation.report, report.name == observation.name {
                     inventory.seen(observation.name, now: now)
                     report.address = entries.first { $0.name == observation.name }?.address ?? report.address
                     reports[observation.name] = report
                 } else {
-                    failures[observation.name] = observation
+                    var failed = observation
+                    if let report = observation.report {
+                        // Another process answers at this worker's address (a restart under another name?).
+                        failed.failure = "the process at its address says it is worker \(ModelName.quoted(report.name))"
+                    }
+                    failures[observation.name] = failed
                 }
             }
             return (reports, failures)

@@ -45,16 +45,7 @@ final class SynchronizerResponder: HTTPResponder {
         case (.GET, "/v1/state"):
             return loop.makeSucceededFuture(.json(report.withLockedValue { $0 }))
         case (.POST, "/v1/workers/heartbeat"):
-            do {
-                let message = try JSONDecoder().decode(WorkerHeartbeat.self, from: Data(request.body.readableBytesView))
-                guard !message.name.isEmpty, (try? HostAndPort.parse(message.address)) != nil else {
-                    return loop.makeSucceededFuture(.error(HedgerowError(.badRequest, "heartbeat needs a name and an address HOST:PORT")))
-                }
-                inventory.heartbeat(message, now: clock())
-                return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"ok":true}"#)))
-            } catch {
-                return loop.makeSucceededFuture(.error(HedgerowError(.badRequest, "malformed heartbeat: \(error)")))
-            }
+            return loop.makeSucceededFuture(heartbeat(request))
         case (.GET, "/metrics"):
             return loop.makeSucceededFuture(MetricsEndpoint.response())
         case (.GET, "/v2/health/live"), (.GET, "/v2/health/ready"):
@@ -66,18 +57,16 @@ final class SynchronizerResponder: HTTPResponder {
         }
     }
 
-    private func poisonCall(_ request: HTTPRequest) -> HTTPResponse {
-        if let adminToken {
-            guard let given = request.headers.first(name: "authorization"), BearerToken.matches(header: given, expected: adminToken) else {
-                return .error(HedgerowError(.unauthorized, "missing or wrong admin token (send Authorization: Bearer <token>)"))
-            }
+    func poisonCall(_ request: HTTPRequest) -> HTTPResponse {
+        if let adminToken, let refusal = BearerToken.authenticate(request.headers, expected: adminToken, hint: "the synchronizer's --admin-token-file") {
+            return refusal
         }
         let parts = request.path.split(separator: "/").map(String.init)
         switch parts.count {
         case 4 where parts[1] == "workers" && parts[3] == "crashed":
             let worker = parts[2]
-            guard (1...128).contains(worker.utf8.count), worker.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-                return .error(HedgerowError(.badRequest, "worker names are 1-128 printable ASCII characters"))
+            guard ModelName.isValid(worker) else {
+                return .error(HedgerowError(.badRequest, "invalid worker name \(ModelName.quoted(worker)): use 1-128 characters of A-Z a-z 0-9 _ . -"))
             }
             let text = String(decoding: request.body.readableBytesView.suffix(Self.maxCrashReportBytes), as: UTF8.self)
             poisoned.withState { $0.crashReported(worker: worker, text: text, now: clock()) }
@@ -93,6 +82,35 @@ final class SynchronizerResponder: HTTPResponder {
             return .jsonBytes(.init(string: #"{"cleared":true}"#))
         default:
             return .error(HedgerowError(.notFound, "no such endpoint: \(request.method) \(request.path)"))
+        }
+    }
+
+    /// `POST /v1/workers/heartbeat`: 200 when recorded; 400 for a malformed or invalid message
+    /// (`WorkerIdentity.validate`); 409 when the name belongs to another live worker; 503 when the inventory is full.
+    func heartbeat(_ request: HTTPRequest) -> HTTPResponse {
+        // With an admin token, only workers holding it may register: the synchronizer sends that token to every
+        // address it learns from a heartbeat.
+        if let adminToken, let refusal = BearerToken.authenticate(request.headers, expected: adminToken, hint: "the worker's --admin-token-file (the synchronizer's token)") {
+            return refusal
+        }
+        let message: WorkerHeartbeat
+        do {
+            message = try JSONDecoder().decode(WorkerHeartbeat.self, from: Data(request.body.readableBytesView))
+        } catch {
+            return .error(HedgerowError(.badRequest, "malformed heartbeat: expected JSON {\"name\", \"address\", \"zone\", \"memoryMB\"}: \(ModelName.quoted(String(describing: error), limit: 200))"))
+        }
+        do throws(HedgerowError) {
+            try WorkerIdentity.validate(message)
+        } catch {
+            return .error(error)
+        }
+        switch inventory.heartbeat(message, now: clock()) {
+        case .accepted:
+            return .jsonBytes(.init(string: #"{"ok":true}"#))
+        case .conflict(let reason):
+            return .error(HedgerowError(.conflict, reason))
+        case .full(let reason):
+            return .error(HedgerowError(.unavailable, reason))
         }
     }
 }

@@ -20,6 +20,9 @@ public struct WorkerConfiguration: Sendable {
     public var adminToken: String?
     /// Threads that run inference (never the event loops).
     public var inferenceThreads: Int
+    /// Admission control: an inference request is refused with 503 when requests wait longer than this for an
+    /// inference thread (see `QueueDelayGate`); 0 turns it off.
+    public var maxQueueDelayMs: Int = 100
     /// Fault injection for tests and benchmarks: delay this share of inference requests (0-100)…
     public var faultDelayPercent: Double = 0
     /// …by this long, before they are queued (as a stalled replica would).

@@ -33,7 +33,7 @@ public struct WorkerService: Service {
         var services: [any Service] = [server]
         if let synchronizer = configuration.synchronizer {
             let message = WorkerHeartbeat(name: configuration.name, address: configuration.advertisedAddress, zone: configuration.zone, memoryMB: configuration.memoryMB)
-            services.append(Heartbeat(synchronizer: synchronizer, message: message, interval: .milliseconds(Int(configuration.heartbeatIntervalSeconds * 1000)), client: client, logger: logger))
+            services.append(Heartbeat(synchronizer: synchronizer, message: message, interval: .milliseconds(Int(configuration.heartbeatIntervalSeconds * 1000)), client: client, token: configuration.adminToken, logger: logger))
         }
         defer { client.shutdown() }
         try await withThrowingDiscardingTaskGroup { group in

@@ -1,5 +1,6 @@
 import Foundation
 import HedgerowCore
+import HedgerowHTTP
 @testable import HedgerowRuntime
 @testable import HedgerowWorker
 import Testing

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import HedgerowCore
 import HedgerowHTTP
+import HedgerowSynchronizer
 import HedgerowWorker
 import Logging
 
@@ -20,6 +22,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("memory-mb"), help: "Memory offered for models, MiB (reported for placement).") var memoryMB = 2048
     @Option(help: "Largest request body accepted, bytes (413 above).") var maxBodyBytes = HTTPServerConfiguration.defaultMaxBodyBytes
     @Option(help: "Threads that run inference.") var inferenceThreads = 2
+    @Option(help: "Refuse inference requests with 503 (Retry-After) while requests wait longer than this for an inference thread, milliseconds; 0 turns it off.")
+    var maxQueueDelayMs = 100
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 1.0
     @Option(help: "Fault injection: delay this percent of inference requests (0-100) by --fault-delay-ms.") var faultDelayPercent = 0.0
     @Option(help: "Fault injection: how long a delayed request waits before it is queued, milliseconds.") var faultDelayMs = 0
@@ -38,10 +42,18 @@ struct WorkerCommand: AsyncParsableCommand {
             repository: URL(fileURLWithPath: repository).standardizedFileURL.path, synchronizer: try synchronizer.map(normalizeAddress),
             heartbeatIntervalSeconds: heartbeatInterval, adminToken: try readToken(adminTokenFile), inferenceThreads: inferenceThreads
         )
+        // The synchronizer refuses heartbeats from names, zones or addresses it cannot route to: say so at start.
+        do {
+            try WorkerIdentity.validate(WorkerHeartbeat(name: name, address: configuration.advertisedAddress, zone: zone, memoryMB: memoryMB))
+        } catch {
+            throw ValidationError(error.message.replacingOccurrences(of: "heartbeat: ", with: ""))
+        }
         configuration.faultDelayPercent = faultDelayPercent
         configuration.faultDelayMs = faultDelayMs
         configuration.faultCrashOnBody = faultCrashOnBody
         configuration.faultCrashOnLoad = faultCrashOnLoad
+        guard maxQueueDelayMs >= 0 && maxQueueDelayMs <= 600_000 else { throw ValidationError("--max-queue-delay-ms must be within 0...600000, got \(maxQueueDelayMs)") }
+        configuration.maxQueueDelayMs = maxQueueDelayMs
         try await RoleRunner.run(role: "worker.\(name)", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             WorkerService(configuration: configuration, group: group, logger: logger)
         }

@@ -55,15 +55,36 @@ struct ParentWatcher: Service {
     }
 }
 
-/// Reads a token file (first line, trimmed); a clear error if it is missing or empty.
+/// Reads a token file: its first line, without surrounding spaces or tabs. Clear errors if it is missing, empty,
+/// too long or holds characters a bearer token cannot carry (RFC 6750: letters, digits, `-._~+/`, trailing `=`).
+/// Errors name the file, never its content: the token must not reach a terminal or a log.
 func readToken(_ path: String?) throws -> String? {
     guard let path else { return nil }
-    guard let data = FileManager.default.contents(atPath: path) else {
+    let limit = 1024
+    // Bounded read: a huge file or /dev/zero must not flood the process. Pipes stay allowed (`<(pass show …)`).
+    guard let handle = FileHandle(forReadingAtPath: path) else {
         throw ValidationError("cannot read admin token file \(path)")
     }
-    let token = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    defer { try? handle.close() }
+    let data = (try? handle.read(upToCount: limit + 2)) ?? Data()
+    let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first ?? ""
+    let token = line.trimmingCharacters(in: .whitespaces)
     guard !token.isEmpty else { throw ValidationError("admin token file \(path) is empty") }
+    guard token.utf8.count <= limit else { throw ValidationError("admin token in \(path) is longer than \(limit) bytes") }
+    guard isBearerToken(token) else {
+        throw ValidationError("admin token in \(path) holds characters a bearer token cannot carry: use letters, digits and - . _ ~ + / (and = at the end)")
+    }
     return token
+}
+
+/// RFC 6750's `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+private func isBearerToken(_ token: String) -> Bool {
+    let body = token.utf8.reversed().drop { $0 == UInt8(ascii: "=") }
+    guard !body.isEmpty else { return false }
+    return body.allSatisfy { c in
+        (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z")) || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+            || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || "-._~+/".utf8.contains(c)
+    }
 }
 
 /// Accepts `host:port` or `http://host:port[/]`.

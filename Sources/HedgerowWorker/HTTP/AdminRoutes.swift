@@ -4,16 +4,29 @@ import HedgerowHTTP
 import NIOHTTP1
 
 /// `/admin/*`: what the synchronizer drives a worker with. Every call needs `Authorization: Bearer <token>`.
+///
+/// Invariants: the token is checked before anything else about the request (method, path, body) is looked at,
+/// so an unauthenticated caller learns nothing but 401; a worker started without a token refuses every admin
+/// call (there is no open mode: the admin API loads files and takes memory, so it is never left unguarded); no
+/// answer or error ever contains the expected or the given token.
 struct AdminRoutes {
     let responder: WorkerResponder
 
     func respond(to request: HTTPRequest) -> HTTPResponse {
-        guard let expected = responder.configuration.adminToken else {
-            return .error(HedgerowError(.unauthorized, "the admin API is disabled: this worker was started without --admin-token-file"))
+        if let refusal = Self.authenticate(request.headers, expected: responder.configuration.adminToken) { return refusal }
+        return route(request)
+    }
+
+    /// nil when the request carries exactly one `Authorization` header with the right bearer token; otherwise the
+    /// 401 to send (see `BearerToken.authenticate`). A worker started without a token refuses the admin API.
+    static func authenticate(_ headers: HTTPHeaders, expected: String?) -> HTTPResponse? {
+        guard let expected else {
+            return BearerToken.unauthorized("the admin API is disabled: this worker was started without --admin-token-file")
         }
-        guard let given = request.headers.first(name: "authorization"), BearerToken.matches(header: given, expected: expected) else {
-            return .error(HedgerowError(.unauthorized, "missing or wrong admin token (send Authorization: Bearer <token>)"))
-        }
+        return BearerToken.authenticate(headers, expected: expected, hint: "the worker's --admin-token-file")
+    }
+
+    private func route(_ request: HTTPRequest) -> HTTPResponse {
         let segments = request.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(2)
         if Array(segments) == ["state"] {
             guard request.method == .GET else { return .error(HedgerowError(.methodNotAllowed, "use GET on /admin/state")) }
@@ -22,7 +35,7 @@ struct AdminRoutes {
         }
         let parts = Array(segments)
         guard parts.count == 4, parts[0] == "models", parts[2] == "versions" else {
-            return .error(HedgerowError(.notFound, "no such admin endpoint: \(request.path)"))
+            return .error(HedgerowError(.notFound, "no such admin endpoint: \(ModelName.quoted(request.path, limit: 200))"))
         }
         do {
             let id = ModelVersionID(model: try ModelName(String(parts[1])), version: try ModelVersion(parsing: parts[3]))
@@ -42,25 +55,10 @@ struct AdminRoutes {
                 }
                 return .json(LoadedModelVersion(model: id.model.rawValue, version: id.version.number, state: .unloading), status: .accepted)
             default:
-                return .error(HedgerowError(.methodNotAllowed, "use PUT (load) or DELETE (unload) on \(request.path)"))
+                return .error(HedgerowError(.methodNotAllowed, "use PUT (load) or DELETE (unload) on /admin/models/\(id.model)/versions/\(id.version)"))
             }
         } catch {
             return .error(error)
         }
-    }
-}
-
-/// Bearer-token check in constant time (no early exit on the first differing byte).
-enum BearerToken {
-    static func matches(header: String, expected: String) -> Bool {
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix) else { return false }
-        let given = Array(header.utf8.dropFirst(prefix.utf8.count))
-        let wanted = Array(expected.utf8)
-        var difference = UInt8(given.count == wanted.count ? 0 : 1)
-        for i in 0..<wanted.count {
-            difference |= wanted[i] ^ (i < given.count ? given[i] : 0)
-        }
-        return difference == 0
     }
 }

@@ -16,11 +16,13 @@ final class WorkerResponder: HTTPResponder {
     let configuration: WorkerConfiguration
     let models: ModelManager
     let inferencePool: NIOThreadPool
+    let gate: QueueDelayGate
 
     init(configuration: WorkerConfiguration, models: ModelManager, inferencePool: NIOThreadPool) {
         self.configuration = configuration
         self.models = models
         self.inferencePool = inferencePool
+        self.gate = QueueDelayGate(targetNanoseconds: Int64(configuration.maxQueueDelayMs) * 1_000_000)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -46,6 +48,12 @@ final class WorkerResponder: HTTPResponder {
         }
     }
 
+    /// Past capacity (see `QueueDelayGate`): a 503 with Retry-After, counted, so the router or client goes elsewhere.
+    private func overloaded(_ model: ModelName) -> HedgerowError {
+        Counter(label: MetricNames.workerShed, dimensions: [("model", model.rawValue)]).increment()
+        return HedgerowError(.unavailable, "worker \(configuration.name) is overloaded: inference requests wait over \(configuration.maxQueueDelayMs) ms for a thread; retry shortly")
+    }
+
     private func methodNotAllowed(_ request: HTTPRequest) -> HedgerowError {
         HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
     }
@@ -54,6 +62,7 @@ final class WorkerResponder: HTTPResponder {
         guard case .model(let model, let selector, let action) = route else {
             return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint")))
         }
+        guard gate.admit() else { return context.eventLoop.makeSucceededFuture(.error(overloaded(model))) }
         let lease: ModelManager.Lease
         do { lease = try models.acquire(model, selector) } catch {
             return context.eventLoop.makeSucceededFuture(.error(error))
@@ -78,9 +87,13 @@ final class WorkerResponder: HTTPResponder {
                 lease.release()
                 answer.succeed(response)
             }
-            pool.submit { state in
+            let queued = NIODeadline.now()
+            pool.submit { [gate = self.gate] state in
                 guard case .active = state else {
                     return finish(.error(HedgerowError(.unavailable, "worker is shutting down")))
+                }
+                guard gate.started(waited: (NIODeadline.now() - queued).nanoseconds) else {
+                    return finish(.error(self.overloaded(model)))
                 }
                 if cancellation.isCancelled {
                     // The client reset the stream while this waited: spend nothing on it.

@@ -10,18 +10,50 @@ import Yams
 ///   maxDelayMicros: 1000  # longest a request waits for others
 /// ```
 /// The file is optional; a key it does not know is an error (a misspelt setting must not be silently ignored).
+/// It holds numbers only: no key names a path, so the file cannot make the worker read anything else.
 /// A `batching` set in the desired state wins over this file: the platform team has the last word.
 struct ModelConfig: Equatable {
     var batching: BatchingPolicy?
 
-    /// Reads the file if it exists; errors name the file and the key.
+    /// Reads the version's `config.yaml` if it has one, after vetting the version directory: this is the first
+    /// thing a load reads from it, so the whole directory is checked here before any byte of it is read. A version
+    /// directory, `model.onnx` or `config.yaml` that resolves outside the repository or its version directory, or
+    /// a model that is not a regular file, fails the load (`ModelRepository.verifiedModelFile`). The file has no
+    /// path fields, so nothing inside it can point elsewhere.
+    static func load(for id: ModelVersionID, in repository: ModelRepository) throws(HedgerowError) -> ModelConfig {
+        _ = try repository.verifiedModelFile(id)
+        guard let path = try repository.verifiedConfigFile(id) else { return ModelConfig() }
+        return try read(path, shownAs: repository.configFile(id))
+    }
+
+    /// Reads `path`, which the worker builds with `ModelRepository.configFile(_:)`: the version it belongs to is
+    /// vetted as in `load(for:in:)`. A path of any other shape is read only if it is not a link out of its
+    /// directory.
     static func load(contentsOf path: String) throws(HedgerowError) -> ModelConfig {
+        if let (repository, id) = ModelRepository.locate(configFile: path) {
+            return try load(for: id, in: repository)
+        }
         guard FileManager.default.fileExists(atPath: path) else { return ModelConfig() }
+        let directory = (path as NSString).deletingLastPathComponent
+        guard let real = ModelRepository.realPath(path), let realDirectory = ModelRepository.realPath(directory.isEmpty ? "." : directory),
+              ModelRepository.isInside(real, realDirectory) else {
+            throw HedgerowError(.loadFailed, "refusing \(path): it is a link that resolves outside its directory")
+        }
+        return try read(real, shownAs: path)
+    }
+
+    /// A settings file holds a handful of numbers; anything bigger is a mistake or an attack on the load thread.
+    static let maxBytes = 64 * 1024
+
+    private static func read(_ path: String, shownAs name: String) throws(HedgerowError) -> ModelConfig {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maxBytes {
+            throw HedgerowError(.loadFailed, "\(name): \(size) bytes is too big for a settings file (at most \(maxBytes))")
+        }
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw HedgerowError(.loadFailed, "\(path): cannot read: \(error.localizedDescription)")
+            throw HedgerowError(.loadFailed, "\(name): cannot read: \(error.localizedDescription)")
         }
-        return try parse(text, file: path)
+        return try parse(text, file: name)
     }
 
     static func parse(_ text: String, file: String) throws(HedgerowError) -> ModelConfig {

@@ -58,10 +58,8 @@ public final class ModelManager: Sendable {
     /// version's config.yaml.
     @discardableResult
     public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil) throws(HedgerowError) -> LoadOutcome {
-        let path = repository.modelFile(id)
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw HedgerowError(.notFound, "model repository has no \(id.model) version \(id.version) (looked for \(id.model)/\(id.version)/model.onnx)")
-        }
+        // Resolved and checked to stay inside its version directory (a link out is refused here, synchronously).
+        let path = try repository.verifiedModelFile(id)
         let (action, state) = entries.withLockedValue { entries -> (ModelLifecycle.Action, ModelVersionState) in
             if var entry = entries[id] {
                 let action = entry.lifecycle.loadRequested()

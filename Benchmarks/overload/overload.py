@@ -1,0 +1,187 @@
+"""Drives `hedgerow up` past its capacity with h2load and reports what clients got. See run.sh."""
+import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_ports(n):
+    ports, socks = [], []
+    while len(ports) < n:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        socks.append(s)
+        ports.append(p)
+    for s in socks:
+        s.close()
+    return ports
+
+
+def encoder_body():
+    ref = json.load(open(os.path.join(ROOT, "Models/encoder/1/reference.json")))
+    name, value = next(iter(ref["inputs"].items()))
+    data = value["data"] if isinstance(value, dict) else value
+    flat = []
+
+    def walk(x):
+        if isinstance(x, list):
+            for y in x:
+                walk(y)
+        else:
+            flat.append(x)
+    walk(data)
+    row = flat[: 16 * 64]
+    return json.dumps({"inputs": [{"name": name, "shape": [1, 16, 64], "datatype": "FP32", "data": row}]})
+
+
+class Cluster:
+    def __init__(self, binary, workdir, queue_ms):
+        self.router, self.sync, base, _ = free_ports(4)
+        self.base = base
+        cfg = os.path.join(workdir, "desired-state.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"repository: {ROOT}/Models\nmodels:\n  - name: encoder\n    versions: {{ latest: 1 }}\n    replicas: 2\n")
+        self.out = open(os.path.join(workdir, f"up-{queue_ms}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [binary, "up", "--config", cfg, "--workers", "2", "--router-port", str(self.router), "--sync-port", str(self.sync),
+             "--worker-base-port", str(base), f"--worker-argument=--max-queue-delay-ms={queue_ms}"],
+            stdout=self.out, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            self.out.seek(0)
+            if "Hedgerow is up." in self.out.read():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise SystemExit("hedgerow up did not become ready")
+
+    def pids(self):
+        """The router and workers (children of up), by command line."""
+        result = {}
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                if ppid != self.proc.pid:
+                    continue
+                with open(f"/proc/{pid}/cmdline") as f:
+                    args = f.read().split("\0")
+                result[args[1] + (" " + args[args.index("--name") + 1] if "--name" in args else "")] = int(pid)
+            except (OSError, ValueError, IndexError):
+                pass
+        return result
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def rss_mb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+
+
+def h2load(url, body_file, args, log_file):
+    cmd = ["h2load", "-d", body_file, "-H", "content-type: application/json", "--log-file", log_file] + args + [url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    rows = []
+    with open(log_file) as f:
+        for line in f:
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                rows.append((int(parts[1]), int(parts[2]) / 1000.0))
+    return out, rows
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def measure(binary, seconds, queue_ms, rate, workdir, body_file):
+    cluster = Cluster(binary, workdir, queue_ms)
+    url = f"http://127.0.0.1:{cluster.router}/v2/models/encoder/infer"
+    try:
+        pids = cluster.pids()
+        peak = {name: rss_mb(pid) or 0 for name, pid in pids.items()}
+        # Warm up at a moderate rate, then open-loop at `rate` (or closed-loop when rate is None).
+        h2load(url, body_file, ["-D", "3", "-c", "4", "-m", "4"], os.path.join(workdir, "warm.log"))
+        log = os.path.join(workdir, f"run-{queue_ms}-{rate}.log")
+        if rate is None:
+            args = ["-D", str(seconds), "-c", "8", "-m", "16"]
+        else:
+            clients = 8
+            args = ["-D", str(seconds), "-c", str(clients), "-m", "64", "--rps", str(max(1, rate // clients))]
+        import threading
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                for name, pid in pids.items():
+                    peak[name] = max(peak[name], rss_mb(pid) or 0)
+                stop.wait(0.5)
+        t = threading.Thread(target=sample)
+        t.start()
+        _, rows = h2load(url, body_file, args, log)
+        stop.set()
+        t.join()
+        alive = all(os.path.exists(f"/proc/{pid}") for pid in pids.values())
+        ok = [ms for status, ms in rows if status == 200]
+        shed = sum(1 for status, _ in rows if status in (503, 429))
+        other = len(rows) - len(ok) - shed
+        return {"goodput": len(ok) / seconds, "p50": pct(ok, 50), "p99": pct(ok, 99), "shed": shed, "other": other,
+                "sent": len(rows) / seconds, "rss": peak, "alive": alive}
+    finally:
+        cluster.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=3)
+    a = parser.parse_args()
+    if not shutil.which("h2load"):
+        raise SystemExit("h2load is missing: make bench-tools")
+    workdir = tempfile.mkdtemp(prefix="hedgerow-overload-")
+    body_file = os.path.join(workdir, "body.json")
+    with open(body_file, "w") as f:
+        f.write(encoder_body())
+    capacity = [measure(a.binary, a.seconds, 100, None, workdir, body_file)["goodput"] for _ in range(a.runs)]
+    cap = statistics.median(capacity)
+    print(f"capacity (closed loop, h2load -c 8 -m 16, encoder batch-1 requests): median {cap:.0f} req/s, runs {[round(c) for c in capacity]}")
+    rate = int(2 * cap)
+    print(f"\nopen loop at 2x capacity = {rate} req/s for {a.seconds} s (h2load -c 8 --rps {rate // 8}), {a.runs} runs per cell\n")
+    print("| admission control | goodput (% of capacity) median / worst | p50 ms | p99 ms median / worst | shed 503 | other failures | peak RSS MB (router, workers) | all up |")
+    print("|---|---|---|---|---|---|---|---|")
+    for queue_ms in (100, 0):
+        cells = [measure(a.binary, a.seconds, queue_ms, rate, workdir, body_file) for _ in range(a.runs)]
+        good = sorted(c["goodput"] / cap * 100 for c in cells)
+        p99 = sorted(c["p99"] for c in cells)
+        p50 = statistics.median(c["p50"] for c in cells)
+        rss = {}
+        for c in cells:
+            for name, mb in c["rss"].items():
+                rss[name] = max(rss.get(name, 0), mb)
+        rss_text = ", ".join(f"{name.split()[-1]} {mb:.0f}" for name, mb in sorted(rss.items()))
+        label = f"on (--max-queue-delay-ms {queue_ms})" if queue_ms else "off (0)"
+        print(f"| {label} | {statistics.median(good):.0f}% / {good[0]:.0f}% | {p50:.1f} | {statistics.median(p99):.1f} / {p99[-1]:.1f} "
+              f"| {sum(c['shed'] for c in cells) // len(cells)} | {sum(c['other'] for c in cells) // len(cells)} | {rss_text} | {all(c['alive'] for c in cells)} |")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
