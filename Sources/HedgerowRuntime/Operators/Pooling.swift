@@ -17,6 +17,8 @@ enum Pooling {
         let includePad = try node.int("count_include_pad", default: 0) != 0
         let planes = x.shape[0] * x.shape[1]
         let (inH, inW, outH, outW) = (g.input[0], g.input[1], g.output[0], g.output[1])
+        let shape = Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW])
+        _ = try TensorLimits.count(shape, node: node)
         var out = [Float](repeating: 0, count: planes * outH * outW)
         let wantsIndices = isMax && node.outputs.count > 1 && !node.outputs[1].isEmpty
         let columnMajor = try node.int("storage_order", default: 0) != 0
@@ -46,7 +48,7 @@ enum Pooling {
                     }
                 }
             }
-            return [Tensor(shape: Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+            return [Tensor(shape: shape, floats: out)]
         }
         values.withUnsafeBufferPointer { values in
             out.withUnsafeMutableBufferPointer { out in
@@ -76,7 +78,6 @@ enum Pooling {
                 }
             }
         }
-        let shape = Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW])
         return [Tensor(shape: shape, floats: out)] + (wantsIndices ? [Tensor(shape: shape, int64s: indices)] : [])
     }
 
@@ -85,7 +86,7 @@ enum Pooling {
         let x = try Operators.input(args, 0, of: node)
         let values = try x.floats("GlobalAveragePool input of node '\(node.label)'")
         guard x.shape.count >= 3 else { throw ShapeOperators.bad(node, "input must be [N, C, spatial…], got \(x.shape)") }
-        let planes = x.shape[0] * x.shape[1], size = x.shape[2...].reduce(1, *)
+        let planes = x.shape[0] * x.shape[1], size = x.shape[2...].dimensionProduct
         var out = [Float](repeating: 0, count: planes)
         for p in 0..<planes {
             var sum: Float = 0
