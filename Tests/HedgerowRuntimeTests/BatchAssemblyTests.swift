@@ -25,7 +25,9 @@ import Testing
                 let got = try #require(part[name])
                 #expect(got.shape == tensor.shape)
                 for (a, b) in zip(try got.floats(name), try tensor.floats(name)) {
-                    #expect(abs(a - b) <= 1e-5 * max(1, abs(b)))
+                    // OpenBLAS blocks a 6-row GEMM differently from a 1-row one, so sums round differently: the
+                    // runtime's tolerance against onnxruntime (1e-4), not bit equality.
+                    #expect(abs(a - b) <= 1e-4 * max(1, abs(b)))
                 }
             }
         }
