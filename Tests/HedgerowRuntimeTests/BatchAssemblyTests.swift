@@ -50,3 +50,22 @@ import Testing
         #expect(BatchAssembly.shape(of: ["x": Tensor(shape: [], floats: [1])]) == nil)
     }
 }
+
+@Suite struct BatchAssemblyHostileTests {
+    @Test func requestsThatDoNotShareAKeyMergeIntoNothingRatherThanTrap() {
+        let a = ["x": Tensor(shape: [1, 2], floats: [1, 2])]
+        #expect(BatchAssembly.merge([a, ["y": Tensor(shape: [1, 2], floats: [1, 2])]]).isEmpty)
+        #expect(BatchAssembly.merge([a, ["x": Tensor(shape: [1, 2], int64s: [1, 2])]]).isEmpty)
+        #expect(BatchAssembly.merge([a, ["x": Tensor(shape: [2], floats: [1, 2])]]).isEmpty)
+        #expect(BatchAssembly.merge([a, ["x": Tensor(shape: [], floats: [1])]]).isEmpty)
+        #expect(BatchAssembly.merge([a, a])["x"]?.shape == [2, 2])
+    }
+
+    @Test func rowCountsThatDoNotFitTheOutputsAreRefused() {
+        let outputs = ["y": Tensor(shape: [2, 1], floats: [1, 2])]
+        #expect(BatchAssembly.split(outputs, rows: [-1, 3]) == nil)
+        #expect(BatchAssembly.split(outputs, rows: [Int.max, Int.min + 2]) == nil)
+        #expect(BatchAssembly.split(outputs, rows: [1, 2]) == nil)
+        #expect(BatchAssembly.split(outputs, rows: [1, 1])?.count == 2)
+    }
+}
