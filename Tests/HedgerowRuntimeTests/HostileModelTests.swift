@@ -165,3 +165,21 @@ import Testing
         #expect(pool("MaxPool", [Self.attribute("kernel_shape", ints: [2, 2]), Self.attribute("strides", ints: [.max, .max]), autoPad]) != nil)
     }
 }
+
+extension HostileModelTests {
+    /// A window far larger than the image, over huge pads and strides: the result comes at once (only the taps
+    /// inside the image are visited), and matches the small equivalent.
+    @Test func hugeWindowsCostNoMoreThanTheImage() throws {
+        let x = Tensor(shape: [1, 1, 2, 2], floats: [1, 4, 3, 2])
+        let huge = 1 << 27
+        let attributes: [String: AttributeValue] = [
+            "kernel_shape": .ints([huge, huge]), "pads": .ints([huge - 2, huge - 2, 0, 0]), "strides": .ints([huge, huge]),
+        ]
+        let started = ContinuousClock.now
+        let pooled = try runKernel("MaxPool", [x], attributes)[0]
+        #expect(pooled == Tensor(shape: [1, 1, 1, 1], floats: [4]))
+        let averaged = try runKernel("AveragePool", [x], attributes)[0]
+        #expect(averaged == Tensor(shape: [1, 1, 1, 1], floats: [2.5]))
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+}

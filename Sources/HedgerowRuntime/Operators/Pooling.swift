@@ -57,13 +57,16 @@ enum Pooling {
                         let plane = p * inH * inW
                         for oy in 0..<outH {
                             for ox in 0..<outW {
-                                var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0, bestAt = 0
-                                for ky in 0..<kH {
-                                    let y = oy * sY - pT + ky * dY
-                                    for kx in 0..<kW {
-                                        let x = ox * sX - pL + kx * dX
-                                        if y >= -pT && y < inH + pB && x >= -pL && x < inW + pR { padded += 1 }
-                                        guard y >= 0 && y < inH && x >= 0 && x < inW else { continue }
+                                var best = -Float.infinity, sum: Float = 0, counted = 0, bestAt = 0
+                                let baseY = oy * sY - pT, baseX = ox * sX - pL
+                                // Only the taps inside the image are visited, so a window far larger than the
+                                // image (a model's attributes) costs no more than the image.
+                                let padded = taps(baseY, kH, dY, -pT, inH + pB).count * taps(baseX, kW, dX, -pL, inW + pR).count
+                                let columns = taps(baseX, kW, dX, 0, inW)
+                                for ky in taps(baseY, kH, dY, 0, inH) {
+                                    let y = baseY + ky * dY
+                                    for kx in columns {
+                                        let x = baseX + kx * dX
                                         let v = values[plane + y * inW + x]
                                         if v > best || counted == 0 { best = v; bestAt = columnMajor ? plane + x * inH + y : plane + y * inW + x }
                                         sum += v
@@ -79,6 +82,14 @@ enum Pooling {
             }
         }
         return [Tensor(shape: shape, floats: out)] + (wantsIndices ? [Tensor(shape: shape, int64s: indices)] : [])
+    }
+
+    /// The window taps `k` in `0..<size` whose position `base + k·dilation` lies in `low..<high`, in order.
+    @inline(__always)
+    static func taps(_ base: Int, _ size: Int, _ dilation: Int, _ low: Int, _ high: Int) -> Range<Int> {
+        let first = base >= low ? 0 : (low - base + dilation - 1) / dilation
+        let end = high > base ? Swift.min(size, (high - base + dilation - 1) / dilation) : 0
+        return first < end ? first..<end : 0..<0
     }
 
     /// The mean of each channel over every spatial position: [N, C, …] → [N, C, 1, …].
