@@ -42,7 +42,7 @@ import Testing
         // Small inputs whose output would be 2^29 elements.
         let table = Tensor.floats([1, 1 << 14])
         let ids = Tensor(shape: [1 << 15], int64s: [Int64](repeating: 0, count: 1 << 15))
-        #expect(kernelError("Gather", [table, ids])?.message.contains("node 'n' (Gather): output: shape [32768, 16384] is too large") == true)
+        #expect(kernelError("Gather", [table, ids])?.message.contains("node 'n' (Gather): output shape [32768, 16384] is too large") == true)
         let wide = Tensor(shape: [0, 1 << 28], floats: [])
         #expect(kernelError("Concat", [wide, wide], ["axis": .int(1)])?.message.contains("too large") == true)
         #expect(try runKernel("Concat", [wide, wide], ["axis": .int(0)])[0].shape == [0, 1 << 28])

@@ -56,7 +56,7 @@ import Testing
 
     @Test func broadcastOutputsPastTheLimitAreRefused() throws {
         let a = Tensor.floats([1 << 15, 1]), b = Tensor.floats([1, 1 << 14])
-        #expect(kernelError("Add", [a, b])?.message.contains("node 'n': shapes [32768, 1] and [1, 16384] broadcast together: shape [32768, 16384] is too large") == true)
+        #expect(kernelError("Add", [a, b])?.message.contains("node 'n': shapes [32768, 1] and [1, 16384]: broadcast to [32768, 16384] is too large") == true)
         #expect(kernelError("Equal", [a, b]) != nil)
         #expect(kernelError("Where", [Tensor(shape: [1, 1], bools: [true]), a, b]) != nil)
         #expect(kernelError("Mul", [.ints([1, 2]), .ints([1, 2, 3])]) != nil)

@@ -5,8 +5,8 @@ import Testing
 @Suite struct LinearAlgebraTests {
     @Test func productsPastTheLimitAreRefusedBeforeAllocating() throws {
         let column = Tensor.floats([1 << 15, 1]), row = Tensor.floats([1, 1 << 14])
-        #expect(kernelError("MatMul", [column, row])?.message.contains("node 'n' (MatMul): output: shape [32768, 16384] is too large") == true)
-        #expect(kernelError("Gemm", [column, row])?.message.contains("node 'n' (Gemm): output") == true)
+        #expect(kernelError("MatMul", [column, row])?.message.contains("node 'n' (MatMul): output shape [32768, 16384] is too large") == true)
+        #expect(kernelError("Gemm", [column, row])?.message.contains("node 'n' (Gemm): output shape") == true)
         #expect(kernelError("MatMul", [Tensor.floats([1 << 10, 1 << 10, 1, 1]), Tensor.floats([1, 1 << 10, 1, 1 << 9])]) != nil)
     }
 

@@ -7,7 +7,7 @@ import Testing
     let x = Tensor.floats([2, 3])
 
     @Test func reshapeTargetsThatOverflowOrAreNegative() throws {
-        #expect(kernelError("Reshape", [x, .ints([4_611_686_018_427_387_904, 8])])?.message.contains("node 'n' (Reshape): target shape") == true)
+        #expect(kernelError("Reshape", [x, .ints([4_611_686_018_427_387_904, 8])])?.message.contains("node 'n' (Reshape): target shape [") == true)
         #expect(kernelError("Reshape", [x, .ints([-1, .max, 2])]) != nil)
         #expect(kernelError("Reshape", [x, .ints([-1, -1])]) != nil)
         #expect(kernelError("Reshape", [x, .ints([.min, 6])]) != nil)
@@ -25,7 +25,7 @@ import Testing
         #expect(kernelError("Expand", [x, .ints([1 << 20, 1 << 20, 1])]) != nil)
         #expect(kernelError("Expand", [Tensor.floats([1, 1]), .ints([-1, -1])]) != nil)
         #expect(try runKernel("Expand", [x, .ints([2, 1, 1])])[0].shape == [2, 2, 3])
-        #expect(kernelError("ConstantOfShape", [.ints([4_611_686_018_427_387_904, 8])])?.message.contains("node 'n' (ConstantOfShape): output") == true)
+        #expect(kernelError("ConstantOfShape", [.ints([4_611_686_018_427_387_904, 8])])?.message.contains("node 'n' (ConstantOfShape): output shape") == true)
         #expect(kernelError("ConstantOfShape", [.ints([-1])]) != nil)
         #expect(kernelError("ConstantOfShape", [.ints([0, .max, .max])]) != nil)
         #expect(try runKernel("ConstantOfShape", [.ints([0, 5])])[0].shape == [0, 5])

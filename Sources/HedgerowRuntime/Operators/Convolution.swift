@@ -34,7 +34,7 @@ enum Convolution {
         // rows: the weights' elements per filter; columns: the output's per plane. Both ≤ 2^28 as products of the
         // non-zero dims of valid shapes; the column buffer (rows·columns) is checked like any tensor.
         let rows = cPerGroup * kH * kW, columns = outH * outW
-        _ = try TensorLimits.count([rows, columns], node: node, "im2col buffer")
+        _ = try TensorLimits.count([rows, columns], node: node, "im2col buffer shape")
         let pointwise = kH == 1 && kW == 1 && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
         // Small images (digits, feature maps deep in a net): one GEMM over the whole batch's columns beats a GEMM per
         // image, whose fixed cost dominates at a few dozen columns. Bounded to 16 MB of columns.

@@ -17,7 +17,7 @@ enum Broadcast {
             }
             out[i] = da == 1 ? db : da
         }
-        _ = try TensorLimits.count(out, what: "node '\(node)': shapes \(a) and \(b) broadcast together")
+        _ = try TensorLimits.count(out, what: "node '\(node)': shapes \(a) and \(b)", noun: "broadcast to")
         return out
     }
 

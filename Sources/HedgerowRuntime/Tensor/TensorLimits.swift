@@ -43,31 +43,32 @@ public enum TensorLimits {
         return empty ? 0 : product
     }
 
-    /// The element count of a valid `shape`, or an error of `kind` naming `what` and the shape.
-    public static func count(_ shape: [Int], what: @autoclosure () -> String, kind: HedgerowError.Kind = .badRequest) throws(HedgerowError) -> Int {
-        guard let n = validCount(shape) else { throw refusal(shape, what: what(), kind: kind) }
+    /// The element count of a valid `shape`, or an error of `kind` naming `what` and the shape
+    /// ("`what`: `noun` [2, -3] has a negative dimension (-3)").
+    public static func count(_ shape: [Int], what: @autoclosure () -> String, kind: HedgerowError.Kind = .badRequest, noun: String = "shape") throws(HedgerowError) -> Int {
+        guard let n = validCount(shape) else { throw refusal(shape, what: what(), kind: kind, noun: noun) }
         return n
     }
 
     /// The element count of a valid shape a kernel is about to allocate or index; the error names the node, its
-    /// operator and `what` (the output, the column buffer, the target shape).
-    static func count(_ shape: [Int], node: Node, _ what: String = "output") throws(HedgerowError) -> Int {
-        try count(shape, what: "node '\(node.label)' (\(node.opType)): \(what)")
+    /// operator and which shape it is (`noun`: the output shape, the im2col buffer shape, the target shape).
+    static func count(_ shape: [Int], node: Node, _ noun: String = "output shape") throws(HedgerowError) -> Int {
+        try count(shape, what: "node '\(node.label)' (\(node.opType))", noun: noun)
     }
 
     /// Checks every shape a kernel returned; the backstop that keeps the invariant for the next node's kernel.
     static func check(_ tensor: Tensor, node: Node) throws(HedgerowError) {
-        _ = try count(tensor.shape, node: node, "result")
+        _ = try count(tensor.shape, node: node, "result shape")
     }
 
-    static func refusal(_ shape: [Int], what: String, kind: HedgerowError.Kind) -> HedgerowError {
+    static func refusal(_ shape: [Int], what: String, kind: HedgerowError.Kind, noun: String) -> HedgerowError {
         if shape.count > maxRank {
-            return HedgerowError(kind, "\(what): shape \(describe(shape)) has \(shape.count) dimensions (at most \(maxRank))")
+            return HedgerowError(kind, "\(what): \(noun) \(describe(shape)) has \(shape.count) dimensions (at most \(maxRank))")
         }
         if let d = shape.first(where: { $0 < 0 }) {
-            return HedgerowError(kind, "\(what): shape \(shape) has a negative dimension (\(d))")
+            return HedgerowError(kind, "\(what): \(noun) \(shape) has a negative dimension (\(d))")
         }
-        return HedgerowError(kind, "\(what): shape \(shape) is too large (a tensor holds at most \(maxElements) elements)")
+        return HedgerowError(kind, "\(what): \(noun) \(shape) is too large (a tensor holds at most \(maxElements) elements)")
     }
 
     /// A list of numbers from outside for an error message: the first few of a long one, so that a message
