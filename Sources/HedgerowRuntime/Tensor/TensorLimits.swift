@@ -9,15 +9,15 @@ import HedgerowCore
 /// allocates), and from then on arithmetic over it cannot overflow.
 ///
 /// **The invariant ("a valid shape")**: at most `maxRank` dimensions, every dimension is ≥ 0 and the product of the
-/// non-zero dimensions is at most `maxElements`. A product over any subset of the axes of a valid shape is then at most `maxElements`
-/// (2^28), so strides, sub-products over axes and flat offsets need no further checks, and a product of two such
-/// numbers (2^56) still fits in `Int`. Zero dimensions are left out of the product on purpose: `[0, 2^62]` holds
+/// non-zero dimensions is at most `maxElements`. A product over any subset of the axes of a valid shape is then at
+/// most `maxElements` (2^28), so strides, sub-products over axes and flat offsets need no further checks, and a
+/// product of two such numbers (2^56) still fits in `Int`. Zero dimensions are left out of the product on purpose: `[0, 2^62]` holds
 /// no element, but its strides would still overflow.
 ///
 /// **Why 2^28 elements** (1 GiB of float32, 2 GiB of int64): the worker shares a 24 GiB machine with other workers
 /// and models, and a data-movement kernel (Transpose, Gather, Slice, Expand) holds its input, an index list of
-/// one `Int` per output element and its output at once, so one tensor at the limit costs up to about 5 GiB in
-/// flight. That is the most one request should be able to take. The largest tensors of real serving models (an
+/// one `Int` per output element and its output at once, so one tensor at the limit costs 4 GiB (float32) to 6 GiB
+/// (int64) in flight; 2^30 elements would make that 16 to 24 GiB, the whole machine. That is the most one request should be able to take. The largest tensors of real serving models (an
 /// embedding table of 50k × 4096, a batch of 32 images of 64 × 224 × 224 activations) are below it. Every
 /// dimension is then also below `Int32.max`, which the BLAS interface takes.
 public enum TensorLimits {
@@ -27,8 +27,8 @@ public enum TensorLimits {
     /// At most this many dimensions (numpy's limit): a shape is data too, and kernels walk it once per element.
     public static let maxRank = 64
 
-    /// The element count of `shape` if it is valid (every dimension ≥ 0, the product of the non-zero ones at most
-    /// `maxElements`), else nil. Never traps.
+    /// The element count of `shape` if it is valid (at most `maxRank` dimensions, each ≥ 0, the product of the
+    /// non-zero ones at most `maxElements`), else nil. Never traps.
     public static func validCount(_ shape: some Sequence<Int>) -> Int? {
         var product = 1, empty = false, rank = 0
         for d in shape {
