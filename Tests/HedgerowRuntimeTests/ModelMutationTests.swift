@@ -193,7 +193,7 @@ import Testing
         var outcomes: [Outcome: Int] = [:]
         let started = ContinuousClock.now
         // Fewer cases for the larger encoder: a debug build decodes its 200 kB for every case.
-        let cases = name == "encoder" ? 60 : 120
+        let cases = name == "encoder" ? 120 : 250
         for i in 0..<cases {
             let (data, what) = Self.mutateBytes(original, &random)
             outcomes[Self.loadAndRun(data, "\(name) byte case \(i): \(what)"), default: 0] += 1
