@@ -19,7 +19,7 @@ enum Constants {
         let count = try TensorLimits.count(shape, node: node)
         let value = try node.tensor("value") ?? Tensor(shape: [1], floats: [0])
         guard value.count == 1 else { throw ShapeOperators.bad(node, "value must hold one element, got shape \(value.shape)") }
-        return [value.picking([Int](repeating: 0, count: count), shape: shape)]
+        return [Tensor(shape: shape, storage: value.storage.repeating(count: count))]
     }
 }
 

@@ -185,6 +185,16 @@ extension Tensor.Storage {
         }
     }
 
+    /// The first element repeated `count` times (the storage holds at least one element).
+    func repeating(count: Int) -> Tensor.Storage {
+        switch self {
+        case .float32(let v): .float32([Float](repeating: v[0], count: count))
+        case .int64(let v): .int64([Int64](repeating: v[0], count: count))
+        case .int32(let v): .int32([Int32](repeating: v[0], count: count))
+        case .bool(let v): .bool([Bool](repeating: v[0], count: count))
+        }
+    }
+
     /// The values of several storages of one type, one after the other; nil if the types differ.
     static func joined(_ parts: [Tensor.Storage]) -> Tensor.Storage? {
         guard let first = parts.first else { return nil }
