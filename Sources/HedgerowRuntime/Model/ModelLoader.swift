@@ -24,12 +24,12 @@ public enum ModelLoader {
         guard proto.hasGraph else { throw HedgerowError(.loadFailed, "\(source) holds no graph") }
         let defaultImports = Set(proto.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map(\.version))
         guard defaultImports.count <= 1 else {
-            throw HedgerowError(.loadFailed, "\(source) imports the default-domain opset more than once, with versions \(defaultImports.sorted())")
+            throw HedgerowError(.loadFailed, "\(source) imports the default-domain opset more than once, with versions \(TensorLimits.describe(defaultImports.sorted().map { Int($0) }))")
         }
         let opset = defaultImports.first.map { Int($0) } ?? 0  // Int64 → Int: exact on 64-bit platforms.
         guard supportedOpsets.contains(opset) else {
-            throw HedgerowError(.loadFailed, opset == 0
-                ? "\(source) imports no default-domain opset (opset_import is empty)"
+            throw HedgerowError(.loadFailed, defaultImports.isEmpty
+                ? "\(source) imports no default-domain opset (opset_import has no entry for it)"
                 : "\(source) uses default-domain opset \(opset); Hedgerow supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound) (re-export with one of them)")
         }
         return try build(proto.graph, opset: opset, source: source)
