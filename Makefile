@@ -1,11 +1,12 @@
 # Hedgerow — the two commands of README.md, and what they need.
 #   make up     install what is missing, build (release) and run `hedgerow up`
-#   make test   install what is missing (the tests also use openssl, curl and the ONNX test data) and run every test
+#   make test   install what is missing (the tests also use openssl, curl and the ONNX test data), run every test,
+#               then a 2-minute soak of the debug build
 SHELL := /bin/bash
-APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata
+APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata python3
 ARGS ?=
 
-.PHONY: up test deps build release bench-tools
+.PHONY: up test deps build release bench-tools soak-short
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -23,6 +24,12 @@ up: release
 
 test: deps
 	swift test
+	$(MAKE) --no-print-directory soak-short
+
+# The soak's 2-minute version on the debug build `swift test` just made: every example model, good and bad requests,
+# a worker killed and restarted, YAML edits. The 30-minute one is Benchmarks/soak/run.sh (release build).
+soak-short:
+	python3 Benchmarks/soak/soak.py --binary .build/debug/hedgerow --minutes 2
 
 # h2load for the load measurements in README.md and Benchmarks/.
 bench-tools:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Overload: the encoder example on `hedgerow up` (router + 2 workers, release build), driven open-loop by h2load at
-# twice the pool's measured capacity, with the workers' admission control on (default --max-queue-delay-ms 100)
-# and off (0). Reports capacity, goodput, p50/p99 of admitted requests, shed 503s, other failures, peak RSS of
-# every process, and whether every process is still up. Each cell runs --runs times (median and worst printed).
+# Overload: the encoder example on `hedgerow up` (router + 2 workers, release build). Capacity is measured
+# closed-loop (h2load -c 8 -m 4, admission control off); then h2load drives the pool open-loop at twice that rate,
+# with the workers' admission control on (default --max-queue-delay-ms 100) and off (0). Reports goodput (share of
+# capacity), p50/p99 of admitted requests, shed 503s, other failures, peak RSS of every process, and whether every
+# process is still up. Each cell runs --runs times (median and worst printed).
 # Run from the repository root:  bash Benchmarks/overload/run.sh [--seconds 15] [--runs 3]
 set -euo pipefail
 seconds=15; runs=3

@@ -62,11 +62,15 @@ final class WorkerResponder: HTTPResponder {
         guard case .model(let model, let selector, let action) = route else {
             return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint")))
         }
-        guard gate.admit() else { return context.eventLoop.makeSucceededFuture(.error(overloaded(model))) }
         let lease: ModelManager.Lease
         do { lease = try models.acquire(model, selector) } catch {
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
+        guard let ticket = gate.admit() else {
+            lease.release()
+            return context.eventLoop.makeSucceededFuture(.error(overloaded(model)))
+        }
+        let gate = self.gate
         let cancellation = context.cancellation
         let body = request.body
         let modelLabel = lease.id.model.rawValue
@@ -84,15 +88,15 @@ final class WorkerResponder: HTTPResponder {
             let answer = loop.makePromise(of: HTTPResponse.self)
             // Every way out of this request goes through here: the lease is released exactly once.
             let finish: @Sendable (HTTPResponse) -> Void = { response in
+                gate.stoppedWaiting(ticket)
                 lease.release()
                 answer.succeed(response)
             }
-            let queued = NIODeadline.now()
-            pool.submit { [gate = self.gate] state in
+            pool.submit { state in
                 guard case .active = state else {
                     return finish(.error(HedgerowError(.unavailable, "worker is shutting down")))
                 }
-                guard gate.started(waited: (NIODeadline.now() - queued).nanoseconds) else {
+                guard gate.mayProceed(ticket) else {
                     return finish(.error(self.overloaded(model)))
                 }
                 if cancellation.isCancelled {
@@ -119,12 +123,13 @@ final class WorkerResponder: HTTPResponder {
                 } catch {
                     return finish(.error(error))
                 }
-                let request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
+                var request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
                     switch result {
                     case .success(let outputs): finish(.jsonBytes(ByteBuffer(string: encode(outputs))))
                     case .failure(let error): finish(.error(error))
                     }
                 }
+                request.onRun = { gate.stoppedWaiting(ticket) }
                 lease.batcher.submit(request, eventLoop: loop)
             }
             return answer.futureResult

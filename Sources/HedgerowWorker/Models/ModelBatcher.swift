@@ -20,6 +20,8 @@ final class ModelBatcher: Sendable {
         let feeds: [String: Tensor]
         let cancellation: CancellationSignal
         let complete: @Sendable (Result<[String: Tensor], HedgerowError>) -> Void
+        /// Called when the graph run that answers it starts (admission control stops counting its wait).
+        var onRun: (@Sendable () -> Void)? = nil
     }
 
     let id: ModelVersionID
@@ -109,6 +111,7 @@ final class ModelBatcher: Sendable {
     private func run(_ requests: [Request]) {
         let started = ContinuousClock.now
         defer { inferenceDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds) }
+        for request in requests { request.onRun?() }
         let rows = requests.map { $0.feeds.values.first?.shape.first ?? 1 }
         batchSize.record(rows.reduce(0, +))
         if requests.count > 1 {
