@@ -2,6 +2,8 @@
 import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "lib"))
+from upprocs import roles, rss_mb  # noqa: E402
 
 
 def free_ports(n):
@@ -57,22 +59,7 @@ class Cluster:
         raise SystemExit("hedgerow up did not become ready")
 
     def pids(self):
-        """The router and workers (children of up), by command line."""
-        result = {}
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                if ppid != self.proc.pid:
-                    continue
-                with open(f"/proc/{pid}/cmdline") as f:
-                    args = f.read().split("\0")
-                result[args[1] + (" " + args[args.index("--name") + 1] if "--name" in args else "")] = int(pid)
-            except (OSError, ValueError, IndexError):
-                pass
-        return result
+        return roles(self.proc.pid)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -80,16 +67,6 @@ class Cluster:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
 
 
 def h2load(url, body_file, args, log_file):

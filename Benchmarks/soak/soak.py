@@ -12,6 +12,8 @@ Standard library only; HTTP/1.1 to the router on loopback; every loop bounded by
 import argparse, http.client, json, os, random, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "lib"))
+from upprocs import roles, rss_mb  # noqa: E402
 
 
 def free_port(taken):
@@ -122,35 +124,6 @@ def client(port, good, bad, stats, deadline, seed):
         if response.getheader("connection", "").lower() == "close":
             conn.close()
             conn = None
-
-
-def roles(up_pid):
-    """name -> pid of up's children (synchronizer, router, worker wN)."""
-    result = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) != up_pid:
-                    continue
-            with open(f"/proc/{pid}/cmdline") as f:
-                args = f.read().split("\0")
-            name = args[1] + (" " + args[args.index("--name") + 1] if "--name" in args else "")
-            result[name] = int(pid)
-        except (OSError, ValueError, IndexError):
-            pass
-    return result
-
-
-def rss_mb(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
 
 
 def write_config(path, repository, variant):

@@ -25,14 +25,10 @@ import Testing
                 versions: { latest: 1 }
                 replicas: 2
             """.write(to: config, atomically: true, encoding: .utf8)
-        let routerPort = FreePorts.consecutive(1)
-        let syncPort = FreePorts.consecutive(1, avoiding: [routerPort])
-        let workerBase = FreePorts.consecutive(2, avoiding: [routerPort, syncPort])
-        let up = try HedgerowProcess([
-            "up", "--config", config.path, "--workers", "2", "--router-port", "\(routerPort)", "--sync-port", "\(syncPort)",
-            "--worker-base-port", "\(workerBase)", "--ready-timeout", "15",
-            "--worker-argument=--fault-crash-on-load", "--worker-argument=crasher",
+        let cluster = try UpCluster(config: config, workers: 2, arguments: [
+            "--ready-timeout", "15", "--worker-argument=--fault-crash-on-load", "--worker-argument=crasher",
         ])
+        let up = cluster.up
         defer { Task { await up.stop() } }
 
         // Not everything is ready: up says which model is not served and why, and keeps running.
@@ -41,9 +37,9 @@ import Testing
         #expect(up.process.isRunning)
 
         // One worker died loading it, not both; it was restarted.
-        let deaths = up.text.split(separator: "\n").filter { $0.hasPrefix("hedgerow up: worker w") && $0.contains("killed by signal") }
+        let deaths = cluster.workerDeaths
         #expect(deaths.count == 1, "\(deaths)")
-        let sync = "127.0.0.1:\(syncPort)"
+        let sync = cluster.synchronizer
         let control = H2Client(address: sync)
         defer { Task { await control.close() } }
         let state = try await control.send(.GET, "/v1/state").json
@@ -53,7 +49,7 @@ import Testing
         #expect(crash.contains("killed by signal") && crash.contains("fault injection: crashing while loading crasher"), "crash report: \(crash)")
 
         // The good model is served by both workers again (the restarted one got it back), through the router.
-        let h2 = H2Client(address: "127.0.0.1:\(routerPort)")
+        let h2 = H2Client(address: cluster.router)
         defer { Task { await h2.close() } }
         let row = try QueryOfDeathTests.rows(1)[0]
         let body = try JSONSerialization.data(withJSONObject: ["inputs": [["name": "input", "shape": [1, 64], "datatype": "FP32", "data": row]]])

@@ -21,18 +21,13 @@ import Testing
                 versions: { latest: 1 }
                 replicas: 3
             """.write(to: config, atomically: true, encoding: .utf8)
-        let routerPort = FreePorts.consecutive(1)
-        let syncPort = FreePorts.consecutive(1, avoiding: [routerPort])
-        let workerBase = FreePorts.consecutive(3, avoiding: [routerPort, syncPort])
-        let up = try HedgerowProcess([
-            "up", "--config", config.path, "--workers", "3", "--router-port", "\(routerPort)", "--sync-port", "\(syncPort)",
-            "--worker-base-port", "\(workerBase)", "--worker-argument=--fault-crash-on-body", "--worker-argument=\(Self.marker)",
-        ])
+        let cluster = try UpCluster(config: config, workers: 3, arguments: ["--worker-argument=--fault-crash-on-body", "--worker-argument=\(Self.marker)"])
+        let up = cluster.up
         defer { Task { await up.stop() } }
         try #require(await up.waitForOutput("Hedgerow is up.", timeout: .seconds(120)), "not ready:\n\(up.text)")
         try #require(up.text.contains("digits v1: 3/3 replicas"), "\(up.text)")
 
-        let h2 = H2Client(address: "127.0.0.1:\(routerPort)")
+        let h2 = H2Client(address: cluster.router)
         defer { Task { await h2.close() } }
         let rows = try Self.rows(8)
         func body(_ row: [Double], id: String) -> Data {
@@ -75,7 +70,7 @@ import Testing
         let okDuring = good.withLockedValue { $0.ok } - okBefore
 
         // At most two workers died; the poison never got a 200; after the first failure it was refused at once.
-        let deaths = up.text.split(separator: "\n").filter { $0.hasPrefix("hedgerow up: worker w") && ($0.contains("killed by signal") || $0.contains("exited with status")) }
+        let deaths = cluster.workerDeaths
         #expect(!deaths.isEmpty, "the fault flag crashed no worker:\n\(up.text)")
         #expect(deaths.count <= 2, "more than two workers died:\n\(deaths.joined(separator: "\n"))")
         #expect(!answers.contains { $0.0 == 200 })
@@ -93,7 +88,7 @@ import Testing
             if !restarted { try await Task.sleep(for: .milliseconds(200)) }
         }
         #expect(restarted, "not restarted: \(dead)\n\(up.text)")
-        let deadAddresses = Set(dead.compactMap { name in Int(name.dropFirst()).map { "127.0.0.1:\(workerBase + $0 - 1)" } })
+        let deadAddresses = Set(dead.compactMap { name in Int(name.dropFirst()).map(cluster.workerAddress) })
         var servedBy = Set<String>()
         let serveDeadline = ContinuousClock.now + .seconds(60)
         while !deadAddresses.isSubset(of: servedBy) && ContinuousClock.now < serveDeadline {
