@@ -113,18 +113,16 @@ struct ReconcileLoop: Sendable {
         plan = newPlan
 
         // Act.
+        // A version whose load is in question (its worker stopped answering mid-load) loads nowhere else until the
+        // question is settled: that worker answers, or it is found dead and the version poisoned.
+        let inQuestion = Set(loadingBefore.filter { answered[$0.worker] == nil }.map(\.id))
         let output = Reconciler.reconcile(
             .init(models: desired.models, plan: plan, observed: observed, now: now, drainSeconds: configuration.drainSeconds,
-                   maxLoadsPerWorker: configuration.maxLoadsPerWorker),
+                   maxLoadsPerWorker: configuration.maxLoadsPerWorker, held: inQuestion),
             memory: memory
         )
         memory = output.memory
-        loadingBefore = Set(output.loads)
-        for (worker, report) in observed {
-            for m in report.models where m.state == .loading { if let id = m.id { loadingBefore.insert(.init(worker: worker, id: id)) } }
-        }
-        unloadsBefore = Set(output.unloads)
-        await withTaskGroup(of: Void.self) { group in
+        let unloaded = await withTaskGroup(of: Reconciler.ReplicaKey?.self) { group -> Set<Reconciler.ReplicaKey> in
             for key in output.loads {
                 guard let address = observed[key.worker]?.address else { continue }
                 if let failures = output.memory.failedLoads[key] {
@@ -136,6 +134,7 @@ struct ReconcileLoop: Sendable {
                     do { try await admin.load(key.id, batching: batching, on: address) } catch {
                         logger.warning("load failed to start", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
+                    return nil
                 }
             }
             for key in output.settings {
@@ -146,6 +145,7 @@ struct ReconcileLoop: Sendable {
                     do { try await admin.load(key.id, batching: batching, on: address) } catch {
                         logger.warning("batching change failed", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
+                    return nil
                 }
             }
             for key in output.unloads {
@@ -154,10 +154,23 @@ struct ReconcileLoop: Sendable {
                 group.addTask { [admin, logger] in
                     do { try await admin.unload(key.id, on: address) } catch {
                         logger.warning("unload failed", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
+                        return nil
                     }
+                    return key
                 }
             }
+            var done: Set<Reconciler.ReplicaKey> = []
+            for await key in group { if let key { done.insert(key) } }
+            return done
         }
+        // A load in progress on a worker that did not answer this round stays in question until it answers (a
+        // crashing process can hang for seconds while the runtime prints its backtrace).
+        loadingBefore = Set(output.loads).union(loadingBefore.filter { answered[$0.worker] == nil })
+        for (worker, report) in answered {
+            for m in report.models where m.state == .loading { if let id = m.id { loadingBefore.insert(.init(worker: worker, id: id)) } }
+        }
+        // Only unloads the worker confirmed explain a version gone from it.
+        unloadsBefore = unloaded
         let generation = publisher.publish(output.routes)
         Gauge(label: MetricNames.syncGeneration).record(generation)
         publishReport(observed: observed, now: now)

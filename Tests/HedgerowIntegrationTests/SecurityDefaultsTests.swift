@@ -114,12 +114,18 @@ import Testing
         let config = try setup.writeConfig(workers: ("w1", "w2"), hedging: "{ budgetPercent: 0 }")
         let synchronizer = try HedgerowProcess(["synchronizer", "--listen", setup.synchronizer, "--desired", config, "--admin-token-file", setup.tokenFile])
         let client = H2Client(address: setup.synchronizer)
-        func beat(_ name: String, _ address: String) async throws -> Answer {
+        let token = try String(contentsOfFile: setup.tokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        func beat(_ name: String, _ address: String, token: String? = token) async throws -> Answer {
             let body = try JSONSerialization.data(withJSONObject: ["name": name, "address": address, "zone": "a", "memoryMB": 1024])
-            return try await client.send(.POST, "/v1/workers/heartbeat", body: body, headers: ["content-type": "application/json"])
+            var headers: HTTPHeaders = ["content-type": "application/json"]
+            if let token { headers.add(name: "authorization", value: "Bearer \(token)") }
+            return try await client.send(.POST, "/v1/workers/heartbeat", body: body, headers: headers)
         }
         do {
             try #require(await FreePorts.waitUntilListening(setup.syncPort), "synchronizer did not listen:\n\(synchronizer.text)")
+            // A synchronizer with an admin token takes heartbeats only from workers that hold it.
+            #expect(try await beat("w5", "127.0.0.1:\(setup.workerPort + 4)", token: nil).status == 401)
+            #expect(try await beat("w5", "127.0.0.1:\(setup.workerPort + 4)", token: "not-the-token").status == 401)
             let elsewhere = "127.0.0.1:\(setup.routerPort)"
             // A static worker's name stays at the address the desired state gives it.
             let stolen = try await beat("w1", elsewhere)

@@ -135,4 +135,11 @@ import Testing
         // m1 probes on w1, m2 on w2; m3 waits for a worker without a probe.
         #expect(loads == [.init(worker: "w1", id: ids[0]), .init(worker: "w2", id: ids[1])])
     }
+
+    @Test func aHeldVersionLoadsNowhere() {
+        let plan = PlacementPlanner.Plan(assignments: [m1: ["w1", "w2"]], problems: [:])
+        let observed = ["w1": report("w1", []), "w2": report("w2", [])]
+        let out = Reconciler.reconcile(.init(models: [spec], plan: plan, observed: observed, now: 0, held: [m1]), memory: .init())
+        #expect(out.loads.isEmpty)
+    }
 }

@@ -47,11 +47,15 @@ public enum Reconciler {
         public var retrySeconds: Double
         public var maxRetrySeconds: Double
         public var maxLoadsPerWorker: Int
+        /// Versions not to load anywhere this round (their last load is in question: see `PoisonedVersions`).
+        public var held: Set<ModelVersionID>
 
         public init(
             models: [DesiredState.ModelSpec], plan: PlacementPlanner.Plan, observed: [String: WorkerStateReport], now: Double,
-            drainSeconds: Double = 2, retrySeconds: Double = 5, maxRetrySeconds: Double = 120, maxLoadsPerWorker: Int = 2
+            drainSeconds: Double = 2, retrySeconds: Double = 5, maxRetrySeconds: Double = 120, maxLoadsPerWorker: Int = 2,
+            held: Set<ModelVersionID> = []
         ) {
+            self.held = held
             self.models = models
             self.plan = plan
             self.observed = observed
@@ -116,7 +120,7 @@ public enum Reconciler {
                     due = false
                 }
                 let isProbe = probing[id, default: 0] >= 0
-                guard due, loading[worker, default: 0] < input.maxLoadsPerWorker, !isProbe || (probing[id, default: 0] == 0 && probesOn[worker, default: 0] == 0) else {
+                guard due, !input.held.contains(id), loading[worker, default: 0] < input.maxLoadsPerWorker, !isProbe || (probing[id, default: 0] == 0 && probesOn[worker, default: 0] == 0) else {
                     continue
                 }
                 if isProbe {

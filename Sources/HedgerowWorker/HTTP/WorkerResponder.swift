@@ -66,10 +66,6 @@ final class WorkerResponder: HTTPResponder {
         do { lease = try models.acquire(model, selector) } catch {
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
-        guard let ticket = gate.admit() else {
-            lease.release()
-            return context.eventLoop.makeSucceededFuture(.error(overloaded(model)))
-        }
         let gate = self.gate
         let cancellation = context.cancellation
         let body = request.body
@@ -85,6 +81,12 @@ final class WorkerResponder: HTTPResponder {
         }
         let loop = context.eventLoop
         return faultDelay.flatMap {
+            // Admission is judged once the request is really here (after an injected fault delay, which stands
+            // for a replica slow before queueing, not for a queue).
+            guard let ticket = gate.admit() else {
+                lease.release()
+                return loop.makeSucceededFuture(.error(self.overloaded(model)))
+            }
             let answer = loop.makePromise(of: HTTPResponse.self)
             // Every way out of this request goes through here: the lease is released exactly once.
             let finish: @Sendable (HTTPResponse) -> Void = { response in

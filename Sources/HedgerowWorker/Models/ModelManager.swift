@@ -58,8 +58,9 @@ public final class ModelManager: Sendable {
     /// version's config.yaml.
     @discardableResult
     public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil) throws(HedgerowError) -> LoadOutcome {
-        // Resolved and checked to stay inside its version directory (a link out is refused here, synchronously).
-        let path = try repository.verifiedModelFile(id)
+        guard FileManager.default.fileExists(atPath: repository.modelFile(id)) else {
+            throw HedgerowError(.notFound, "model repository has no \(id.model) version \(id.version) (looked for \(id.model)/\(id.version)/model.onnx)")
+        }
         let (action, state) = entries.withLockedValue { entries -> (ModelLifecycle.Action, ModelVersionState) in
             if var entry = entries[id] {
                 let action = entry.lifecycle.loadRequested()
@@ -71,7 +72,7 @@ public final class ModelManager: Sendable {
             entries[id] = Entry(requestedBatching: batching)
             return (.startLoad, .loading)
         }
-        if action == .startLoad { startLoad(id, path: path) }
+        if action == .startLoad { startLoad(id) }
         return state == .available ? .available : .loading
     }
 
@@ -182,8 +183,10 @@ public final class ModelManager: Sendable {
         }
     }
 
-    private func startLoad(_ id: ModelVersionID, path: String) {
-        logger.info("loading", metadata: ["model": "\(id)", "file": "\(path)"])
+    /// Loads on the load thread. The file is resolved there and must stay inside its version directory (a link
+    /// out fails the load like any other load error: FAILED, reported, retried with backoff by the synchronizer).
+    private func startLoad(_ id: ModelVersionID) {
+        logger.info("loading", metadata: ["model": "\(id)"])
         loadPool.submit { [self] _ in
             Self.yieldToInference()
             let started = ContinuousClock.now
@@ -191,6 +194,7 @@ public final class ModelManager: Sendable {
             var loaded: ModelGraph?
             var config = ModelConfig()
             do throws(HedgerowError) {
+                let path = try repository.verifiedModelFile(id)
                 config = try ModelConfig.load(contentsOf: repository.configFile(id))
                 if crashOnLoad.withLockedValue({ $0 }) == id.model.rawValue {
                     logger.critical("fault injection: crashing while loading \(id)")
