@@ -26,6 +26,12 @@ final class ChildProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = role.arguments
+        // A crashing role prints its backtrace unsymbolicated (addresses and images; symbolicating a debug build
+        // took 4 s and up to 15 s on a loaded machine, while the process held its port and answered nothing), so it
+        // dies, is seen dead and is restarted at once. SWIFT_BACKTRACE set by the user wins.
+        var environment = ProcessInfo.processInfo.environment
+        if environment["SWIFT_BACKTRACE"] == nil { environment["SWIFT_BACKTRACE"] = "symbolicate=off" }
+        process.environment = environment
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
