@@ -27,28 +27,36 @@ public enum BatchAssembly {
         return (rows, BatchKey(inputs: dims, types: types))
     }
 
-    /// One feed dictionary holding every request's rows in order. All requests must share a `BatchKey`.
+    /// One feed dictionary holding every request's rows in order. All requests must share a `BatchKey` (the
+    /// batcher groups them by it): then every request has every input, of one element type and one shape after the
+    /// first dimension. If they do not, the result is empty: running it fails with the graph's "missing input"
+    /// error, and the caller runs the requests one by one.
     public static func merge(_ requests: [[String: Tensor]]) -> [String: Tensor] {
         guard let first = requests.first else { return [:] }
         if requests.count == 1 { return first }
         var merged: [String: Tensor] = [:]
         for (name, tensor) in first {
-            let parts = requests.map { $0[name]! }
+            let parts = requests.compactMap { $0[name] }
+            let inner = Array(tensor.shape.dropFirst())
+            guard parts.count == requests.count, parts.allSatisfy({ !$0.shape.isEmpty && Array($0.shape.dropFirst()) == inner }),
+                  let storage = Tensor.Storage.joined(parts.map(\.storage)) else { return [:] }
+            // Rows add up to the joined storage's count over the inner size, so the shape holds it exactly.
             let rows = parts.reduce(0) { $0 + $1.shape[0] }
-            let storage = Tensor.Storage.joined(parts.map(\.storage))!
-            merged[name] = Tensor(shape: [rows] + tensor.shape.dropFirst(), storage: storage)
+            merged[name] = Tensor(shape: [rows] + inner, storage: storage)
         }
         return merged
     }
 
     /// Each request's outputs, cut from the batch's by its row count; nil if some output is not batch-shaped.
     public static func split(_ outputs: [String: Tensor], rows: [Int]) -> [[String: Tensor]]? {
-        let total = rows.reduce(0, +)
         if rows.count == 1 { return [outputs] }
+        // Row counts come from requests' shapes (non-negative); checked anyway so a slice can never leave the storage.
+        guard rows.allSatisfy({ $0 >= 0 && $0 <= TensorLimits.maxElements }) else { return nil }
+        let total = rows.reduce(0, +)
         guard outputs.values.allSatisfy({ $0.shape.first == total }) else { return nil }
         var result = Array(repeating: [String: Tensor](), count: rows.count)
         for (name, tensor) in outputs {
-            let rowSize = tensor.shape.dropFirst().reduce(1, *)
+            let rowSize = tensor.shape.dropFirst().dimensionProduct
             var start = 0
             for (i, n) in rows.enumerated() {
                 result[i][name] = Tensor(

@@ -5,7 +5,8 @@ import HedgerowCore
 /// Invariants established at load: `nodes` is in topological order; every node input is a graph input, an
 /// initializer or an earlier node's output; every op has a kernel. Initializers are held once here and shared by
 /// every run (never copied per request). `lastUse[i]` lists the values that node `i` is the last reader of, so a
-/// run can release intermediates as soon as possible.
+/// run can release intermediates as soon as possible. Every tensor a run holds has a valid shape
+/// (`TensorLimits`): initializers are checked at load, feeds on entry, and each kernel's results as they come.
 public struct ModelGraph: Sendable {
     public let inputs: [TensorSignature]
     public let outputs: [TensorSignature]
@@ -28,6 +29,8 @@ public struct ModelGraph: Sendable {
                 throw HedgerowError(.badRequest, "missing input '\(signature.name)' (expected shape \(signature.metadataShapeText))")
             }
             try signature.check(tensor)
+            // A request's tensor is outside data: its shape must be one the kernels may compute with.
+            _ = try TensorLimits.count(tensor.shape, what: "input '\(signature.name)'")
             values[signature.name] = tensor
         }
         for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
@@ -36,7 +39,11 @@ public struct ModelGraph: Sendable {
         for (index, node) in nodes.enumerated() {
             let args = node.inputs.map { $0.isEmpty ? nil : values[$0] }
             let results = try kernels[index](node, args)
-            for (name, tensor) in zip(node.outputs, results) where !name.isEmpty { values[name] = tensor }
+            for (name, tensor) in zip(node.outputs, results) where !name.isEmpty {
+                // Kernels check what they allocate; this keeps the valid-shape invariant for the next node (O(rank)).
+                try TensorLimits.check(tensor, node: node)
+                values[name] = tensor
+            }
             for name in lastUse[index] { values[name] = nil }
         }
         var result: [String: Tensor] = [:]

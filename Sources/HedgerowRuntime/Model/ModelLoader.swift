@@ -22,10 +22,14 @@ public enum ModelLoader {
             throw HedgerowError(.loadFailed, "\(source) is not a valid ONNX model (protobuf decoding failed: \(error))")
         }
         guard proto.hasGraph else { throw HedgerowError(.loadFailed, "\(source) holds no graph") }
-        let opset = proto.opsetImport.first(where: { $0.domain.isEmpty || $0.domain == "ai.onnx" }).map { Int($0.version) } ?? 0
+        let defaultImports = Set(proto.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map(\.version))
+        guard defaultImports.count <= 1 else {
+            throw HedgerowError(.loadFailed, "\(source) imports the default-domain opset more than once, with versions \(TensorLimits.describe(defaultImports.sorted().map { Int($0) }))")
+        }
+        let opset = defaultImports.first.map { Int($0) } ?? 0  // Int64 → Int: exact on 64-bit platforms.
         guard supportedOpsets.contains(opset) else {
-            throw HedgerowError(.loadFailed, opset == 0
-                ? "\(source) imports no default-domain opset (opset_import is empty)"
+            throw HedgerowError(.loadFailed, defaultImports.isEmpty
+                ? "\(source) imports no default-domain opset (opset_import has no entry for it)"
                 : "\(source) uses default-domain opset \(opset); Hedgerow supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound) (re-export with one of them)")
         }
         return try build(proto.graph, opset: opset, source: source)
@@ -34,18 +38,33 @@ public enum ModelLoader {
     static func build(_ graph: Onnx_GraphProto, opset: Int, source: String) throws(HedgerowError) -> ModelGraph {
         var initializers: [String: Tensor] = [:]
         for tensor in graph.initializer {
-            initializers[tensor.name] = try TensorDecoding.decode(tensor, what: "initializer '\(tensor.name)'")
+            guard initializers[tensor.name] == nil else {
+                throw HedgerowError(.loadFailed, "\(source): initializer '\(tensor.name)' is defined twice")
+            }
+            initializers[tensor.name] = try TensorDecoding.decode(tensor, what: "\(source): initializer '\(tensor.name)'")
         }
         let inputs = try graph.input.filter { initializers[$0.name] == nil }.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in
             try signature(v, source: source)
+        }
+        guard Set(inputs.map(\.name)).count == inputs.count else {
+            throw HedgerowError(.loadFailed, "\(source): graph inputs \(inputs.map(\.name)) name one value twice")
+        }
+        // The warm-up runs on zeros of each input's declared shape (dynamic dimensions 1): that shape must be one
+        // the runtime may allocate.
+        for input in inputs {
+            _ = try TensorLimits.count(input.shape.map { $0 ?? 1 }, what: "\(source): graph input '\(input.name)'", kind: .loadFailed)
         }
         let outputs = try graph.output.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in try signature(v, source: source) }
 
         var nodes: [Node] = []
         for (index, proto) in graph.node.enumerated() {
             var attributes: [String: AttributeValue] = [:]
+            let label = proto.name.isEmpty ? "#\(index)" : proto.name
             for attribute in proto.attribute {
-                attributes[attribute.name] = try decode(attribute, node: proto.name.isEmpty ? "#\(index)" : proto.name)
+                guard attributes[attribute.name] == nil else {
+                    throw HedgerowError(.loadFailed, "\(source): node '\(label)' (\(proto.opType)) has attribute '\(attribute.name)' twice")
+                }
+                attributes[attribute.name] = try decode(attribute, node: label, source: source)
             }
             nodes.append(Node(name: proto.name, opType: proto.opType, inputs: proto.input, outputs: proto.output, attributes: attributes))
             if !proto.domain.isEmpty && proto.domain != "ai.onnx" {
@@ -77,22 +96,22 @@ public enum ModelLoader {
             throw HedgerowError(.loadFailed, "\(source): graph value '\(value.name)' has datatype \(ElementType.onnxName(tensorType.elemType)), which Hedgerow does not support yet")
         }
         let dims: [Int?] = tensorType.shape.dim.map { dim in
-            if case .dimValue(let v)? = dim.value, v > 0 { return Int(v) }
+            if case .dimValue(let v)? = dim.value, v > 0 { return Int(v) }  // Int64 → Int: exact on 64-bit platforms.
             return nil
         }
         return TensorSignature(name: value.name, elementType: type, shape: dims)
     }
 
-    private static func decode(_ attribute: Onnx_AttributeProto, node: String) throws(HedgerowError) -> AttributeValue {
+    private static func decode(_ attribute: Onnx_AttributeProto, node: String, source: String) throws(HedgerowError) -> AttributeValue {
         switch attribute.type {
         case .int: return .int(Int(attribute.i))
         case .float: return .float(attribute.f)
         case .ints: return .ints(attribute.ints.map { Int($0) })
         case .floats: return .floats(attribute.floats)
         case .string: return .string(String(decoding: attribute.s, as: UTF8.self))
-        case .tensor: return .tensor(try TensorDecoding.decode(attribute.t, what: "attribute '\(attribute.name)' of node '\(node)'"))
+        case .tensor: return .tensor(try TensorDecoding.decode(attribute.t, what: "\(source): attribute '\(attribute.name)' of node '\(node)'"))
         default:
-            throw HedgerowError(.loadFailed, "node '\(node)': attribute '\(attribute.name)' has a kind (\(attribute.type)) Hedgerow does not support")
+            throw HedgerowError(.loadFailed, "\(source): node '\(node)': attribute '\(attribute.name)' has a kind (\(attribute.type)) Hedgerow does not support")
         }
     }
 }

@@ -16,10 +16,10 @@ enum Constants {
     /// A tensor of the given shape filled with `value` (a one-element tensor; float32 0 by default).
     static let constantOfShape: Kernel = { node, args throws(HedgerowError) in
         let shape = try Operators.input(args, 0, of: node).integers("ConstantOfShape shape of node '\(node.label)'")
-        guard shape.allSatisfy({ $0 >= 0 }) else { throw ShapeOperators.bad(node, "negative dimension in \(shape)") }
+        let count = try TensorLimits.count(shape, node: node)
         let value = try node.tensor("value") ?? Tensor(shape: [1], floats: [0])
         guard value.count == 1 else { throw ShapeOperators.bad(node, "value must hold one element, got shape \(value.shape)") }
-        return [value.picking([Int](repeating: 0, count: shape.reduce(1, *)), shape: shape)]
+        return [Tensor(shape: shape, storage: value.storage.repeating(count: count))]
     }
 }
 
@@ -31,6 +31,7 @@ enum Cast {
         // `to` is a datatype number, or before opset 6 its name ("FLOAT").
         let names = ["FLOAT": 1, "INT32": 6, "INT64": 7, "BOOL": 9, "DOUBLE": 11, "FLOAT16": 10, "STRING": 8, "UINT8": 2, "INT8": 3]
         let to = if case .string(let name)? = node.attributes["to"] { names[name.uppercased()] ?? -1 } else { try node.int("to", default: 0) }
+        // `to` is an attribute (data): truncated to the protobuf enum's width, an unknown number is refused below.
         guard let type = ElementType(onnx: Int32(truncatingIfNeeded: to)) else {
             throw HedgerowError(.badRequest, "node '\(node.label)' (Cast): casting to \(ElementType.onnxName(Int32(truncatingIfNeeded: to))) is not supported")
         }
@@ -58,6 +59,8 @@ enum Cast {
         return Tensor(shape: x.shape, storage: storage)
     }
 
+    /// Float to Int64 without a trap: 9.223372e18 rounds to 2^63 in Float, so past both guards |f| < 2^63 and the
+    /// conversion is exact (truncating toward zero).
     private static func saturating(_ f: Float) -> Int64 {
         if f.isNaN { return 0 }
         if f >= 9.223372e18 { return .max }

@@ -12,25 +12,37 @@ enum Convolution {
         let group = try node.int("group", default: 1)
         let (batch, channels, filters) = (x.shape[0], x.shape[1], w.shape[0])
         guard group > 0, channels % group == 0, filters % group == 0, w.shape[1] == channels / group else {
-            throw ShapeOperators.bad(node, "input has \(channels) channels, weights \(w.shape) with group \(group) expect \(w.shape[1] * group)")
+            throw ShapeOperators.bad(node, "input has \(channels) channels, weights of shape \(w.shape) with group \(group) do not fit them")
         }
+        // The weights define the window: a kernel_shape attribute that disagrees would make the GEMM read past them.
         let kernel = try node.ints("kernel_shape") ?? Array(w.shape[2...])
+        guard kernel == Array(w.shape[2...]) else {
+            throw ShapeOperators.bad(node, "kernel_shape \(TensorLimits.describe(kernel)) does not match weights of shape \(w.shape)")
+        }
         let g = try WindowGeometry(node: node, input: spatial, kernel: kernel).as2D
         var bias: [Float]?
         if args.count > 2, let b = args[2] {
-            bias = try b.floats("Conv bias of node '\(node.label)'")
-            guard bias!.count == filters else { throw ShapeOperators.bad(node, "bias has \(bias!.count) values for \(filters) filters") }
+            let values = try b.floats("Conv bias of node '\(node.label)'")
+            guard values.count == filters else { throw ShapeOperators.bad(node, "bias has \(values.count) values for \(filters) filters") }
+            bias = values
         }
         let (inH, inW, kH, kW) = (g.input[0], g.input[1], g.kernel[0], g.kernel[1])
         let (outH, outW) = (g.output[0], g.output[1])
+        let outShape = [batch, filters] + (spatial.count == 1 ? [outW] : [outH, outW])
+        _ = try TensorLimits.count(outShape, node: node)
         let cPerGroup = channels / group, mPerGroup = filters / group
+        // rows: the weights' elements per filter; columns: the output's per plane. Both ≤ 2^28 as products of the
+        // non-zero dims of valid shapes; the column buffer (rows·columns) is checked like any tensor.
         let rows = cPerGroup * kH * kW, columns = outH * outW
+        _ = try TensorLimits.count([rows, columns], node: node, "im2col buffer shape")
         let pointwise = kH == 1 && kW == 1 && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
         // Small images (digits, feature maps deep in a net): one GEMM over the whole batch's columns beats a GEMM per
         // image, whose fixed cost dominates at a few dozen columns. Bounded to 16 MB of columns.
-        if group == 1, !pointwise, batch > 1, rows * batch * columns <= 1 << 22, rows > 0, columns > 0 {
+        // Every buffer handed to BLAS below is non-empty (its base address is non-nil): the input, the weights
+        // (filters·rows), the columns and the output.
+        if group == 1, !pointwise, batch > 1, rows * batch * columns <= 1 << 22, rows > 0, columns > 0, filters > 0, !input.isEmpty {
             let out = batchedConv(input, weights, bias: bias, batch: batch, channels: channels, filters: filters, rows: rows, columns: columns, g)
-            return [Tensor(shape: [batch, filters] + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+            return [Tensor(shape: outShape, floats: out)]
         }
         var out = [Float](repeating: 0, count: batch * filters * columns)
         var cols = [Float](repeating: 0, count: pointwise ? 0 : rows * columns)
@@ -69,7 +81,7 @@ enum Convolution {
                 }
             }
         }
-        return [Tensor(shape: [batch, filters] + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+        return [Tensor(shape: outShape, floats: out)]
     }
 
     /// Every image's columns side by side ([rows, batch·columns]), one GEMM, then each filter's row of the product

@@ -2,17 +2,20 @@ import HedgerowCore
 
 /// Operators that move values without computing on them: each works out, once per call, which input element
 /// lands where, then copies with `Tensor.picking`, so every element type is served by the same code.
+/// Input shapes are valid (`TensorLimits`); an output shape bigger than the input's (Gather, Concat) is checked
+/// before its index list is built. Starts, ends, steps, sizes and indices are data: clamped or refused first.
 enum DataMovement {
-    /// Row-major strides of a shape.
+    /// Row-major strides of a valid shape.
     static func strides(_ shape: [Int]) -> [Int] {
         var s = [Int](repeating: 1, count: shape.count)
         for i in stride(from: shape.count - 2, through: 0, by: -1) { s[i] = s[i + 1] * shape[i + 1] }
         return s
     }
 
-    /// Offsets `start + Σ index[d]·strides[d]` for every index of `shape`, in row-major order.
+    /// Offsets `start + Σ index[d]·strides[d]` for every index of a valid `shape`, in row-major order. Callers
+    /// pass strides that keep every offset inside the storage they pick from.
     static func offsets(shape: [Int], strides: [Int], start: Int = 0) -> [Int] {
-        let n = shape.reduce(1, *)
+        let n = shape.dimensionProduct
         guard n > 0 else { return [] }
         var out = [Int]()
         out.reserveCapacity(n)
@@ -35,7 +38,7 @@ enum DataMovement {
         let x = try Operators.input(args, 0, of: node)
         let rank = x.shape.count
         let perm = try node.ints("perm") ?? Array((0..<rank).reversed())
-        guard perm.sorted() == Array(0..<rank) else { throw ShapeOperators.bad(node, "perm \(perm) is not a permutation of 0..<\(rank)") }
+        guard perm.sorted() == Array(0..<rank) else { throw ShapeOperators.bad(node, "perm \(TensorLimits.describe(perm)) is not a permutation of 0..<\(rank)") }
         let inStrides = strides(x.shape)
         let shape = perm.map { x.shape[$0] }
         return [x.picking(offsets(shape: shape, strides: perm.map { inStrides[$0] }), shape: shape)]
@@ -63,8 +66,13 @@ enum DataMovement {
             var walk = inStrides
             var start = 0
             for (i, axis) in axes.enumerated() {
-                let dim = x.shape[axis], step = steps[i]
-                guard step != 0 else { throw ShapeOperators.bad(node, "steps must not be 0") }
+                let dim = x.shape[axis]
+                guard steps[i] != 0 else { throw ShapeOperators.bad(node, "steps must not be 0") }
+                // Starts and ends are data, often ±INT64_MAX ("to the end"): adding dim ≥ 0 to a negative one cannot
+                // overflow, and both are clamped into [-1, dim] before any other arithmetic. A step longer than the
+                // axis takes one element at most, so it is clamped to ±max(dim, 1), which keeps count·step and the
+                // walk stride within the tensor's size.
+                let step = steps[i] > 0 ? min(steps[i], max(dim, 1)) : max(steps[i], -max(dim, 1))
                 var s = starts[i] < 0 ? starts[i] + dim : starts[i]
                 var e = ends[i] < 0 ? ends[i] + dim : ends[i]
                 if step > 0 {
@@ -72,7 +80,7 @@ enum DataMovement {
                 } else {
                     s = min(max(s, 0), dim - 1); e = min(max(e, -1), dim - 1)
                 }
-                let count = step > 0 ? max(0, (e - s + step - 1) / step) : max(0, (s - e + (-step) - 1) / (-step))
+                let count = step > 0 ? (e > s ? (e - s - 1) / step + 1 : 0) : (s > e ? (s - e - 1) / -step + 1 : 0)
                 shape[axis] = count
                 if count > 0 { start += s * inStrides[axis] }
                 walk[axis] = inStrides[axis] * step
@@ -88,7 +96,9 @@ enum DataMovement {
         let axis = try Operators.axis(try node.int("axis", default: 0), rank: data.shape.count, node: node)
         let indices = try indicesTensor.integers("Gather indices of node '\(node.label)'")
         let dim = data.shape[axis]
-        let outer = data.shape[..<axis].reduce(1, *), inner = data.shape[(axis + 1)...].reduce(1, *)
+        let outer = data.shape[..<axis].dimensionProduct, inner = data.shape[(axis + 1)...].dimensionProduct
+        let shape = Array(data.shape[..<axis]) + indicesTensor.shape + Array(data.shape[(axis + 1)...])
+        _ = try TensorLimits.count(shape, node: node)
         var resolved = [Int]()
         resolved.reserveCapacity(indices.count)
         for index in indices {
@@ -98,12 +108,14 @@ enum DataMovement {
             }
             resolved.append(i)
         }
-        let shape = Array(data.shape[..<axis]) + indicesTensor.shape + Array(data.shape[(axis + 1)...])
         if case .float32(let table) = data.storage {
             // Embedding lookups: whole rows copied, no per-element index list.
             let rows = outer * resolved.count
+            guard rows * inner > 0 else { return [Tensor(shape: shape, floats: [])] }
             let out = [Float](unsafeUninitializedCapacity: rows * inner) { buffer, count in
                 table.withUnsafeBufferPointer { source in
+                    // Non-nil: the output holds rows·inner > 0 elements, so the table (which every row is read
+                    // from) is not empty either.
                     var at = buffer.baseAddress!
                     for o in 0..<outer {
                         for i in resolved {
@@ -139,8 +151,12 @@ enum DataMovement {
                 throw ShapeOperators.bad(node, "input shapes \(parts.map(\.shape)) differ outside axis \(axis)")
             }
         }
+        // Each part is valid; their sum along the axis may not be (and cannot overflow: each is ≤ maxElements).
+        var shape = first.shape
+        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+        _ = try TensorLimits.count(shape, node: node)
         guard let joined = Tensor.Storage.joined(parts.map(\.storage)) else { throw ShapeOperators.bad(node, "inputs differ in datatype") }
-        let outer = first.shape[..<axis].reduce(1, *), inner = first.shape[(axis + 1)...].reduce(1, *)
+        let outer = first.shape[..<axis].dimensionProduct, inner = first.shape[(axis + 1)...].dimensionProduct
         var bases: [Int] = []
         var running = 0
         for p in parts { bases.append(running); running += p.count }
@@ -152,8 +168,6 @@ enum DataMovement {
                 for k in 0..<block { picks.append(bases[j] + o * block + k) }
             }
         }
-        var shape = first.shape
-        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
         return [Tensor(shape: shape, storage: joined.picking(picks))]
     } }
 
@@ -170,13 +184,17 @@ enum DataMovement {
             } else if opset >= 13, args.count > 1, let t = args[1] {
                 sizes = try t.integers("split of node '\(node.label)'")
             } else {
+                // One part per output: num_outputs is an attribute (data), so it must agree with the node.
                 let parts = try node.int("num_outputs", default: node.outputs.count)
-                guard parts > 0 else { throw ShapeOperators.bad(node, "nothing to split into") }
+                guard parts > 0, parts == node.outputs.count else {
+                    throw ShapeOperators.bad(node, "num_outputs \(parts) must be the number of outputs (\(node.outputs.count)) and positive")
+                }
                 let size = (dim + parts - 1) / parts
                 sizes = (0..<parts).map { max(0, min(size, dim - $0 * size)) }
             }
-            guard sizes.reduce(0, +) == dim, sizes.allSatisfy({ $0 >= 0 }) else {
-                throw ShapeOperators.bad(node, "split sizes \(sizes) do not add up to \(dim) along axis \(axis)")
+            // Sizes are data: each is checked to lie in 0...dim before they are added, so the sum cannot overflow.
+            guard sizes.count == node.outputs.count, sizes.allSatisfy({ $0 >= 0 && $0 <= dim }), sizes.reduce(0, +) == dim else {
+                throw ShapeOperators.bad(node, "split sizes \(TensorLimits.describe(sizes)) must be \(node.outputs.count) non-negative sizes adding up to \(dim) along axis \(axis)")
             }
             let inStrides = strides(x.shape)
             var start = 0

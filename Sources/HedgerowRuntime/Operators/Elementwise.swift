@@ -72,8 +72,8 @@ enum Elementwise {
     } }
 
     static let equal = comparison("Equal", float: ==, int: ==, bool: ==)
-    static let greater = comparison("Greater", float: >, int: >, bool: nil)
-    static let less = comparison("Less", float: <, int: <, bool: nil)
+    static let greater = comparison("Greater", float: { $0 > $1 }, int: { $0 > $1 }, bool: nil)
+    static let less = comparison("Less", float: { $0 < $1 }, int: { $0 < $1 }, bool: nil)
 
     static func comparison(
         _ name: String, float: @escaping @Sendable (Float, Float) -> Bool, int: @escaping @Sendable (Int64, Int64) -> Bool,
@@ -104,9 +104,11 @@ enum Elementwise {
         }
         let shape = try Broadcast.shape(try Broadcast.shape(c.shape, x.shape, node: node.label), y.shape, node: node.label)
         let ci = Broadcast.indices(of: c.shape, in: shape), xi = Broadcast.indices(of: x.shape, in: shape), yi = Broadcast.indices(of: y.shape, in: shape)
-        // Element i of [X; Y] joined: X's own index, or Y's shifted past X.
+        // Element i of [X; Y] joined: X's own index, or Y's shifted past X. `joined` is non-nil: X and Y were
+        // checked above to hold one element type.
         let picks = (0..<ci.count).map { condition[ci[$0]] ? xi[$0] : x.count + yi[$0] }
-        return [Tensor(shape: shape, storage: Tensor.Storage.joined([x.storage, y.storage])!.picking(picks))]
+        guard let both = Tensor.Storage.joined([x.storage, y.storage]) else { throw ShapeOperators.bad(node, "X and Y differ in datatype") }
+        return [Tensor(shape: shape, storage: both.picking(picks))]
     }
 
     // Unary float operators.
@@ -186,8 +188,9 @@ enum Elementwise {
                 let lo = try low?.int64s("")[0] ?? .min, hi = try high?.int64s("")[0] ?? .max
                 return [Tensor(shape: x.shape, int64s: v.map { Swift.min(Swift.max($0, lo), hi) })]
             case .int32(let v):
-                let lo = try low.map { t throws(HedgerowError) in Int32(try t.integers("")[0]) } ?? .min
-                let hi = try high.map { t throws(HedgerowError) in Int32(try t.integers("")[0]) } ?? .max
+                // The bounds were converted to int32 by `bound`, so the values fit (clamping only documents it).
+                let lo = try low.map { t throws(HedgerowError) in Int32(clamping: try t.integers("")[0]) } ?? .min
+                let hi = try high.map { t throws(HedgerowError) in Int32(clamping: try t.integers("")[0]) } ?? .max
                 return [Tensor(shape: x.shape, int32s: v.map { Swift.min(Swift.max($0, lo), hi) })]
             case .bool:
                 throw HedgerowError(.badRequest, "node '\(node.label)' (Clip): input must be numeric, got BOOL")

@@ -15,20 +15,26 @@ enum LinearAlgebra {
         guard k == kb else {
             throw HedgerowError(.badRequest, "node '\(node.label)' (Gemm): inner dimensions differ: A is \(a.shape), B is \(b.shape) (transA=\(transA), transB=\(transB))")
         }
+        // m, n and k are dimensions of valid shapes (≤ 2^28 each); the product's size is checked before allocating.
+        let count = try TensorLimits.count([m, n], node: node)
         var out: [Float]
         var accumulate: Float = 0
         if args.count > 2, let c = args[2], beta != 0 {
             let cValues = try c.floats("Gemm input C of node '\(node.label)'")
-            let (broadcast, shape) = try Broadcast.binary([Float](repeating: 0, count: m * n), [m, n], cValues, c.shape, node: node.label) { _, c in beta * c }
+            guard try Broadcast.shape([m, n], c.shape, node: node.label) == [m, n] else {
+                throw HedgerowError(.badRequest, "node '\(node.label)' (Gemm): C of shape \(c.shape) does not broadcast to [\(m), \(n)]")
+            }
+            let (broadcast, shape) = try Broadcast.binary([Float](repeating: 0, count: count), [m, n], cValues, c.shape, node: node.label) { _, c in beta * c }
             guard shape == [m, n] else {
                 throw HedgerowError(.badRequest, "node '\(node.label)' (Gemm): C of shape \(c.shape) does not broadcast to [\(m), \(n)]")
             }
             out = broadcast
             accumulate = 1
         } else {
-            out = [Float](repeating: 0, count: m * n)
+            out = [Float](repeating: 0, count: count)
         }
         let av = try a.floats("Gemm input A of node '\(node.label)'"), bv = try b.floats("Gemm input B of node '\(node.label)'")
+        // With m, n and k positive, A (m·k), B (k·n) and the output (m·n) are non-empty: every base address exists.
         if m > 0, n > 0, k > 0 {
             av.withUnsafeBufferPointer { ap in
                 bv.withUnsafeBufferPointer { bp in
@@ -49,6 +55,9 @@ enum LinearAlgebra {
     /// weight matrix) folds every leading dimension of the left into the GEMM's M, so a batch is one call.
     static let matMul: Kernel = { node, args throws(HedgerowError) in
         var a = try Operators.input(args, 0, of: node), b = try Operators.input(args, 1, of: node)
+        guard !a.shape.isEmpty, !b.shape.isEmpty else {
+            throw HedgerowError(.badRequest, "node '\(node.label)' (MatMul): operands must have at least one dimension, got \(a.shape) and \(b.shape)")
+        }
         let aVector = a.shape.count == 1, bVector = b.shape.count == 1
         if aVector { a = a.reshaped([1] + a.shape) }
         if bVector { b = b.reshaped(b.shape + [1]) }
@@ -62,14 +71,14 @@ enum LinearAlgebra {
         var outShape: [Int]
         var out: [Float]
         if bBatch.isEmpty {
-            let rows = aBatch.reduce(1, *) * m
-            out = [Float](repeating: 0, count: rows * n)
+            let rows = aBatch.dimensionProduct * m  // A's own elements over k: a valid size.
+            out = [Float](repeating: 0, count: try TensorLimits.count(aBatch + [m, n], node: node))
             gemm(av, 0, bv, 0, &out, 0, m: rows, n: n, k: k)
             outShape = aBatch + [m, n]
         } else {
             let batch = try Broadcast.shape(aBatch, bBatch, node: node.label)
-            let count = batch.reduce(1, *)
-            out = [Float](repeating: 0, count: count * m * n)
+            let count = batch.dimensionProduct
+            out = [Float](repeating: 0, count: try TensorLimits.count(batch + [m, n], node: node))
             let sa = Broadcast.strides(of: aBatch, in: batch), sb = Broadcast.strides(of: bBatch, in: batch)
             var index = [Int](repeating: 0, count: batch.count)
             for i in 0..<count {
@@ -86,6 +95,7 @@ enum LinearAlgebra {
         return [Tensor(shape: outShape, floats: out)]
     }
 
+    /// One GEMM at offsets into A, B and C; with m, n and k positive each buffer holds at least the block it reads.
     private static func gemm(_ a: [Float], _ aOffset: Int, _ b: [Float], _ bOffset: Int, _ c: inout [Float], _ cOffset: Int, m: Int, n: Int, k: Int) {
         guard m > 0, n > 0, k > 0 else { return }
         a.withUnsafeBufferPointer { ap in

@@ -11,7 +11,7 @@ enum Normalization {
         }
         let values = try x.floats("BatchNormalization input of node '\(node.label)'")
         guard x.shape.count >= 2 else { throw ShapeOperators.bad(node, "input must have a channel axis, got shape \(x.shape)") }
-        let channels = x.shape[1], inner = x.shape[2...].reduce(1, *), batch = x.shape[0]
+        let channels = x.shape[1], inner = x.shape[2...].dimensionProduct, batch = x.shape[0]
         var parameters: [[Float]] = []
         for (i, name) in ["scale", "B", "mean", "var"].enumerated() {
             let p = try Operators.input(args, i + 1, of: node).floats("BatchNormalization \(name) of node '\(node.label)'")
@@ -40,7 +40,7 @@ enum Normalization {
         let axis = try Operators.axis(try node.int("axis", default: -1), rank: x.shape.count, node: node)
         let epsilon = try node.float("epsilon", default: 1e-5)
         let normShape = Array(x.shape[axis...])
-        let outer = x.shape[..<axis].reduce(1, *), length = normShape.reduce(1, *)
+        let outer = x.shape[..<axis].dimensionProduct, length = normShape.dimensionProduct
         func parameter(_ index: Int, _ name: String) throws(HedgerowError) -> [Float]? {
             guard index < args.count, let t = args[index] else { return nil }
             let v = try t.floats("LayerNormalization \(name) of node '\(node.label)'")

@@ -17,6 +17,8 @@ enum Pooling {
         let includePad = try node.int("count_include_pad", default: 0) != 0
         let planes = x.shape[0] * x.shape[1]
         let (inH, inW, outH, outW) = (g.input[0], g.input[1], g.output[0], g.output[1])
+        let shape = Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW])
+        _ = try TensorLimits.count(shape, node: node)
         var out = [Float](repeating: 0, count: planes * outH * outW)
         let wantsIndices = isMax && node.outputs.count > 1 && !node.outputs[1].isEmpty
         let columnMajor = try node.int("storage_order", default: 0) != 0
@@ -46,7 +48,7 @@ enum Pooling {
                     }
                 }
             }
-            return [Tensor(shape: Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW]), floats: out)]
+            return [Tensor(shape: shape, floats: out)]
         }
         values.withUnsafeBufferPointer { values in
             out.withUnsafeMutableBufferPointer { out in
@@ -55,13 +57,16 @@ enum Pooling {
                         let plane = p * inH * inW
                         for oy in 0..<outH {
                             for ox in 0..<outW {
-                                var best = -Float.infinity, sum: Float = 0, counted = 0, padded = 0, bestAt = 0
-                                for ky in 0..<kH {
-                                    let y = oy * sY - pT + ky * dY
-                                    for kx in 0..<kW {
-                                        let x = ox * sX - pL + kx * dX
-                                        if y >= -pT && y < inH + pB && x >= -pL && x < inW + pR { padded += 1 }
-                                        guard y >= 0 && y < inH && x >= 0 && x < inW else { continue }
+                                var best = -Float.infinity, sum: Float = 0, counted = 0, bestAt = 0
+                                let baseY = oy * sY - pT, baseX = ox * sX - pL
+                                // Only the taps inside the image are visited, so a window far larger than the
+                                // image (a model's attributes) costs no more than the image.
+                                let padded = taps(baseY, kH, dY, -pT, inH + pB).count * taps(baseX, kW, dX, -pL, inW + pR).count
+                                let columns = taps(baseX, kW, dX, 0, inW)
+                                for ky in taps(baseY, kH, dY, 0, inH) {
+                                    let y = baseY + ky * dY
+                                    for kx in columns {
+                                        let x = baseX + kx * dX
                                         let v = values[plane + y * inW + x]
                                         if v > best || counted == 0 { best = v; bestAt = columnMajor ? plane + x * inH + y : plane + y * inW + x }
                                         sum += v
@@ -76,8 +81,15 @@ enum Pooling {
                 }
             }
         }
-        let shape = Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW])
         return [Tensor(shape: shape, floats: out)] + (wantsIndices ? [Tensor(shape: shape, int64s: indices)] : [])
+    }
+
+    /// The window taps `k` in `0..<size` whose position `base + k·dilation` lies in `low..<high`, in order.
+    @inline(__always)
+    static func taps(_ base: Int, _ size: Int, _ dilation: Int, _ low: Int, _ high: Int) -> Range<Int> {
+        let first = base >= low ? 0 : (low - base + dilation - 1) / dilation
+        let end = high > base ? Swift.min(size, (high - base + dilation - 1) / dilation) : 0
+        return first < end ? first..<end : 0..<0
     }
 
     /// The mean of each channel over every spatial position: [N, C, …] → [N, C, 1, …].
@@ -85,7 +97,7 @@ enum Pooling {
         let x = try Operators.input(args, 0, of: node)
         let values = try x.floats("GlobalAveragePool input of node '\(node.label)'")
         guard x.shape.count >= 3 else { throw ShapeOperators.bad(node, "input must be [N, C, spatial…], got \(x.shape)") }
-        let planes = x.shape[0] * x.shape[1], size = x.shape[2...].reduce(1, *)
+        let planes = x.shape[0] * x.shape[1], size = x.shape[2...].dimensionProduct
         var out = [Float](repeating: 0, count: planes)
         for p in 0..<planes {
             var sum: Float = 0

@@ -23,7 +23,7 @@ enum Reductions {
             let keptShape = x.shape.enumerated().map { axes.contains($0.offset) ? 1 : $0.element }
             let keptStrides = DataMovement.strides(keptShape)
             let target = DataMovement.offsets(shape: x.shape, strides: x.shape.indices.map { axes.contains($0) ? 0 : keptStrides[$0] })
-            let n = outShape.reduce(1, *)
+            let n = outShape.dimensionProduct
             let folded = x.count / max(n, 1)
             switch x.storage {
             case .float32(let v):
@@ -39,6 +39,7 @@ enum Reductions {
             case .int32(let v):
                 var out = [Int32](repeating: kind == .max ? .min : 0, count: n)
                 for (i, t) in target.enumerated() { out[t] = kind == .max ? Swift.max(out[t], v[i]) : out[t] &+ v[i] }
+                // folded ≤ maxElements (2^28), so it fits in Int32.
                 if kind == .mean { out = out.map { folded == 0 ? 0 : $0 / Int32(folded) } }
                 return [Tensor(shape: outShape, int32s: out)]
             case .bool:
@@ -59,7 +60,7 @@ enum Reductions {
         case .int32(let v): values = v.map { Float($0) }
         case .bool: throw ShapeOperators.bad(node, "input must be numeric, got BOOL")
         }
-        let outer = x.shape[..<axis].reduce(1, *), length = x.shape[axis], inner = x.shape[(axis + 1)...].reduce(1, *)
+        let outer = x.shape[..<axis].dimensionProduct, length = x.shape[axis], inner = x.shape[(axis + 1)...].dimensionProduct
         guard length > 0 else { throw ShapeOperators.bad(node, "cannot take the maximum of an empty axis") }
         var out = [Int64](repeating: 0, count: outer * inner)
         for o in 0..<outer {

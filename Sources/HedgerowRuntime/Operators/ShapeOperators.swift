@@ -1,12 +1,13 @@
 import HedgerowCore
 
 /// Operators that change how values are viewed, never the values: the result shares the input's storage.
+/// Target shapes and axes are data (a model's constants, a request's tensors): checked before any arithmetic.
 enum ShapeOperators {
     /// Flatten to 2-D at `axis` (default 1): [d0·…·d(axis-1), d(axis)·…·d(n-1)].
     static let flatten: Kernel = { node, args throws(HedgerowError) in
         let x = try Operators.input(args, 0, of: node)
         let axis = try Operators.axis(try node.int("axis", default: 1), rank: x.shape.count, node: node, allowRank: true)
-        return [x.reshaped([x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *)])]
+        return [x.reshaped([x.shape[..<axis].dimensionProduct, x.shape[axis...].dimensionProduct])]
     }
 
     static let identity: Kernel = { node, args throws(HedgerowError) in
@@ -26,17 +27,21 @@ enum ShapeOperators {
         }
         let allowZero = try node.int("allowzero", default: 0) != 0
         for i in shape.indices where shape[i] == 0 && !allowZero {
-            guard i < x.shape.count else { throw bad(node, "shape \(shape) copies dimension \(i) of an input of rank \(x.shape.count)") }
+            guard i < x.shape.count else { throw bad(node, "shape \(TensorLimits.describe(shape)) copies dimension \(i) of an input of rank \(x.shape.count)") }
             shape[i] = x.shape[i]
         }
         let inferred = shape.indices.filter { shape[$0] == -1 }
-        guard inferred.count <= 1, shape.allSatisfy({ $0 >= -1 }) else { throw bad(node, "invalid target shape \(shape)") }
+        guard inferred.count <= 1, shape.allSatisfy({ $0 >= -1 }) else { throw bad(node, "invalid target shape \(TensorLimits.describe(shape))") }
         if let i = inferred.first {
-            let known = shape.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
-            guard known > 0, x.count % known == 0 else { throw bad(node, "cannot reshape \(x.shape) to \(shape)") }
-            shape[i] = x.count / known
+            var known = shape
+            known[i] = 1
+            // nil when the product overflows: then no input can match it either.
+            guard let k = Tensor.product(known), k > 0, x.count % k == 0 else { throw bad(node, "cannot reshape \(x.shape) to \(TensorLimits.describe(shape))") }
+            shape[i] = x.count / k
         }
-        guard shape.reduce(1, *) == x.count else { throw bad(node, "cannot reshape \(x.shape) (\(x.count) values) to \(shape)") }
+        guard try TensorLimits.count(shape, node: node, "target shape") == x.count else {
+            throw bad(node, "cannot reshape \(x.shape) (\(x.count) values) to \(shape)")
+        }
         return [x.reshaped(shape)]
     } }
 
@@ -59,10 +64,13 @@ enum ShapeOperators {
             guard let given = try axesArgument(node, args, opset: opset, inputIndex: 1) else { throw bad(node, "axes are required") }
             let rank = x.shape.count + given.count
             let axes = try given.map { a throws(HedgerowError) in try Operators.axis(a, rank: rank, node: node) }
-            guard Set(axes).count == axes.count else { throw bad(node, "axes \(given) repeat an axis") }
-            var shape: [Int] = []
+            guard Set(axes).count == axes.count else { throw bad(node, "axes \(TensorLimits.describe(given)) repeat an axis") }
+            // The axes are distinct and inside 0..<rank, so exactly x's rank positions are left for x's dimensions.
+            let inserted = Set(axes)
+            var shape = [Int](repeating: 1, count: rank)
             var source = x.shape.makeIterator()
-            for d in 0..<rank { shape.append(axes.contains(d) ? 1 : source.next()!) }
+            for d in 0..<rank where !inserted.contains(d) { shape[d] = source.next() ?? 1 }
+            _ = try TensorLimits.count(shape, node: node)  // the rank grows with the number of axes
             return [x.reshaped(shape)]
         }
     }
@@ -100,6 +108,7 @@ enum ShapeOperators {
     static let expand: Kernel = { node, args throws(HedgerowError) in
         let x = try Operators.input(args, 0, of: node)
         let target = try Operators.input(args, 1, of: node).integers("Expand shape of node '\(node.label)'")
+        _ = try TensorLimits.count(target, node: node, "target shape")
         let shape = try Broadcast.shape(x.shape, target, node: node.label)
         return [x.picking(Broadcast.indices(of: x.shape, in: shape), shape: shape)]
     }

@@ -12,10 +12,10 @@ enum Softmax {
             let outer: Int, length: Int, inner: Int
             if opset >= 13 {
                 let axis = try Operators.axis(try node.int("axis", default: -1), rank: x.shape.count, node: node)
-                (outer, length, inner) = (x.shape[..<axis].reduce(1, *), x.shape[axis], x.shape[(axis + 1)...].reduce(1, *))
+                (outer, length, inner) = (x.shape[..<axis].dimensionProduct, x.shape[axis], x.shape[(axis + 1)...].dimensionProduct)
             } else {
                 let axis = try Operators.axis(try node.int("axis", default: 1), rank: x.shape.count, node: node, allowRank: true)
-                (outer, length, inner) = (x.shape[..<axis].reduce(1, *), x.shape[axis...].reduce(1, *), 1)
+                (outer, length, inner) = (x.shape[..<axis].dimensionProduct, x.shape[axis...].dimensionProduct, 1)
             }
             return [Tensor(shape: x.shape, floats: softmax(values, outer: outer, length: length, inner: inner, log: log))]
         }

@@ -21,16 +21,25 @@ struct WindowGeometry: Equatable {
         let dilations = try node.ints("dilations") ?? [Int](repeating: 1, count: rank)
         self.strides = strides
         self.dilations = dilations
+        // Attributes are data. Bounding each by `maxElements` (2^28, like any dimension) keeps every sum and product
+        // of two of them below 2^57, so the geometry below and the kernels' index arithmetic cannot overflow.
+        let limit = TensorLimits.maxElements
         guard strides.count == rank, dilations.count == rank, kernel.count == rank,
-              strides.allSatisfy({ $0 > 0 }), dilations.allSatisfy({ $0 > 0 }), kernel.allSatisfy({ $0 > 0 }) else {
-            throw ShapeOperators.bad(node, "kernel_shape \(kernel), strides \(strides) and dilations \(dilations) must be positive, one per spatial axis (\(rank))")
+              strides.allSatisfy({ $0 > 0 && $0 <= limit }), dilations.allSatisfy({ $0 > 0 && $0 <= limit }),
+              kernel.allSatisfy({ $0 > 0 && $0 <= limit }) else {
+            throw ShapeOperators.bad(node, "kernel_shape \(TensorLimits.describe(kernel)), strides \(TensorLimits.describe(strides)) and dilations \(TensorLimits.describe(dilations)) must be positive (at most \(limit)), one per spatial axis (\(rank))")
         }
         let span = (0..<rank).map { (kernel[$0] - 1) * dilations[$0] + 1 }
+        guard span.allSatisfy({ $0 <= limit }) else {
+            throw ShapeOperators.bad(node, "the dilated window \(span) is larger than any tensor (\(limit) elements)")
+        }
         let autoPad = try node.string("auto_pad", default: "NOTSET")
         switch autoPad {
         case "NOTSET":
             let pads = try node.ints("pads") ?? [Int](repeating: 0, count: 2 * rank)
-            guard pads.count == 2 * rank, pads.allSatisfy({ $0 >= 0 }) else { throw ShapeOperators.bad(node, "pads \(pads) must be 2 × \(rank) non-negative values") }
+            guard pads.count == 2 * rank, pads.allSatisfy({ $0 >= 0 && $0 <= limit }) else {
+                throw ShapeOperators.bad(node, "pads \(TensorLimits.describe(pads)) must be 2 × \(rank) non-negative values (at most \(limit))")
+            }
             padBegin = Array(pads[..<rank])
             padEnd = Array(pads[rank...])
         case "VALID":

@@ -3,7 +3,9 @@ import HedgerowCore
 /// Numpy-style (multidirectional) broadcasting, as the ONNX spec defines it for Add, Mul, Where, Expand and
 /// friends.
 enum Broadcast {
-    /// The broadcast shape of two shapes, or an error naming both.
+    /// The broadcast shape of two shapes, or an error naming both. The result is a valid shape (`TensorLimits`):
+    /// broadcasting two valid shapes can multiply their sizes, and Expand's target is data, so it is checked here,
+    /// once, for every caller.
     static func shape(_ a: [Int], _ b: [Int], node: String) throws(HedgerowError) -> [Int] {
         let rank = max(a.count, b.count)
         var out = [Int](repeating: 1, count: rank)
@@ -15,10 +17,12 @@ enum Broadcast {
             }
             out[i] = da == 1 ? db : da
         }
+        _ = try TensorLimits.count(out, what: "node '\(node)': shapes \(a) and \(b)", noun: "broadcast to")
         return out
     }
 
-    /// Element strides of `shape` seen through the broadcast `outShape` (0 on broadcast dimensions).
+    /// Element strides of `shape` seen through the broadcast `outShape` (0 on broadcast dimensions). Both shapes
+    /// are valid, so the running product stays within `TensorLimits.maxElements`.
     static func strides(of shape: [Int], in outShape: [Int]) -> [Int] {
         let offset = outShape.count - shape.count
         var strides = [Int](repeating: 0, count: outShape.count)
@@ -32,8 +36,8 @@ enum Broadcast {
 
     /// For each element of `outShape`, the index of the element of a `shape` tensor broadcast onto it.
     static func indices(of shape: [Int], in outShape: [Int]) -> [Int] {
-        let n = outShape.reduce(1, *)
-        if shape.reduce(1, *) == n { return Array(0..<n) }
+        let n = outShape.dimensionProduct
+        if shape.dimensionProduct == n { return Array(0..<n) }
         return DataMovement.offsets(shape: outShape, strides: strides(of: shape, in: outShape))
     }
 
@@ -42,7 +46,7 @@ enum Broadcast {
     @inline(__always)
     static func binary<T, U>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int], node: String, _ op: (T, T) -> U) throws(HedgerowError) -> ([U], [Int]) {
         let outShape = try shape(aShape, bShape, node: node)
-        let n = outShape.reduce(1, *)
+        let n = outShape.dimensionProduct
         // Flat loops over raw buffers for the common cases: equal shapes, a scalar, or B repeating as A's trailing
         // block (a bias row).
         var repeatB: Int?

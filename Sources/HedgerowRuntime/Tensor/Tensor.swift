@@ -49,13 +49,41 @@ public struct Tensor: Sendable, Equatable {
         case bool([Bool])
     }
 
-    public var shape: [Int]
-    public var storage: Storage
+    /// Invariant: every dimension is ≥ 0 and their product is `storage.count`. Set only through the initializers
+    /// and `reshaped`, which hold it.
+    public private(set) var shape: [Int]
+    public private(set) var storage: Storage
 
+    /// A tensor of values the caller already counted. A shape that does not hold exactly `storage.count` values is
+    /// a programming error (a trap); code handling outside data checks first, or uses `init(validating:storage:)`.
     public init(shape: [Int], storage: Storage) {
         self.shape = shape
         self.storage = storage
-        precondition(shape.reduce(1, *) == storage.count, "shape \(shape) does not hold \(storage.count) values")
+        precondition(Tensor.product(shape) == storage.count, "shape \(shape) does not hold \(storage.count) values")
+    }
+
+    /// A tensor from outside data (a request's shape and values): a 400 naming `what` when the shape is negative,
+    /// over `TensorLimits.maxElements`, or does not hold exactly the values given. Never traps.
+    public init(validating shape: [Int], storage: Storage, what: @autoclosure () -> String) throws(HedgerowError) {
+        let count = try TensorLimits.count(shape, what: what())
+        guard count == storage.count else {
+            throw HedgerowError(.badRequest, "\(what()): shape \(shape) needs \(count) values, got \(storage.count)")
+        }
+        self.init(shape: shape, storage: storage)
+    }
+
+    /// The product of `shape`'s dimensions (0 if one is 0, whatever the others); nil if one is negative or the
+    /// product overflows. Never traps.
+    static func product(_ shape: [Int]) -> Int? {
+        guard shape.allSatisfy({ $0 >= 0 }) else { return nil }
+        if shape.contains(0) { return 0 }
+        var product = 1
+        for d in shape {
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            product = p
+        }
+        return product
     }
 
     public init(shape: [Int], floats: [Float]) { self.init(shape: shape, storage: .float32(floats)) }
@@ -65,7 +93,8 @@ public struct Tensor: Sendable, Equatable {
 
     public var elementType: ElementType { storage.elementType }
 
-    public var count: Int { shape.reduce(1, *) }
+    /// The number of elements: the storage's count, equal to the shape's product by the invariant.
+    public var count: Int { storage.count }
 
     /// The float32 values; throws naming `what` if the tensor holds another type.
     public func floats(_ what: @autoclosure () -> String) throws(HedgerowError) -> [Float] {
@@ -89,7 +118,8 @@ public struct Tensor: Sendable, Equatable {
         return values
     }
 
-    /// Integer values of an int64 or int32 tensor (shapes, axes, indices), as `Int`.
+    /// Integer values of an int64 or int32 tensor (shapes, axes, indices), as `Int` (64 bits on every platform
+    /// Hedgerow builds for, so the conversion is exact). They are data: callers check them before arithmetic.
     public func integers(_ what: @autoclosure () -> String) throws(HedgerowError) -> [Int] {
         switch storage {
         case .int64(let v): return v.map { Int($0) }
@@ -98,9 +128,10 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
-    /// A tensor of zeros (false) of a type and shape.
+    /// A tensor of zeros (false) of a type and shape. The shape must be valid (`TensorLimits.validCount`): the
+    /// warm-up builds it from input signatures, which `ModelLoader` checks at load.
     public static func zeros(_ type: ElementType, shape: [Int]) -> Tensor {
-        let n = shape.reduce(1, *)
+        guard let n = TensorLimits.validCount(shape) else { preconditionFailure("zeros of invalid shape \(shape)") }
         switch type {
         case .float32: return Tensor(shape: shape, floats: [Float](repeating: 0, count: n))
         case .int64: return Tensor(shape: shape, int64s: [Int64](repeating: 0, count: n))
@@ -109,9 +140,10 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
-    /// The same values under another shape with the same element count.
+    /// The same values under another shape with the same element count (the caller has checked it; kernels
+    /// compare with `TensorLimits.count` first).
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        precondition(newShape.reduce(1, *) == count)
+        precondition(Tensor.product(newShape) == count, "cannot view \(shape) as \(newShape)")
         var copy = self
         copy.shape = newShape
         return copy
@@ -119,6 +151,7 @@ public struct Tensor: Sendable, Equatable {
 
     /// A tensor of `shape` whose element `i` is this tensor's element `indices[i]`: every data-movement operator
     /// (Transpose, Slice, Gather, Expand, Split, …) computes its indices once and uses this for any element type.
+    /// Callers compute `indices` from valid shapes, so each is inside the storage and their count is `shape`'s.
     func picking(_ indices: [Int], shape: [Int]) -> Tensor {
         Tensor(shape: shape, storage: storage.picking(indices))
     }
@@ -149,6 +182,16 @@ extension Tensor.Storage {
         case .int64(let v): .int64(indices.map { v[$0] })
         case .int32(let v): .int32(indices.map { v[$0] })
         case .bool(let v): .bool(indices.map { v[$0] })
+        }
+    }
+
+    /// The first element repeated `count` times (the storage holds at least one element).
+    func repeating(count: Int) -> Tensor.Storage {
+        switch self {
+        case .float32(let v): .float32([Float](repeating: v[0], count: count))
+        case .int64(let v): .int64([Int64](repeating: v[0], count: count))
+        case .int32(let v): .int32([Int32](repeating: v[0], count: count))
+        case .bool(let v): .bool([Bool](repeating: v[0], count: count))
         }
     }
 
