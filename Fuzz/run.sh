@@ -46,7 +46,11 @@ for target in $TARGETS; do
   mkdir -p "$work" "$artifacts" "$seeds"
   log="$SCRATCH/$target.log"
   max_len=$MAX_LEN
-  [ "$target" = FuzzONNXLoader ] && max_len=${FUZZ_MAX_LEN:-32768}   # the example models are 16-20 KiB
+  dict=(-dict=Fuzz/Dictionaries/json.dict)
+  case $target in
+    FuzzONNXLoader) max_len=${FUZZ_MAX_LEN:-32768}; dict=() ;;   # the example models are 16-20 KiB
+    FuzzDesiredState) dict=(-dict=Fuzz/Dictionaries/yaml.dict) ;;
+  esac
 
   # 1. Every committed regression must now pass (KNOWN lists reproducers of bugs still open elsewhere).
   regression_result=ok
@@ -65,7 +69,7 @@ for target in $TARGETS; do
 
   # 2. Fuzz: fixed seed, bounded time and runs, new inputs go to the scratch corpus, never to Fuzz/Corpus.
   t0=$(date +%s)
-  "$bin/$target" -seed=1 -max_total_time="$SECONDS_PER_TARGET" -runs="$RUNS" -max_len="$max_len" -timeout=10 \
+  "$bin/$target" -seed=1 -max_total_time="$SECONDS_PER_TARGET" -runs="$RUNS" -max_len="$max_len" -timeout=10 "${dict[@]}" \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 -artifact_prefix="$artifacts/" \
     "$work" "$seeds" >"$log" 2>&1
   status=$?

@@ -166,3 +166,20 @@ enum WorkerIdentityCheck {
         }
     }
 }
+
+extension LoadRequest {
+    enum CodingKeys: String, CodingKey { case batching }
+
+    /// The batching a load call asks for stays within `DesiredState.Limits` (the desired state cannot ask for
+    /// more), so a worker never sizes a batch or a wait from an unbounded number.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching))
+        if let batching, !DesiredState.Limits.batchSize.contains(batching.maxBatchSize) || !DesiredState.Limits.delayMicros.contains(batching.maxDelayMicros) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .batching, in: c,
+                debugDescription: "batching must have maxBatchSize in \(DesiredState.Limits.batchSize) and maxDelayMicros in \(DesiredState.Limits.delayMicros)"
+            )
+        }
+    }
+}

@@ -62,6 +62,13 @@ import Testing
         #expect(!decodes(WorkerStateReport.self, report("-1")))
     }
 
+    @Test func loadCallsAreBounded() {
+        #expect(decodes(LoadRequest.self, #"{}"#))
+        #expect(decodes(LoadRequest.self, #"{"batching": {"maxBatchSize": 1000000, "maxDelayMicros": 60000000}}"#))
+        #expect(!decodes(LoadRequest.self, #"{"batching": {"maxBatchSize": 9223372036854775807, "maxDelayMicros": 0}}"#))
+        #expect(!decodes(LoadRequest.self, #"{"batching": {"maxBatchSize": 8, "maxDelayMicros": 9223372036854775807}}"#))
+    }
+
     /// What the synchronizer publishes decodes on the router unchanged.
     @Test func encodedValuesRoundTrip() throws {
         let heartbeat = WorkerHeartbeat(name: "w1", address: "127.0.0.1:8701", zone: "a", memoryMB: 2048)
