@@ -28,11 +28,11 @@ enum RequestShape {
         shape.reserveCapacity(list.count)
         for (i, dim) in list.enumerated() {
             guard let number = dim as? NSNumber, !TensorJSON.isBoolean(number) else {
-                throw HedgerowError(.badRequest, "input '\(name)': shape[\(i)] must be a non-negative integer, found \(TensorJSON.describe(dim))")
+                throw HedgerowError(.badRequest, "input '\(name)': shape \(text(list)) has \(TensorJSON.describe(dim)) at position \(i); dimensions are non-negative integers")
             }
             let d = number.doubleValue
             guard d.isFinite, d.rounded() == d, d >= 0, d <= Double(maxDimension) else {
-                throw HedgerowError(.badRequest, "input '\(name)': shape[\(i)] must be an integer between 0 and \(maxDimension), got \(number)")
+                throw HedgerowError(.badRequest, "input '\(name)': shape \(text(list)) has \(number) at position \(i); dimensions are integers from 0 to \(maxDimension)")
             }
             shape.append(Int(d))
         }
@@ -64,6 +64,15 @@ enum RequestShape {
         guard matches else {
             throw HedgerowError(.badRequest, "input '\(signature.name)': expected shape \(text(signature.shape)), got \(shape)")
         }
+    }
+
+    /// The shape as the request spelled it, for messages (long lists are cut: the count is what matters).
+    static func text(_ list: [Any]) -> String {
+        let shown = list.prefix(8).map { item -> String in
+            if let number = item as? NSNumber { return TensorJSON.isBoolean(number) ? (number.boolValue ? "true" : "false") : "\(number)" }
+            return item is String ? "\"…\"" : TensorJSON.describe(item)
+        }
+        return "[" + shown.joined(separator: ", ") + (list.count > 8 ? ", … (\(list.count) dimensions)" : "") + "]"
     }
 
     /// `[N, 64]`: the declared shape with `N` for a dynamic dimension, as the runtime writes it.
