@@ -103,6 +103,28 @@ import Testing
         #expect(refused(#"{"instances":[{"user":1}]}"#, .tfServing, graph: Self.recommender)?.message == "instance 0 must be an object with a value for input 'item'")
     }
 
+    /// The fuzz targets' seeds and every reproducer they ever saved run here too, through the same public entry,
+    /// so `swift test` replays them without the sanitizer build. A regression crashes the test process.
+    @Test func committedFuzzInputsReplay() throws {
+        var count = 0
+        for (directory, api) in [("FuzzKServe", InferenceCodecs.API.kserveV2), ("FuzzTFServing", .tfServing)] {
+            for kind in ["Corpus", "Regressions"] {
+                let folder = Self.root.appendingPathComponent("Fuzz/\(kind)/\(directory)")
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+                    let body = try Data(contentsOf: folder.appendingPathComponent(name))
+                    for (model, graph) in [("digits", Self.digits), ("recommender", Self.recommender)] {
+                        let id = ModelVersionID(model: try ModelName(model), version: try ModelVersion(1))
+                        if let answer = try? InferenceCodecs.answer(body, api: api, model: id, graph: graph) {
+                            #expect((try? JSONSerialization.jsonObject(with: Data(answer.utf8))) is [String: Any], "\(name)")
+                        }
+                    }
+                    count += 1
+                }
+            }
+        }
+        #expect(count >= 12)
+    }
+
     /// Encoders on shapes a hostile model could produce: empty dimensions next to huge ones, scalars, outputs
     /// whose batch sizes differ (the row format read past the shorter one).
     @Test func encodersNeverIndexPastTheValues() throws {
