@@ -93,6 +93,21 @@ import Testing
         #expect(problems(huge).first?.contains("may be at most 1048576 bytes") == true)
     }
 
+    /// The fuzz target's seeds and saved reproducers, through the same entry (`parse(contents:file:)`); the
+    /// example desired state among them must parse.
+    @Test func committedFuzzInputsReplay() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        var parsed: [String] = []
+        for kind in ["Corpus", "Regressions"] {
+            let folder = root.appendingPathComponent("Fuzz/\(kind)/FuzzDesiredState")
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+                let bytes = try Data(contentsOf: folder.appendingPathComponent(name))
+                if (try? DesiredStateParser.parse(contents: bytes, file: file)) != nil { parsed.append(name) }
+            }
+        }
+        #expect(parsed.contains("configs-desired-state.yaml") && parsed.contains("whole-schema.yaml"), "\(parsed)")
+    }
+
     /// The exact figures the limits allow still parse.
     @Test func boundsThemselvesAreAccepted() throws {
         let yaml = """
