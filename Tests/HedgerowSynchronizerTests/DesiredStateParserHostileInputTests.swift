@@ -52,10 +52,12 @@ import Testing
         #expect((try? DesiredStateParser.parse(contents: Data("repository: \"*m\"\nworkers: [{name: a*b, address: 'h:1'}]\n".utf8), file: file)) != nil)
     }
 
-    /// Yams reads `1:30:00` as sexagesimal and traps when that overflows; integers are decimal here, and bounded.
+    /// Yams reads `1:30:00` as base 60 and traps when that overflows (twelve digits); integers are decimal here, and bounded.
     @Test func hugeAndOddNumbersAreRefused() {
         let cases: [(String, String)] = [
             ("replicas: 99999999999:99:99:99:99:99:99", "models[0].replicas: expected an integer, found '99999999999:99:99:99:99:99:99'"),
+            // Twelve base-60 digits: Yams' own reading multiplied 60^11 and trapped (the old parser used it).
+            ("replicas: 1:00:00:00:00:00:00:00:00:00:00:00", "models[0].replicas: expected an integer, found '1:00:00:00:00:00:00:00:00:00:00:00'"),
             ("replicas: 1:30", "models[0].replicas: expected an integer"),
             ("replicas: 99999999999999999999", "models[0].replicas: expected an integer"),
             ("replicas: 1e3", "models[0].replicas: expected an integer"),
