@@ -34,3 +34,9 @@ soak-short:
 # h2load for the load measurements in README.md and Benchmarks/.
 bench-tools:
 	@dpkg -s nghttp2-client >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nghttp2-client >/dev/null; }
+
+# libFuzzer targets (Fuzz/README.md): sanitizer build into .build-fuzz, regressions replayed, then each target
+# fuzzed with a fixed seed for FUZZ_SECONDS (40) over Fuzz/Corpus/<target>. Fails on any crash, leak or timeout.
+.PHONY: fuzz
+fuzz: deps
+	bash Fuzz/run.sh

@@ -146,6 +146,22 @@ let package = Package(
             name: "HedgerowSynchronizerTests",
             dependencies: ["HedgerowSynchronizer", "HedgerowCore", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
+        // Fuzz targets (Fuzz/README.md). Built normally, each is a replayer: `FuzzKServe FILE...` runs the files
+        // through the same entry the fuzzer calls (what a regression check needs). `make fuzz` builds them with
+        // `-sanitize=fuzzer,address -parse-as-library -DFUZZING`, where they hand their command line to libFuzzer.
+        .target(
+            name: "HedgerowFuzzing",
+            dependencies: ["HedgerowCore", "HedgerowRuntime", "HedgerowWorker", "HedgerowSynchronizer"],
+            path: "Fuzz/Entries"
+        ),
+        // Declares libFuzzer's driver entry for the FUZZING builds.
+        .target(name: "FuzzDriver", path: "Fuzz/Driver"),
+        .executableTarget(name: "FuzzKServe", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzKServe"),
+        .executableTarget(name: "FuzzTFServing", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzTFServing"),
+        .executableTarget(name: "FuzzONNXLoader", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzONNXLoader"),
+        .executableTarget(name: "FuzzDesiredState", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzDesiredState"),
+        .executableTarget(name: "FuzzRoutingTable", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzRoutingTable"),
+        .executableTarget(name: "FuzzWorkerMessages", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzWorkerMessages"),
         // Starts the real binary: `hedgerow` must be built (swift test builds every product first).
         .testTarget(
             name: "HedgerowIntegrationTests",

@@ -12,6 +12,32 @@ public struct DesiredState: Sendable, Equatable {
         self.models = models
     }
 
+    /// Ranges every number of the desired state, the routing table and the worker messages must fall in.
+    ///
+    /// Why bounds at all: these numbers reach arithmetic elsewhere (delays become nanoseconds, megabytes become
+    /// bytes, replica counts become loops), and a value in range here keeps every such product within `Int`.
+    /// Each bound is far above any real deployment.
+    public enum Limits {
+        /// Replicas of one model version.
+        public static let replicas = 1...1000
+        /// Memory a worker offers, MiB (16 TiB).
+        public static let memoryMB = 1...(1 << 24)
+        /// Bytes one loaded model version holds (1 PiB).
+        public static let modelBytes = 0...(1 << 50)
+        /// Hedge delays and deadlines, milliseconds (one day).
+        public static let milliseconds = 0...86_400_000
+        /// Rows in one batch.
+        public static let batchSize = 1...1_000_000
+        /// Longest wait for a batch to fill, microseconds (one minute).
+        public static let delayMicros = 0...60_000_000
+        /// `versions: { latest: N }`.
+        public static let latestVersions = 1...1000
+        /// A version number as the repository spells it (at most 18 digits).
+        public static let version = 1...999_999_999_999_999_999
+        /// Characters in a worker name, zone or address.
+        public static let nameLength = 1...255
+    }
+
     /// A worker listed in the file (it may also register itself by heartbeat).
     public struct StaticWorker: Sendable, Equatable, Hashable {
         public var name: String

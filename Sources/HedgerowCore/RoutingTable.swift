@@ -14,6 +14,24 @@ public struct RoutingTable: Sendable, Equatable, Codable {
 
     public static let empty = RoutingTable(generation: 0, models: [:])
 
+    enum CodingKeys: String, CodingKey { case generation, models }
+
+    /// Decodes and checks the invariants above, so a router never serves from a table a synchronizer could not
+    /// have published: a non-negative generation, valid model names, and valid routes for each (see
+    /// `ModelRoutes.init(from:)`). A table from a corrupt disk cache or a hostile peer is refused whole, with the
+    /// model it failed on.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        generation = try c.decode(Int.self, forKey: .generation)
+        guard generation >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .generation, in: c, debugDescription: "generation must be ≥ 0, got \(generation)")
+        }
+        models = try c.decode([String: ModelRoutes].self, forKey: .models)
+        if let bad = models.keys.first(where: { !ModelName.isValid($0) }) {
+            throw DecodingError.dataCorruptedError(forKey: .models, in: c, debugDescription: "'\(bad.prefix(140))' is not a valid model name")
+        }
+    }
+
     /// The replica pool of one model.
     public struct ModelRoutes: Sendable, Equatable, Codable {
         /// Version number (decimal string, as in JSON object keys) → replica addresses `host:port`.
@@ -40,6 +58,9 @@ public struct RoutingTable: Sendable, Equatable, Codable {
             self.zones = zones
         }
 
+        /// Decodes and checks: version keys are positive decimal versions, every replica is `host:port`, labels and
+        /// the default name listed versions, hedge delays and the deadline are within `DesiredState.Limits`
+        /// (a router turns them into nanoseconds), and zone names are short.
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             versions = try c.decode([String: [String]].self, forKey: .versions)
@@ -47,6 +68,37 @@ public struct RoutingTable: Sendable, Equatable, Codable {
             defaultVersion = try c.decodeIfPresent(Int.self, forKey: .defaultVersion)
             hedging = try c.decode(HedgingPolicy.self, forKey: .hedging)
             zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
+            func refuse(_ key: CodingKeys, _ message: String) -> DecodingError {
+                DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: message)
+            }
+            for (key, addresses) in versions {
+                guard (try? ModelVersion(parsing: Substring(key))) != nil else { throw refuse(.versions, "version '\(key.prefix(40))' is not a positive integer") }
+                if let bad = addresses.first(where: { !Self.isAddress($0) }) {
+                    throw refuse(.versions, "version \(key): '\(bad.prefix(300))' is not HOST:PORT")
+                }
+            }
+            for (label, version) in labels {
+                guard ModelName.isValid(label) else { throw refuse(.labels, "'\(label.prefix(140))' is not a valid label") }
+                guard versions[String(version)] != nil else { throw refuse(.labels, "label '\(label)' names version \(version), which the table does not list") }
+            }
+            if let defaultVersion, versions[String(defaultVersion)] == nil {
+                throw refuse(.defaultVersion, "default version \(defaultVersion) is not listed")
+            }
+            let ms = DesiredState.Limits.milliseconds
+            guard ms.contains(hedging.minDelayMs), ms.contains(hedging.maxDelayMs), hedging.timeoutMs.map(ms.contains) ?? true else {
+                throw refuse(.hedging, "hedge delays and timeoutMs must be at most \(ms.upperBound) ms")
+            }
+            if let bad = zones.first(where: { !Self.isAddress($0.key) || !DesiredState.Limits.nameLength.contains($0.value.utf8.count) }) {
+                throw refuse(.zones, "zone entry '\(bad.key.prefix(300))': '\(bad.value.prefix(300))' needs a HOST:PORT key and a zone of 1-255 bytes")
+            }
+        }
+
+        /// `host:port` or `[v6]:port`, port 0-65535, at most 300 bytes: what a router can dial.
+        static func isAddress(_ text: String) -> Bool {
+            guard text.utf8.count <= 300, let colon = text.lastIndex(of: ":") else { return false }
+            let host = text[..<colon], port = text[text.index(after: colon)...]
+            guard !host.isEmpty, !port.isEmpty, port.count <= 5, port.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let number = Int(port) else { return false }
+            return number <= 65535
         }
 
         public func replicas(of version: ModelVersion) -> [String] { versions[version.description] ?? [] }

@@ -89,3 +89,97 @@ public struct ErrorBody: Sendable, Codable, Equatable {
     public var error: String
     public init(error: String) { self.error = error }
 }
+
+// MARK: Decoding checks
+//
+// What one process sends another is checked where it is read, as hostile input: a worker name, zone and address
+// of 1-255 bytes, memory within `DesiredState.Limits` (the synchronizer shifts megabytes into bytes and sums
+// model sizes against them; unbounded values overflowed that arithmetic), non-negative counts. A refusal is a
+// `DecodingError` naming the field, which the receiver turns into a 400 or a logged, skipped report.
+
+extension LoadedModelVersion {
+    enum CodingKeys: String, CodingKey {
+        case model, version, state, error, memoryBytes, inferenceCount, batching, requestedBatching
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            model: try c.decode(String.self, forKey: .model), version: try c.decode(Int.self, forKey: .version),
+            state: try c.decode(ModelVersionState.self, forKey: .state), error: try c.decodeIfPresent(String.self, forKey: .error),
+            memoryBytes: try c.decode(Int.self, forKey: .memoryBytes), inferenceCount: try c.decode(Int.self, forKey: .inferenceCount),
+            batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching),
+            requestedBatching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .requestedBatching)
+        )
+        guard DesiredState.Limits.modelBytes.contains(memoryBytes) else {
+            throw DecodingError.dataCorruptedError(forKey: .memoryBytes, in: c, debugDescription: "memoryBytes must be within \(DesiredState.Limits.modelBytes), got \(memoryBytes)")
+        }
+        guard inferenceCount >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .inferenceCount, in: c, debugDescription: "inferenceCount must be ≥ 0, got \(inferenceCount)")
+        }
+    }
+}
+
+extension WorkerStateReport {
+    enum CodingKeys: String, CodingKey { case name, address, zone, memoryMB, models }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), address: try c.decode(String.self, forKey: .address),
+            zone: try c.decode(String.self, forKey: .zone), memoryMB: try c.decode(Int.self, forKey: .memoryMB),
+            models: try c.decode([LoadedModelVersion].self, forKey: .models)
+        )
+        try WorkerIdentityCheck.check(name: name, address: address, zone: zone, memoryMB: memoryMB, in: c, keys: (.name, .address, .zone, .memoryMB))
+    }
+}
+
+extension WorkerHeartbeat {
+    enum CodingKeys: String, CodingKey { case name, address, zone, memoryMB }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try c.decode(String.self, forKey: .name), address: try c.decode(String.self, forKey: .address),
+            zone: try c.decode(String.self, forKey: .zone), memoryMB: try c.decode(Int.self, forKey: .memoryMB)
+        )
+        try WorkerIdentityCheck.check(name: name, address: address, zone: zone, memoryMB: memoryMB, in: c, keys: (.name, .address, .zone, .memoryMB))
+    }
+}
+
+/// The fields a heartbeat and a state report share, checked the same way.
+enum WorkerIdentityCheck {
+    static func check<K: CodingKey>(
+        name: String, address: String, zone: String, memoryMB: Int, in c: KeyedDecodingContainer<K>, keys: (K, K, K, K)
+    ) throws {
+        let length = DesiredState.Limits.nameLength
+        for (value, key) in [(name, keys.0), (address, keys.1), (zone, keys.2)] where !length.contains(value.utf8.count) {
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "\(key.stringValue) must be 1-\(length.upperBound) bytes, got \(value.utf8.count)")
+        }
+        guard RoutingTable.ModelRoutes.isAddress(address) else {
+            throw DecodingError.dataCorruptedError(forKey: keys.1, in: c, debugDescription: "address must be HOST:PORT, got '\(address.prefix(300))'")
+        }
+        // 0 is allowed on the wire: a worker may offer no memory (it then gets no models).
+        let memory = 0...DesiredState.Limits.memoryMB.upperBound
+        guard memory.contains(memoryMB) else {
+            throw DecodingError.dataCorruptedError(forKey: keys.3, in: c, debugDescription: "memoryMB must be within \(memory), got \(memoryMB)")
+        }
+    }
+}
+
+extension LoadRequest {
+    enum CodingKeys: String, CodingKey { case batching }
+
+    /// The batching a load call asks for stays within `DesiredState.Limits` (the desired state cannot ask for
+    /// more), so a worker never sizes a batch or a wait from an unbounded number.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching))
+        if let batching, !DesiredState.Limits.batchSize.contains(batching.maxBatchSize) || !DesiredState.Limits.delayMicros.contains(batching.maxDelayMicros) {
+            throw DecodingError.dataCorruptedError(
+                forKey: .batching, in: c,
+                debugDescription: "batching must have maxBatchSize in \(DesiredState.Limits.batchSize) and maxDelayMicros in \(DesiredState.Limits.delayMicros)"
+            )
+        }
+    }
+}

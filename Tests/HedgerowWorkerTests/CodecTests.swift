@@ -91,8 +91,10 @@ import Testing
     /// A tensor larger than the model declares is refused before any kernel runs, naming both shapes.
     @Test func tensorsBiggerThanDeclaredAreRefused() throws {
         for json in [#"{"instances": [[1, 2, 3]]}"#, #"{"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}"#] {
-            let feeds = json.contains("instances") ? try TFServingCodec.decode(body(json), graph: graph).0 : try KServeCodec.decode(body(json), graph: graph).feeds
-            #expect { try graph.run(feeds) } throws: { error in
+            #expect {
+                let feeds = json.contains("instances") ? try TFServingCodec.decode(body(json), graph: graph).0 : try KServeCodec.decode(body(json), graph: graph).feeds
+                _ = try graph.run(feeds)
+            } throws: { error in
                 let message = (error as? HedgerowError)?.message ?? ""
                 return (error as? HedgerowError)?.kind == .badRequest && message.contains("'x'") && message.contains("[1, 3]") && message.contains("2")
             }

@@ -14,9 +14,9 @@ extension DesiredStateParser {
             if vm["latest"] != nil && vm["specific"] != nil {
                 problem(v, "\(path).versions", "give either 'latest' or 'specific', not both")
             } else if let latest = vm["latest"] {
-                versions = .latest(int(latest, "\(path).versions.latest", min: 1) ?? 1)
+                versions = .latest(int(latest, "\(path).versions.latest", in: DesiredState.Limits.latestVersions) ?? 1)
             } else if let specific = vm["specific"], let list = sequence(specific, "\(path).versions.specific") {
-                let numbers = list.enumerated().compactMap { i, n in int(n, "\(path).versions.specific[\(i)]", min: 1) }
+                let numbers = list.enumerated().compactMap { i, n in int(n, "\(path).versions.specific[\(i)]", in: DesiredState.Limits.version) }
                 if numbers.isEmpty { problem(specific, "\(path).versions.specific", "list at least one version") }
                 versions = .specific(numbers.compactMap { try? ModelVersion($0) })
             } else {
@@ -27,10 +27,10 @@ extension DesiredStateParser {
         if let l = m["labels"], let lm = mapping(l, "\(path).labels", allowed: nil) {
             for (key, value) in lm {
                 guard ModelName.isValid(key) else { problem(value, "\(path).labels", "invalid label name '\(key)'"); continue }
-                if let n = int(value, "\(path).labels.\(key)", min: 1), let v = try? ModelVersion(n) { labels[key] = v }
+                if let n = int(value, "\(path).labels.\(key)", in: DesiredState.Limits.version), let v = try? ModelVersion(n) { labels[key] = v }
             }
         }
-        let replicas = m["replicas"].flatMap { int($0, "\(path).replicas", min: 1) } ?? defaults.replicas
+        let replicas = m["replicas"].flatMap { int($0, "\(path).replicas", in: DesiredState.Limits.replicas) } ?? defaults.replicas
         var placement = DesiredState.Placement.any
         if let p = m["placement"], let pm = mapping(p, "\(path).placement", allowed: ["spreadBy", "workers"]) {
             if let spread = pm["spreadBy"] {
@@ -59,10 +59,10 @@ extension DesiredStateParser {
         guard let h = mapping(node, path, allowed: ["percentile", "budgetPercent", "minDelayMs", "maxDelayMs", "maxAttempts", "timeoutMs"]) else { return nil }
         let percentile = h["percentile"].flatMap { double($0, "\(path).percentile") } ?? base.percentile
         let budget = h["budgetPercent"].flatMap { double($0, "\(path).budgetPercent") } ?? base.budgetPercent
-        let minDelay = h["minDelayMs"].flatMap { int($0, "\(path).minDelayMs", min: 0) } ?? base.minDelayMs
-        let maxDelay = h["maxDelayMs"].flatMap { int($0, "\(path).maxDelayMs", min: 0) } ?? base.maxDelayMs
-        let maxAttempts = h["maxAttempts"].flatMap { int($0, "\(path).maxAttempts", min: 1) } ?? base.maxAttempts
-        let timeout = h["timeoutMs"].flatMap { int($0, "\(path).timeoutMs", min: 1) } ?? base.timeoutMs
+        let minDelay = h["minDelayMs"].flatMap { int($0, "\(path).minDelayMs", in: DesiredState.Limits.milliseconds) } ?? base.minDelayMs
+        let maxDelay = h["maxDelayMs"].flatMap { int($0, "\(path).maxDelayMs", in: DesiredState.Limits.milliseconds) } ?? base.maxDelayMs
+        let maxAttempts = h["maxAttempts"].flatMap { int($0, "\(path).maxAttempts", in: 1...10) } ?? base.maxAttempts
+        let timeout = h["timeoutMs"].flatMap { int($0, "\(path).timeoutMs", in: 1...DesiredState.Limits.milliseconds.upperBound) } ?? base.timeoutMs
         do {
             return try HedgingPolicy(percentile: percentile, budgetPercent: budget, minDelayMs: minDelay, maxDelayMs: maxDelay,
                                      maxAttempts: maxAttempts, timeoutMs: timeout)
@@ -74,8 +74,8 @@ extension DesiredStateParser {
 
     mutating func batching(_ node: Node, _ path: String, base: BatchingPolicy) -> BatchingPolicy? {
         guard let b = mapping(node, path, allowed: ["maxBatchSize", "maxDelayMicros"]) else { return nil }
-        let size = b["maxBatchSize"].flatMap { int($0, "\(path).maxBatchSize", min: 1) } ?? base.maxBatchSize
-        let delay = b["maxDelayMicros"].flatMap { int($0, "\(path).maxDelayMicros", min: 0) } ?? base.maxDelayMicros
+        let size = b["maxBatchSize"].flatMap { int($0, "\(path).maxBatchSize", in: DesiredState.Limits.batchSize) } ?? base.maxBatchSize
+        let delay = b["maxDelayMicros"].flatMap { int($0, "\(path).maxDelayMicros", in: DesiredState.Limits.delayMicros) } ?? base.maxDelayMicros
         return try? BatchingPolicy(maxBatchSize: size, maxDelayMicros: delay)
     }
 
@@ -120,30 +120,50 @@ extension DesiredStateParser {
         return scalar.string
     }
 
-    mutating func int(_ node: Node?, _ path: String, min: Int) -> Int? {
+    /// A decimal integer within `range`. Yams' own integer reading accepts sexagesimal (`1:30:00`) and traps when
+    /// that overflows, so the scalar text is read here: an optional sign and at most 18 digits (`_` separators
+    /// allowed), nothing else.
+    mutating func int(_ node: Node?, _ path: String, in range: ClosedRange<Int>) -> Int? {
         guard let node else { return nil }
-        guard case .scalar = node, let value = node.int else {
+        guard case .scalar(let scalar) = node, let value = Self.decimalInteger(scalar.string) else {
             problem(node, path, "expected an integer, found \(kind(node))")
             return nil
         }
-        guard value >= min else {
-            problem(node, path, "must be ≥ \(min), got \(value)")
+        guard range.contains(value) else {
+            problem(node, path, value < range.lowerBound ? "must be ≥ \(range.lowerBound), got \(value)" : "must be ≤ \(range.upperBound), got \(value)")
             return nil
         }
         return value
     }
 
+    /// `-12`, `+7`, `1_000`: at most 18 digits, so the value always fits in an `Int`.
+    static func decimalInteger(_ text: String) -> Int? {
+        var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
+        var negative = false
+        if let sign = digits.first, sign == "-" || sign == "+" { negative = sign == "-"; digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.count <= 18, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let magnitude = Int(digits) else { return nil }
+        return negative ? -magnitude : magnitude
+    }
+
+    /// A finite decimal number (`95`, `99.9`, `1e1`); `.nan`, `.inf` and hexadecimal forms are not numbers here.
     mutating func double(_ node: Node, _ path: String) -> Double? {
-        guard case .scalar = node, let value = node.float ?? node.int.map(Double.init) else {
+        guard case .scalar(let scalar) = node, let value = Self.decimalNumber(scalar.string) else {
             problem(node, path, "expected a number, found \(kind(node))")
             return nil
         }
         return value
     }
 
+    static func decimalNumber(_ text: String) -> Double? {
+        guard !text.isEmpty, text.utf8.count <= 40,
+              text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+              let value = Double(text), value.isFinite else { return nil }
+        return value
+    }
+
     private func kind(_ node: Node) -> String {
         switch node {
-        case .scalar(let s): "'\(s.string)'"
+        case .scalar(let s): s.string.count > 60 ? "'\(s.string.prefix(60))…'" : "'\(s.string)'"
         case .mapping: "a mapping"
         case .sequence: "a list"
         case .alias: "an alias"

@@ -14,8 +14,21 @@ public struct DesiredStateParser {
         self.file = file
     }
 
+    /// Parses the bytes of `file` as read from disk: at most `YAMLPrecheck.maxBytes`, valid UTF-8, nested no deeper
+    /// than `YAMLPrecheck.maxNesting`, no aliases; then as `parse(_:file:)`.
+    public static func parse(contents: Data, file: String) throws(DesiredStateError) -> DesiredState {
+        if let refusal = YAMLPrecheck.check(contents) {
+            throw DesiredStateError(problems: [DesiredStateProblem(file: file, line: refusal.line, column: refusal.column, path: "", message: refusal.message)])
+        }
+        return try parse(String(decoding: contents, as: UTF8.self), file: file)
+    }
+
     /// Parses `text` (the contents of `file`). Relative repository paths are taken from the file's directory.
     public static func parse(_ text: String, file: String) throws(DesiredStateError) -> DesiredState {
+        // Yams recurses once per nesting level and expands aliases: the same checks as for bytes from disk.
+        if let refusal = YAMLPrecheck.check(Data(text.utf8)) {
+            throw DesiredStateError(problems: [DesiredStateProblem(file: file, line: refusal.line, column: refusal.column, path: "", message: refusal.message)])
+        }
         var parser = DesiredStateParser(file: file)
         let root: Node?
         do {
@@ -56,7 +69,7 @@ public struct DesiredStateParser {
 
         var defaults = ModelDefaults()
         if let node = map["defaults"], let d = mapping(node, "defaults", allowed: ["replicas", "hedging", "batching"]) {
-            defaults.replicas = int(d["replicas"], "defaults.replicas", min: 1) ?? defaults.replicas
+            defaults.replicas = int(d["replicas"], "defaults.replicas", in: DesiredState.Limits.replicas) ?? defaults.replicas
             if let h = d["hedging"] { defaults.hedging = hedging(h, "defaults.hedging", base: defaults.hedging) ?? defaults.hedging }
             if let b = d["batching"] { defaults.batching = batching(b, "defaults.batching", base: .default) }
         }
@@ -72,7 +85,7 @@ public struct DesiredStateParser {
                 if !names.insert(name).inserted { problem(w["name"], "\(path).name", "duplicate worker name '\(name)'") }
                 if ((try? HostAndPort.parse(address))?.port ?? 0) == 0 { problem(w["address"], "\(path).address", "expected HOST:PORT, got '\(address)'") }
                 let zone = string(w["zone"], "\(path).zone") ?? "default"
-                let memory = int(w["memoryMB"], "\(path).memoryMB", min: 1) ?? 2048
+                let memory = int(w["memoryMB"], "\(path).memoryMB", in: DesiredState.Limits.memoryMB) ?? 2048
                 workers.append(.init(name: name, address: address, zone: zone, memoryMB: memory))
             }
         }

@@ -39,7 +39,7 @@ public struct DesiredStateSource: Sendable {
         if content == lastContent { return .unchanged }
         lastContent = content
         do {
-            let state = try DesiredStateParser.parse(String(decoding: content, as: UTF8.self), file: file)
+            let state = try DesiredStateParser.parse(contents: content, file: file)
             current = state
             currentHash = Self.hash(content)
             appliedAt = Date()

@@ -3,6 +3,11 @@ import HedgerowCore
 import HedgerowRuntime
 
 /// The Open Inference Protocol (KServe v2) `/infer` body, as Triton and MLServer speak it.
+///
+/// Decoding checks, in order and before converting any value: each input names a model input once, its datatype is
+/// the declared one, its `shape` is a list of integers whose product fits in an `Int` (`RequestShape`), the shape
+/// matches the declared signature, and `data` holds exactly that many values. Every refusal is a 400 naming the
+/// input.
 enum KServeCodec {
     struct Request {
         var id: String?
@@ -25,33 +30,34 @@ enum KServeCodec {
             guard let signature = graph.inputs.first(where: { $0.name == name }) else {
                 throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
             }
+            guard feeds[name] == nil else {
+                throw HedgerowError(.badRequest, "input '\(name)' appears twice in 'inputs'")
+            }
             guard let datatype = input["datatype"] as? String else {
                 throw HedgerowError(.badRequest, "input '\(name)' has no 'datatype' (expected \(signature.elementType))")
             }
             guard datatype == signature.elementType.description else {
                 throw HedgerowError(.badRequest, "input '\(name)': expected datatype \(signature.elementType), got \(datatype)")
             }
-            guard let shapeList = input["shape"] as? [Any] else {
-                throw HedgerowError(.badRequest, "input '\(name)' has no 'shape' list")
-            }
-            var shape: [Int] = []
-            for dim in shapeList {
-                guard let n = (dim as? NSNumber)?.intValue, n >= 0, Double(n) == (dim as? NSNumber)?.doubleValue else {
-                    throw HedgerowError(.badRequest, "input '\(name)': shape must be a list of non-negative integers")
-                }
-                shape.append(n)
-            }
+            let shape = try RequestShape.parse(input["shape"], input: name)
+            let expected = try RequestShape.elementCount(shape, input: name)
+            try RequestShape.check(shape, against: signature)
             guard let data = input["data"] else { throw HedgerowError(.badRequest, "input '\(name)' has no 'data'") }
-            let (values, _) = try TensorJSON.flatten(data, what: "input '\(name)'")
-            let expected = shape.reduce(1, *)
-            guard values.count == expected else {
-                throw HedgerowError(.badRequest, "input '\(name)': shape \(shape) needs \(expected) values, 'data' has \(values.count)")
+            let flat = try TensorJSON.flatten(data, what: "input '\(name)'")
+            guard flat.values.count == expected else {
+                throw HedgerowError(.badRequest, "input '\(name)': shape \(shape) needs \(expected) values, 'data' has \(flat.values.count)")
             }
-            feeds[name] = try TensorJSON.tensor(values, shape: shape, for: signature)
+            feeds[name] = try TensorJSON.tensor(flat, shape: shape, for: signature)
+        }
+        if let missing = graph.inputs.first(where: { feeds[$0.name] == nil }) {
+            throw HedgerowError(.badRequest, "missing input '\(missing.name)' (expected shape \(RequestShape.text(missing.shape)))")
         }
         var requested: [String]?
-        if let outputs = object["outputs"] as? [Any] {
-            requested = try outputs.map { (entry: Any) throws(HedgerowError) -> String in
+        if let outputs = object["outputs"] {
+            guard let list = outputs as? [Any] else {
+                throw HedgerowError(.badRequest, "'outputs' must be a list of objects with a 'name'")
+            }
+            requested = try list.map { (entry: Any) throws(HedgerowError) -> String in
                 guard let name = (entry as? [String: Any])?["name"] as? String else {
                     throw HedgerowError(.badRequest, "each entry of 'outputs' must be an object with a 'name'")
                 }
@@ -61,21 +67,28 @@ enum KServeCodec {
                 return name
             }
         }
-        return Request(id: object["id"] as? String, feeds: feeds, requestedOutputs: requested)
+        var id: String?
+        if let given = object["id"] {
+            guard let text = given as? String else { throw HedgerowError(.badRequest, "'id' must be a string") }
+            id = text
+        }
+        return Request(id: id, feeds: feeds, requestedOutputs: requested)
     }
 
     static func encode(_ outputs: [String: Tensor], request: Request, model: ModelVersionID, graph: ModelGraph) -> String {
-        var out = "{\"model_name\":\(TensorJSON.quoted(model.model.rawValue)),\"model_version\":\"\(model.version)\""
-        if let id = request.id { out.append(",\"id\":\(TensorJSON.quoted(id))") }
+        var out = "{\"model_name\":\(TensorJSONWriter.quoted(model.model.rawValue)),\"model_version\":\"\(model.version)\""
+        if let id = request.id { out.append(",\"id\":\(TensorJSONWriter.quoted(id))") }
         out.append(",\"outputs\":[")
         let names = request.requestedOutputs ?? graph.outputs.map(\.name)
-        for (i, name) in names.enumerated() {
+        var first = true
+        for name in names {
             guard let tensor = outputs[name] else { continue }
-            if i > 0 { out.append(",") }
-            out.append("{\"name\":\(TensorJSON.quoted(name)),\"datatype\":\"\(tensor.elementType)\",\"shape\":[")
+            if !first { out.append(",") }
+            first = false
+            out.append("{\"name\":\(TensorJSONWriter.quoted(name)),\"datatype\":\"\(tensor.elementType)\",\"shape\":[")
             out.append(tensor.shape.map(String.init).joined(separator: ","))
             out.append("],\"data\":")
-            TensorJSON.appendFlat(tensor, to: &out)
+            TensorJSONWriter.appendFlat(tensor, to: &out)
             out.append("}")
         }
         out.append("]}")

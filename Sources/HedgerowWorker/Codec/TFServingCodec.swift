@@ -4,6 +4,9 @@ import HedgerowRuntime
 
 /// TensorFlow Serving REST `:predict`: the row format (`{"instances": [...]}` → `{"predictions": [...]}`) and the
 /// columnar format (`{"inputs": ...}` → `{"outputs": ...}`), as TF Serving documents them.
+///
+/// Shapes are implied by the nesting of the lists, so their element count is the number of values parsed (no
+/// product to overflow); each is held to the model's declared signature before its values are converted.
 enum TFServingCodec {
     enum Format { case row, columnar }
 
@@ -25,24 +28,33 @@ enum TFServingCodec {
         guard let rows = instances as? [Any], !rows.isEmpty else {
             throw HedgerowError(.badRequest, "'instances' must be a non-empty list")
         }
+        guard !graph.inputs.isEmpty else { throw HedgerowError(.badRequest, "this model takes no inputs") }
         if graph.inputs.count == 1 {
             let input = graph.inputs[0]
-            let (values, shape) = try TensorJSON.flatten(rows, what: "input '\(input.name)'")
-            return [input.name: try TensorJSON.tensor(values, shape: shape, for: input)]
+            // A single-input model also accepts the named form, `{"instances": [{"x": [...]}, ...]}`.
+            if rows.allSatisfy({ $0 is [String: Any] }) {
+                return [input.name: try column(rows, of: input)]
+            }
+            return [input.name: try TensorJSON.tensor(TensorJSON.flatten(rows, what: "input '\(input.name)'"), for: input)]
         }
         var feeds: [String: Tensor] = [:]
         for input in graph.inputs {
-            var column: [Any] = []
-            for (i, row) in rows.enumerated() {
-                guard let object = row as? [String: Any], let value = object[input.name] else {
-                    throw HedgerowError(.badRequest, "instance \(i) must be an object with a value for input '\(input.name)'")
-                }
-                column.append(value)
-            }
-            let (values, shape) = try TensorJSON.flatten(column, what: "input '\(input.name)'")
-            feeds[input.name] = try TensorJSON.tensor(values, shape: shape, for: input)
+            feeds[input.name] = try column(rows, of: input)
         }
         return feeds
+    }
+
+    /// The values of one input across named instances (`[{"user": 1, "item": 2}, ...]`), stacked as rows.
+    private static func column(_ rows: [Any], of input: TensorSignature) throws(HedgerowError) -> Tensor {
+        var column: [Any] = []
+        column.reserveCapacity(rows.count)
+        for (i, row) in rows.enumerated() {
+            guard let object = row as? [String: Any], let value = object[input.name] else {
+                throw HedgerowError(.badRequest, "instance \(i) must be an object with a value for input '\(input.name)'")
+            }
+            column.append(value)
+        }
+        return try TensorJSON.tensor(TensorJSON.flatten(column, what: "input '\(input.name)'"), for: input)
     }
 
     private static func decodeColumns(_ inputs: Any, graph: ModelGraph) throws(HedgerowError) -> [String: Tensor] {
@@ -52,8 +64,7 @@ enum TFServingCodec {
                 guard let input = graph.inputs.first(where: { $0.name == name }) else {
                     throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
                 }
-                let (values, shape) = try TensorJSON.flatten(value, what: "input '\(name)'")
-                feeds[name] = try TensorJSON.tensor(values, shape: shape, for: input)
+                feeds[name] = try TensorJSON.tensor(TensorJSON.flatten(value, what: "input '\(name)'"), for: input)
             }
             return feeds
         }
@@ -61,8 +72,7 @@ enum TFServingCodec {
             throw HedgerowError(.badRequest, "this model takes several inputs; 'inputs' must be an object keyed by input name")
         }
         let input = graph.inputs[0]
-        let (values, shape) = try TensorJSON.flatten(inputs, what: "input '\(input.name)'")
-        return [input.name: try TensorJSON.tensor(values, shape: shape, for: input)]
+        return [input.name: try TensorJSON.tensor(TensorJSON.flatten(inputs, what: "input '\(input.name)'"), for: input)]
     }
 
     static func encode(_ outputs: [String: Tensor], graph: ModelGraph, format: Format) -> String {
@@ -72,39 +82,53 @@ enum TFServingCodec {
         case .columnar:
             out.append("{\"outputs\":")
             if ordered.count == 1 {
-                TensorJSON.appendNested(ordered[0].1, to: &out)
+                TensorJSONWriter.appendNested(ordered[0].1, to: &out)
             } else {
-                out.append("{")
-                for (i, (name, tensor)) in ordered.enumerated() {
-                    if i > 0 { out.append(",") }
-                    out.append(TensorJSON.quoted(name) + ":")
-                    TensorJSON.appendNested(tensor, to: &out)
-                }
-                out.append("}")
+                appendNamed(ordered, to: &out)
             }
             out.append("}")
         case .row:
-            out.append("{\"predictions\":")
             if ordered.count == 1 {
-                TensorJSON.appendNested(ordered[0].1, to: &out)
-            } else {
-                let rows = ordered.first?.1.shape.first ?? 0
-                out.append("[")
+                out.append("{\"predictions\":")
+                TensorJSONWriter.appendNested(ordered[0].1, to: &out)
+                out.append("}")
+            } else if let rows = commonRows(ordered.map(\.1)) {
+                out.append("{\"predictions\":[")
                 for r in 0..<rows {
                     if r > 0 { out.append(",") }
                     out.append("{")
                     for (i, (name, tensor)) in ordered.enumerated() {
                         if i > 0 { out.append(",") }
-                        out.append(TensorJSON.quoted(name) + ":")
-                        let stride = tensor.shape.dropFirst().reduce(1, *)
-                        TensorJSON.appendNested(tensor, from: 1, offset: r * stride, to: &out)
+                        out.append(TensorJSONWriter.quoted(name) + ":")
+                        TensorJSONWriter.appendNested(tensor, from: 1, offset: r * RequestShape.stride(tensor.shape, from: 1), to: &out)
                     }
                     out.append("}")
                 }
-                out.append("]")
+                out.append("]}")
+            } else {
+                // Outputs that do not share a batch dimension have no row form (TF Serving refuses them too);
+                // the columnar form carries them whole rather than reading past a shorter output.
+                out.append("{\"outputs\":")
+                appendNamed(ordered, to: &out)
+                out.append("}")
             }
-            out.append("}")
         }
         return out
+    }
+
+    /// The batch size shared by every output, or nil if one is a scalar or they differ.
+    private static func commonRows(_ tensors: [Tensor]) -> Int? {
+        guard let rows = tensors.first?.shape.first else { return tensors.isEmpty ? 0 : nil }
+        return tensors.allSatisfy({ $0.shape.first == rows }) ? rows : nil
+    }
+
+    private static func appendNamed(_ ordered: [(String, Tensor)], to out: inout String) {
+        out.append("{")
+        for (i, (name, tensor)) in ordered.enumerated() {
+            if i > 0 { out.append(",") }
+            out.append(TensorJSONWriter.quoted(name) + ":")
+            TensorJSONWriter.appendNested(tensor, to: &out)
+        }
+        out.append("}")
     }
 }

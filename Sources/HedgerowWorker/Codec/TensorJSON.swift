@@ -2,7 +2,12 @@ import Foundation
 import HedgerowCore
 import HedgerowRuntime
 
-/// Nested JSON lists ↔ tensors, shared by the TensorFlow Serving and KServe codecs.
+/// Nested JSON lists → tensors, shared by the TensorFlow Serving and KServe codecs.
+///
+/// Every byte of a request body is hostile. What holds here: nothing is allocated whose size was computed from the
+/// request before that size was checked (products of dimensions use overflow-reporting arithmetic, see
+/// `RequestShape`); recursion depth is bounded by `RequestShape.maxRank` (Foundation's parser already refuses JSON
+/// nested deeper than 512); every refusal is a `.badRequest` naming the input.
 enum TensorJSON {
     /// Parses a request body into a JSON object, or a 400 that says what is wrong.
     static func object(_ body: Data) throws(HedgerowError) -> [String: Any] {
@@ -19,19 +24,30 @@ enum TensorJSON {
         return object
     }
 
-    /// Flattens a (possibly nested) JSON list of numbers into values and a shape. Ragged lists and non-numbers
-    /// are 400s naming `what`.
-    static func flatten(_ value: Any, what: String) throws(HedgerowError) -> (values: [Double], shape: [Int]) {
+    /// The numbers of a (possibly nested) JSON list in row-major order, the shape the nesting implies, and where
+    /// the first JSON boolean was (booleans only make sense for BOOL inputs).
+    struct Flattened {
         var values: [Double] = []
-        let shape = try flatten(value, into: &values, what: what)
-        return (values, shape)
+        var shape: [Int] = []
+        var firstBoolean: Int?
     }
 
-    private static func flatten(_ value: Any, into values: inout [Double], what: String) throws(HedgerowError) -> [Int] {
+    /// Flattens a (possibly nested) JSON list of numbers into values and a shape. Ragged lists, non-numbers and
+    /// nesting deeper than `RequestShape.maxRank` are 400s naming `what`.
+    static func flatten(_ value: Any, what: String) throws(HedgerowError) -> Flattened {
+        var result = Flattened()
+        result.shape = try flatten(value, depth: 0, into: &result, what: what)
+        return result
+    }
+
+    private static func flatten(_ value: Any, depth: Int, into result: inout Flattened, what: String) throws(HedgerowError) -> [Int] {
         if let list = value as? [Any] {
+            guard depth < RequestShape.maxRank else {
+                throw HedgerowError(.badRequest, "\(what): lists nested deeper than \(RequestShape.maxRank) levels; no model input has that many dimensions")
+            }
             var childShape: [Int]?
             for element in list {
-                let shape = try flatten(element, into: &values, what: what)
+                let shape = try flatten(element, depth: depth + 1, into: &result, what: what)
                 if let childShape, childShape != shape {
                     throw HedgerowError(.badRequest, "\(what): ragged nested list (rows of shapes \(childShape) and \(shape))")
                 }
@@ -40,23 +56,36 @@ enum TensorJSON {
             return [list.count] + (childShape ?? [])
         }
         if let number = value as? NSNumber {
-            values.append(number.doubleValue)
+            if isBoolean(number), result.firstBoolean == nil { result.firstBoolean = result.values.count }
+            result.values.append(number.doubleValue)
             return []
         }
         throw HedgerowError(.badRequest, "\(what): expected numbers, found \(describe(value))")
+    }
+
+    /// JSON `true`/`false` arrive as NSNumber too; Foundation marks them with the `c` (char) type encoding, which
+    /// no JSON number gets.
+    static func isBoolean(_ number: NSNumber) -> Bool {
+        number.objCType.pointee == CChar(UInt8(ascii: "c"))
     }
 
     static func describe(_ value: Any) -> String {
         switch value {
         case is String: "a string"
         case is [String: Any]: "an object"
+        case is [Any]: "a list"
         case is NSNull: "null"
         default: "\(type(of: value))"
         }
     }
 
-    /// Builds a tensor of the signature's element type from parsed values.
-    static func tensor(_ values: [Double], shape: [Int], for signature: TensorSignature) throws(HedgerowError) -> Tensor {
+    /// Builds a tensor of the signature's element type from parsed values. `shape` has been checked against the
+    /// signature and against `values.count` (`RequestShape.check`), so the tensor's own precondition holds.
+    static func tensor(_ flat: Flattened, shape: [Int], for signature: TensorSignature) throws(HedgerowError) -> Tensor {
+        let values = flat.values
+        if signature.elementType != .bool, let i = flat.firstBoolean {
+            throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is a boolean; \(signature.elementType) expects numbers")
+        }
         switch signature.elementType {
         case .float32:
             let floats = values.map { Float($0) }
@@ -65,79 +94,30 @@ enum TensorJSON {
             }
             return Tensor(shape: shape, floats: floats)
         case .int64, .int32:
+            // Integers beyond 2^53 cannot come through a Double exactly; refuse them rather than round silently.
             let limit: Double = signature.elementType == .int64 ? 9_007_199_254_740_992 : Double(Int32.max)
             var ints: [Int64] = []
             ints.reserveCapacity(values.count)
-            for v in values {
+            for (i, v) in values.enumerated() {
                 guard v.rounded() == v, abs(v) <= limit else {
-                    throw HedgerowError(.badRequest, "input '\(signature.name)': expected integers (\(signature.elementType)), got \(v)")
+                    throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is \(v); expected integers (\(signature.elementType)) of magnitude at most \(Int64(limit))")
                 }
                 ints.append(Int64(v))
             }
             return signature.elementType == .int64 ? Tensor(shape: shape, int64s: ints) : Tensor(shape: shape, int32s: ints.map { Int32($0) })
         case .bool:
-            // JSON true/false (and 0/1) arrive as numbers.
-            guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else {
-                throw HedgerowError(.badRequest, "input '\(signature.name)': expected booleans (BOOL)")
+            // JSON true/false, and 0/1 as numbers.
+            if let i = values.firstIndex(where: { $0 != 0 && $0 != 1 }) {
+                throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is \(values[i]); expected booleans (BOOL: true, false, 0 or 1)")
             }
             return Tensor(shape: shape, bools: values.map { $0 != 0 })
         }
     }
 
-    /// Appends a tensor as a nested JSON list (dimension `from` onward, starting at element `offset`).
-    static func appendNested(_ tensor: Tensor, from dim: Int = 0, offset: Int = 0, to out: inout String) {
-        if dim == tensor.shape.count {
-            appendScalar(tensor, at: offset, to: &out)
-            return
-        }
-        let stride = tensor.shape[(dim + 1)...].reduce(1, *)
-        out.append("[")
-        for i in 0..<tensor.shape[dim] {
-            if i > 0 { out.append(",") }
-            appendNested(tensor, from: dim + 1, offset: offset + i * stride, to: &out)
-        }
-        out.append("]")
-    }
-
-    /// Appends every element as one flat JSON list (KServe v2 `data`).
-    static func appendFlat(_ tensor: Tensor, to out: inout String) {
-        out.append("[")
-        for i in 0..<tensor.count {
-            if i > 0 { out.append(",") }
-            appendScalar(tensor, at: i, to: &out)
-        }
-        out.append("]")
-    }
-
-    /// Non-finite floats have no JSON form; they are written as null.
-    static func appendScalar(_ tensor: Tensor, at index: Int, to out: inout String) {
-        switch tensor.storage {
-        case .float32(let v):
-            let x = v[index]
-            out.append(x.isFinite ? x.description : "null")
-        case .int64(let v):
-            out.append(String(v[index]))
-        case .int32(let v):
-            out.append(String(v[index]))
-        case .bool(let v):
-            out.append(v[index] ? "true" : "false")
-        }
-    }
-
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out.append("\\\"")
-            case "\\": out.append("\\\\")
-            case "\n": out.append("\\n")
-            case "\r": out.append("\\r")
-            case "\t": out.append("\\t")
-            default:
-                if scalar.value < 0x20 { out.append(String(format: "\\u%04x", scalar.value)) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        out.append("\"")
-        return out
+    /// The whole path from a flattened JSON value to a tensor for `signature`: the implied shape is checked
+    /// against the signature first (its element count is `values.count` by construction).
+    static func tensor(_ flat: Flattened, for signature: TensorSignature) throws(HedgerowError) -> Tensor {
+        try RequestShape.check(flat.shape, against: signature)
+        return try tensor(flat, shape: flat.shape, for: signature)
     }
 }
