@@ -30,4 +30,26 @@ import Testing
             return text.hasPrefix("digits/1/config.yaml: ") && text.contains(message)
         }
     }
+
+    /// config.yaml is outside input: what killed a worker at load (found by the desired-state fuzzer in the same
+    /// Yams paths) is a load error naming the file.
+    @Test func hostileConfigFilesFailTheLoadInsteadOfCrashingIt() throws {
+        let cases: [(String, String)] = [
+            ("batching:\n  maxBatchSize: 1:00:00:00:00:00:00:00:00:00:00:00\n", "must be an integer"),
+            ("x: 1:00:00:00:00:00:00:00:00:00:00:00\n", "unknown key 'x'"),
+            ("a: &a [1, 2]\nbatching: *a\n", "alias"),
+            (String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000), "nest"),
+            ("batching:\n  maxBatchSize: 99999999999999999999999\n", "must be an integer"),
+            ("batching:\n  maxBatchSize: 0x10\n", "must be an integer"),
+        ]
+        for (text, expected) in cases {
+            do {
+                _ = try ModelConfig.parse(text, file: "m/1/config.yaml")
+                Issue.record("accepted: \(text.prefix(60))")
+            } catch {
+                #expect(error.message.hasPrefix("m/1/config.yaml") && error.message.contains(expected), "\(error.message)")
+            }
+        }
+        #expect(try ModelConfig.parse("batching:\n  maxBatchSize: 1_6\n  maxDelayMicros: +200\n", file: "c").batching?.maxBatchSize == 16)
+    }
 }

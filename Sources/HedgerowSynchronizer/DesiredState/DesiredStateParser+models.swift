@@ -136,14 +136,7 @@ extension DesiredStateParser {
         return value
     }
 
-    /// `-12`, `+7`, `1_000`: at most 18 digits, so the value always fits in an `Int`.
-    static func decimalInteger(_ text: String) -> Int? {
-        var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
-        var negative = false
-        if let sign = digits.first, sign == "-" || sign == "+" { negative = sign == "-"; digits = digits.dropFirst() }
-        guard !digits.isEmpty, digits.count <= 18, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let magnitude = Int(digits) else { return nil }
-        return negative ? -magnitude : magnitude
-    }
+    static func decimalInteger(_ text: String) -> Int? { YAMLPrecheck.decimalInteger(text) }
 
     /// A finite decimal number (`95`, `99.9`, `1e1`); `.nan`, `.inf` and hexadecimal forms are not numbers here.
     mutating func double(_ node: Node, _ path: String) -> Double? {

@@ -56,35 +56,44 @@ struct ModelConfig: Equatable {
         return try parse(text, file: name)
     }
 
+    /// Parses a config.yaml's text. Checked first like the desired state (size, UTF-8, nesting, no aliases: Yams
+    /// recurses per level and expands aliases), then read as a node tree whose integers are read as decimal here
+    /// (Yams' own integer resolution traps on an overflowing sexagesimal like `1:00:00:00:00:00:00:00:00:00:00:00`).
     static func parse(_ text: String, file: String) throws(HedgerowError) -> ModelConfig {
-        let root: Any?
-        do { root = try Yams.load(yaml: text) } catch {
+        if let refusal = YAMLPrecheck.check(Data(text.utf8)) {
+            throw HedgerowError(.loadFailed, "\(file):\(refusal.line):\(refusal.column): \(refusal.message)")
+        }
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
             throw HedgerowError(.loadFailed, "\(file): not valid YAML: \(error)")
         }
         guard let root else { return ModelConfig() }
-        guard let map = root as? [String: Any] else {
+        guard case .mapping(let map) = root else {
             throw HedgerowError(.loadFailed, "\(file): expected a mapping at the top level")
         }
-        for key in map.keys where key != "batching" {
-            throw HedgerowError(.loadFailed, "\(file): unknown key '\(key)' (known: batching)")
+        var batchingNode: Node?
+        for (key, value) in map {
+            guard key.string == "batching" else {
+                throw HedgerowError(.loadFailed, "\(file): unknown key '\(key.string ?? "?")' (known: batching)")
+            }
+            batchingNode = value
         }
-        guard let node = map["batching"] else { return ModelConfig() }
-        guard let batching = node as? [String: Any] else {
+        guard let batchingNode else { return ModelConfig() }
+        guard case .mapping(let batching) = batchingNode else {
             throw HedgerowError(.loadFailed, "\(file): batching must be a mapping with maxBatchSize and maxDelayMicros")
         }
-        for key in batching.keys where key != "maxBatchSize" && key != "maxDelayMicros" {
-            throw HedgerowError(.loadFailed, "\(file): unknown key 'batching.\(key)' (known: maxBatchSize, maxDelayMicros)")
-        }
-        func integer(_ key: String, default value: Int) throws(HedgerowError) -> Int {
-            guard let raw = batching[key] else { return value }
-            guard let number = raw as? Int else {
-                throw HedgerowError(.loadFailed, "\(file): batching.\(key) must be an integer, got '\(raw)'")
-            }
-            return number
-        }
         let base = BatchingPolicy.default
-        let size = try integer("maxBatchSize", default: base.maxBatchSize)
-        let delay = try integer("maxDelayMicros", default: base.maxDelayMicros)
+        var size = base.maxBatchSize, delay = base.maxDelayMicros
+        for (key, value) in batching {
+            let name = key.string ?? "?"
+            guard name == "maxBatchSize" || name == "maxDelayMicros" else {
+                throw HedgerowError(.loadFailed, "\(file): unknown key 'batching.\(name)' (known: maxBatchSize, maxDelayMicros)")
+            }
+            guard case .scalar(let scalar) = value, let number = YAMLPrecheck.decimalInteger(scalar.string) else {
+                throw HedgerowError(.loadFailed, "\(file): batching.\(name) must be an integer, got '\(value.string ?? "a collection")'")
+            }
+            if name == "maxBatchSize" { size = number } else { delay = number }
+        }
         do {
             return ModelConfig(batching: try BatchingPolicy(maxBatchSize: size, maxDelayMicros: delay))
         } catch {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// What the desired-state file must satisfy before Yams reads it.
+/// What a YAML file from outside (the desired state, a model's config.yaml) must satisfy before Yams reads it.
 ///
 /// Why: Yams builds its node tree by recursion, one stack frame per nesting level, so `[[[[…` 100,000 levels deep
 /// overflows the stack and kills the synchronizer; and it resolves an alias by copying the anchored node, so a few
@@ -11,22 +11,22 @@ import Foundation
 /// `: `) on it, plus the flow brackets open at its end, bound the depth of any node on that line, because every
 /// level of YAML nesting costs at least one of those. Quoted scalars are skipped (only at the start of a token,
 /// where YAML starts them), so brackets or `*` inside quotes do not count.
-enum YAMLPrecheck {
+public enum YAMLPrecheck {
     /// Far above any real desired state (tens of KiB for thousands of models).
-    static let maxBytes = 1 << 20
+    public static let maxBytes = 1 << 20
     /// Indentation plus indicators plus open brackets on one line. A legible file stays under 40.
-    static let maxNesting = 128
+    public static let maxNesting = 128
 
-    struct Refusal: Equatable {
-        var line: Int
-        var column: Int
-        var message: String
+    public struct Refusal: Equatable, Sendable {
+        public var line: Int
+        public var column: Int
+        public var message: String
     }
 
     /// The first reason to refuse `bytes` before parsing, if any.
-    static func check(_ bytes: Data) -> Refusal? {
+    public static func check(_ bytes: Data) -> Refusal? {
         guard bytes.count <= maxBytes else {
-            return Refusal(line: 1, column: 1, message: "the file is \(bytes.count) bytes; a desired state may be at most \(maxBytes) bytes")
+            return Refusal(line: 1, column: 1, message: "the file is \(bytes.count) bytes; such a file may be at most \(maxBytes) bytes")
         }
         if let (line, column) = firstInvalidUTF8(bytes) {
             return Refusal(line: line, column: column, message: "the file is not valid UTF-8 (first bad byte here); save it as UTF-8")
@@ -126,5 +126,16 @@ enum YAMLPrecheck {
         var start = index
         while start > 0, text[start - 1] != UInt8(ascii: "\n") { start -= 1 }
         return index - start + 1
+    }
+
+    /// `-12`, `+7`, `1_000`: at most 18 digits, so the value always fits in an `Int`. Integers from outside YAML are
+    /// read with this, never through Yams' resolver, which also accepts sexagesimal (`1:30:00`) and traps when such a
+    /// number overflows.
+    public static func decimalInteger(_ text: String) -> Int? {
+        var digits = Substring(text.replacingOccurrences(of: "_", with: ""))
+        var negative = false
+        if let sign = digits.first, sign == "-" || sign == "+" { negative = sign == "-"; digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.count <= 18, digits.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let magnitude = Int(digits) else { return nil }
+        return negative ? -magnitude : magnitude
     }
 }
