@@ -40,7 +40,7 @@ final class HTTP1RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        deadline = .now() + requestHeadTimeout
+        deadline = context.eventLoop.now + requestHeadTimeout
         arm(context: context, at: deadline!)
     }
 
@@ -60,7 +60,7 @@ final class HTTP1RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHa
         switch unwrapInboundIn(data) {
         case .head:
             heads += 1
-            deadline = .now() + idleTimeout  // for its body
+            deadline = context.eventLoop.now + idleTimeout  // for its body
         case .body:
             break
         case .end:
@@ -74,7 +74,7 @@ final class HTTP1RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHa
         if !readDeliveredParts && !headStarted && isIdle {
             // Bytes came that are not yet a whole head: from now on the head has `requestHeadTimeout`.
             headStarted = true
-            let headDeadline = NIODeadline.now() + requestHeadTimeout
+            let headDeadline = context.eventLoop.now + requestHeadTimeout
             if deadline.map({ headDeadline < $0 }) ?? true {
                 deadline = headDeadline
                 arm(context: context, at: headDeadline)
@@ -90,7 +90,7 @@ final class HTTP1RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHa
             ended = min(ended + 1, heads)
             if isIdle {
                 headStarted = false
-                deadline = .now() + idleTimeout
+                deadline = context.eventLoop.now + idleTimeout
             }
         }
         context.write(data, promise: promise)
@@ -111,7 +111,7 @@ final class HTTP1RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHa
     private func timerFired(context: ChannelHandlerContext) {
         timer = nil
         timerDeadline = nil
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         guard let deadline else {
             // An answer is pending: look again later (one timer per period, not per request).
             arm(context: context, at: now + requestHeadTimeout)

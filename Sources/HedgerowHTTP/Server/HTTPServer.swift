@@ -239,19 +239,27 @@ public final class HTTPServer: Service, Sendable {
 
     private static func configureHTTP2(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ configuration: HTTPServerConfiguration) throws {
         let maxBody = configuration.maxBodyBytes
+        let streams = HTTP2IdleAndStreamLimitHandler(
+            idleTimeout: configuration.idleTimeout, maxConcurrentStreams: configuration.maxConcurrentStreams, eventLoop: pipeline.eventLoop
+        )
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server,
             connectionConfiguration: http2ConnectionConfiguration(configuration),
-            streamConfiguration: http2StreamConfiguration(configuration)
-        ) { stream in
+            streamConfiguration: http2StreamConfiguration(configuration),
+            streamDelegate: streams.delegate
+        ) { [admission = streams.loopBound] stream in
             stream.eventLoop.makeCompletedFuture {
+                guard admission.value.admitStream() else {
+                    stream.close(promise: nil)
+                    return
+                }
                 try stream.pipeline.syncOperations.addHandlers([
                     HTTP2FramePayloadToHTTP1ServerCodec(),
                     HTTPServerRequestHandler(responder: responder, maxBodyBytes: maxBody, isHTTP2: true),
                 ])
             }
         }
-        try pipeline.addHandler(HTTP2IdleConnectionHandler(idleTimeout: configuration.idleTimeout))
+        try pipeline.addHandler(streams)
     }
 
     private static func configureHTTP1(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ configuration: HTTPServerConfiguration) throws {
