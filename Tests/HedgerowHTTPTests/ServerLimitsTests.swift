@@ -319,6 +319,32 @@ import Testing
         #expect(!connection.isOpen)
     }
 
+    /// swift-nio-http2's own client keeps opening streams on a connection after it sent GOAWAY for a connection
+    /// error, and drops every answer: the server closes such a connection once its streams are done, so a pool
+    /// that keeps using it gets a closed connection (and opens a fresh one) instead of waiting forever.
+    @Test func http2ConnectionClosesOnceQuietAfterTheClientsGoAway() throws {
+        let connection = try Connection(Self.configuration())
+        connection.h2Handshake()
+        connection.send(H2.get(stream: 1, path: "/hang"))
+        connection.send(H2.frame(type: H2.goAwayType, flags: 0, stream: 0, payload: [0x7F, 0xFF, 0xFF, 0xFF, 0, 0, 0, 5]))
+        #expect(connection.isOpen)  // stream 1 still waits for its answer
+        connection.responder.finish()
+        connection.channel.embeddedEventLoop.run()
+        let frames = H2.frames(connection.output())
+        #expect(frames.contains { $0.type == H2.headersType && $0.stream == 1 }, "the open stream was answered first")
+        #expect(frames.last?.type == H2.goAwayType)
+        #expect(!connection.isOpen)
+    }
+
+    @Test func http2ConnectionClosesAfterAProtocolError() throws {
+        let connection = try Connection(Self.configuration())
+        connection.h2Handshake()
+        connection.send(H2.frame(type: H2.dataType, flags: 0, stream: 0, payload: [1, 2, 3]))  // DATA on stream 0
+        let goAway = try #require(H2.frames(connection.output()).first { $0.type == H2.goAwayType })
+        #expect(H2.errorCode(Array(goAway.payload.dropFirst(4))) == 1)  // PROTOCOL_ERROR, from swift-nio-http2
+        #expect(!connection.isOpen)
+    }
+
     // MARK: Connections
 
     @Test func connectionsOverTheLimitAreRefusedUntilOneCloses() throws {

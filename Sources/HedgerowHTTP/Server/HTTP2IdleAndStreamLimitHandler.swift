@@ -5,6 +5,12 @@ import NIOHTTP2
 /// - closes a connection that has had no open stream for `idleTimeout` (a client that sent the preface and then
 ///   nothing, trickles a HEADERS frame that never completes, or left a pooled connection unused), sending
 ///   GOAWAY NO_ERROR with the last stream it saw first, so a well-behaved client knows which requests were taken;
+/// - closes a connection as soon as it has no open stream once the client sent GOAWAY, or once an error reached
+///   the end of the connection pipeline (swift-nio-http2 reports protocol errors there, after its own GOAWAY or
+///   RST_STREAM, and leaves the connection open). A client that declared the connection done, or whose frames
+///   broke the protocol, gets no more streams served on it: a client that keeps opening streams after its own
+///   GOAWAY (swift-nio-http2's client does after a connection error) would otherwise hold a connection on which
+///   nothing can succeed, and a pool that keeps using it would wait on it forever;
 /// - resets (RST_STREAM CANCEL) a stream that would exceed `maxConcurrentStreams`. swift-nio-http2 only applies
 ///   our SETTINGS_MAX_CONCURRENT_STREAMS once the client acknowledged our SETTINGS; a client that never does
 ///   could otherwise open streams without bound.
@@ -31,6 +37,9 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
     private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
     private var closing = false
+    /// The client sent GOAWAY or an error was reported: close when no stream is open.
+    private var closesWhenQuiet = false
+    private var context: ChannelHandlerContext?
 
     init(idleTimeout: TimeAmount, maxConcurrentStreams: Int, eventLoop: any EventLoop) {
         self.idleTimeout = idleTimeout
@@ -65,15 +74,35 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
 
     private func streamClosed() {
         openStreams = max(0, openStreams - 1)
-        if openStreams == 0 { deadline = eventLoop.now + idleTimeout }
+        if openStreams == 0 {
+            deadline = eventLoop.now + idleTimeout
+            if closesWhenQuiet, let context { close(context: context) }
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway = unwrapInboundIn(data).payload { closeWhenQuiet(context: context) }
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeWhenQuiet(context: context)
+        context.fireErrorCaught(error)
+    }
+
+    private func closeWhenQuiet(context: ChannelHandlerContext) {
+        closesWhenQuiet = true
+        if openStreams == 0 { close(context: context) }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if openStreams == 0 { deadline = context.eventLoop.now + idleTimeout }
         arm(context: context, at: context.eventLoop.now + idleTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         timer?.cancel()
         timer = nil
     }
@@ -101,10 +130,15 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
             arm(context: context, at: deadline)
             return
         }
+        close(context: context)
+    }
+
+    /// GOAWAY NO_ERROR naming the last stream seen, then close. Written at once on a quiet socket; closing right
+    /// after does not wait on a peer that stopped reading.
+    private func close(context: ChannelHandlerContext) {
         guard !closing else { return }
         closing = true
         let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))
-        // Written at once on an idle socket; closing right after does not wait on a peer that stopped reading.
         context.writeAndFlush(wrapOutboundOut(goAway), promise: nil)
         context.close(promise: nil)
     }
