@@ -27,3 +27,10 @@ test: deps
 # h2load for the load measurements in README.md and Benchmarks/.
 bench-tools:
 	@dpkg -s nghttp2-client >/dev/null 2>&1 || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nghttp2-client >/dev/null; }
+
+# The protocol fuzzer's long run (Scripts/protocol-fuzz.py) against a freshly started worker and router of the
+# release binary; FUZZ_ARGS adds flags (e.g. FUZZ_ARGS="--seed 7 --scale 8").
+FUZZ_ARGS ?=
+.PHONY: protocol-fuzz
+protocol-fuzz: release
+	python3 Scripts/protocol-fuzz.py --start .build/release/hedgerow $(FUZZ_ARGS)
