@@ -3,6 +3,7 @@ import HedgerowCore
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOTLS
 import Testing
 
 /// Each server limit on the exact pipeline the server runs (`HTTPServer.configureConnection`), driven byte by
@@ -199,6 +200,27 @@ import Testing
             connection.advance(.milliseconds(500))
         }
         #expect(!connection.isOpen)
+    }
+
+    @Test func aTLSHandshakeThatStallsIsClosedAtTheHeadDeadline() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadlineHandler(timeout: .seconds(10)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.embeddedEventLoop.advanceTime(by: .seconds(9))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+    }
+
+    @Test func aCompletedTLSHandshakeEndsTheHandshakeDeadline() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadlineHandler(timeout: .seconds(10)))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "h2"))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(60))
+        #expect(channel.isActive)
+        #expect(throws: ChannelPipelineError.self) { try channel.pipeline.syncOperations.context(handlerType: TLSHandshakeDeadlineHandler.self) }
+        _ = try? channel.finish()
     }
 
     // MARK: HTTP/2

@@ -193,7 +193,9 @@ public final class HTTPServer: Service, Sendable {
             configureHTTP1: { context in try configureHTTP1(context.pipeline.syncOperations, responder, configuration) },
             configureTLS: tls.map { tls in
                 { context in
-                    try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    try context.pipeline.syncOperations.addHandlers(
+                        NIOSSLServerHandler(context: tls), TLSHandshakeDeadlineHandler(timeout: configuration.requestHeadTimeout)
+                    )
                     _ = context.channel.configureHTTP2SecureUpgrade(
                         h2ChannelConfigurator: { channel in
                             channel.eventLoop.makeCompletedFuture { try configureHTTP2(channel.pipeline.syncOperations, responder, configuration) }
