@@ -328,6 +328,22 @@ import Testing
         #expect(!connection.isOpen)
     }
 
+    @Test func http2ConnectionThatOpensNoStreamIsClosedAtTheHeadDeadline() throws {
+        let connection = try Connection(Self.configuration { $0.requestHeadTimeout = .seconds(10); $0.idleTimeout = .seconds(60) })
+        connection.h2Handshake()
+        // Its first HEADERS frame trickles in, never complete.
+        let headers = H2.frame(type: H2.headersType, flags: 0x5, stream: 1, payload: H2.requestBlock(method: "GET", path: "/"))
+        for byte in headers.prefix(18) {
+            connection.send([byte])
+            connection.advance(.milliseconds(500))
+        }
+        #expect(connection.isOpen)  // 9 s
+        connection.advance(.seconds(2))
+        let goAway = try #require(H2.frames(connection.output()).first { $0.type == H2.goAwayType })
+        #expect(Array(goAway.payload.prefix(8)) == [0, 0, 0, 0, 0, 0, 0, 0])  // no stream taken, NO_ERROR
+        #expect(!connection.isOpen)
+    }
+
     @Test func http2ConnectionWithAStreamWaitingForItsAnswerStaysOpen() throws {
         let connection = try Connection(Self.configuration { $0.idleTimeout = .seconds(60) })
         connection.send(H2.preface + H2.settings())

@@ -2,9 +2,11 @@ import NIOCore
 import NIOHTTP2
 
 /// Counts an HTTP/2 connection's open streams, and with that count:
-/// - closes a connection that has had no open stream for `idleTimeout` (a client that sent the preface and then
-///   nothing, trickles a HEADERS frame that never completes, or left a pooled connection unused), sending
-///   GOAWAY NO_ERROR with the last stream it saw first, so a well-behaved client knows which requests were taken;
+/// - closes a new connection whose first stream has not opened within `firstStreamTimeout` (a client that sent
+///   the preface and then nothing, or trickles its first HEADERS frame a byte at a time), and a connection that
+///   has had no open stream for `idleTimeout` since (a pooled connection left unused, or a later HEADERS
+///   trickled), sending GOAWAY NO_ERROR with the last stream it saw first, so a well-behaved client knows which
+///   requests were taken;
 /// - closes a connection as soon as it has no open stream once the client sent GOAWAY, or once an error reached
 ///   the end of the connection pipeline (swift-nio-http2 reports protocol errors there, after its own GOAWAY or
 ///   RST_STREAM, and leaves the connection open). A client that declared the connection done, or whose frames
@@ -30,6 +32,7 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
     typealias OutboundOut = HTTP2Frame
 
     private let idleTimeout: TimeAmount
+    private let firstStreamTimeout: TimeAmount
     private let maxConcurrentStreams: Int
     private let eventLoop: any EventLoop
     private var openStreams = 0
@@ -41,8 +44,9 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
     private var closesWhenQuiet = false
     private var context: ChannelHandlerContext?
 
-    init(idleTimeout: TimeAmount, maxConcurrentStreams: Int, eventLoop: any EventLoop) {
+    init(idleTimeout: TimeAmount, firstStreamTimeout: TimeAmount, maxConcurrentStreams: Int, eventLoop: any EventLoop) {
         self.idleTimeout = idleTimeout
+        self.firstStreamTimeout = firstStreamTimeout
         self.maxConcurrentStreams = maxConcurrentStreams
         self.eventLoop = eventLoop
     }
@@ -97,8 +101,8 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if openStreams == 0 { deadline = context.eventLoop.now + idleTimeout }
-        arm(context: context, at: context.eventLoop.now + idleTimeout)
+        if openStreams == 0 { deadline = context.eventLoop.now + firstStreamTimeout }
+        arm(context: context, at: context.eventLoop.now + firstStreamTimeout)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

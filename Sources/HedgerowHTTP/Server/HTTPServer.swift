@@ -21,14 +21,16 @@ public struct HTTPServerConfiguration: Sendable {
     /// When set, the same port also accepts TLS and offers h2 and http/1.1 by ALPN (see `TLSFiles`).
     public var tls: NIOSSLContext?
 
-    /// HTTP/2: streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused
-    /// with RST_STREAM REFUSED_STREAM. Bounds the work one connection can start; clients open more connections
-    /// for more parallelism.
+    /// HTTP/2: streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). Once the client
+    /// acknowledged our SETTINGS, swift-nio-http2 ends a connection that exceeds it (GOAWAY PROTOCOL_ERROR);
+    /// before that, the server resets the extra streams itself before dispatching them. Bounds the work one
+    /// connection can start; clients open more connections for more parallelism.
     public var maxConcurrentStreams: Int
     /// Largest request header section, bytes. HTTP/2: SETTINGS_MAX_HEADER_LIST_SIZE (names + values + 32 per
     /// field, RFC 7541), enforced on the decoded list, so an HPACK "bomb" (one big entry indexed thousands of
-    /// times) fails at this size. HTTP/1.1: the total of names and values, and the largest single field; over
-    /// it the answer is 431 and the connection is closed.
+    /// times) fails at this size; until the client acknowledges our SETTINGS, swift-nio-http2's own 16 KiB bound
+    /// applies. HTTP/1.1: the total of names and values, and the largest single field; over it the answer is 431
+    /// and the connection is closed.
     public var maxHeaderListBytes: Int
     /// HTTP/1.1: most header fields in one request (431 above). HTTP/2 is bounded by `maxHeaderListBytes`,
     /// which charges 32 bytes per field.
@@ -43,7 +45,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var resetStreamWindow: TimeAmount
     /// Time a client has to deliver a request head once it started sending it (its first byte, or the
     /// connection's protocol choice): slowloris clients that trickle a head a byte at a time are closed when it
-    /// runs out. Also bounds how long a new connection may take to show which protocol it speaks.
+    /// runs out. Also bounds how long a new connection may take to show which protocol it speaks, to finish a
+    /// TLS handshake, and, on HTTP/2, to open its first stream.
     public var requestHeadTimeout: TimeAmount
     /// A connection with nothing in progress (HTTP/1.1: between requests; HTTP/2: no open stream) is closed
     /// after this long (HTTP/2 with GOAWAY NO_ERROR first), and so is an HTTP/1.1 request whose body is still
@@ -211,7 +214,8 @@ public final class HTTPServer: Service, Sendable {
     }
 
     /// swift-nio-http2's connection settings from the configuration. The CONTINUATION (CVE-2024-27316), control
-    /// frame, empty DATA and glitch limits keep swift-nio-http2's defaults, named here so a reader sees them.
+    /// frame rate and empty DATA limits are swift-nio-http2's defaults, named here so a reader sees them; the
+    /// buffered control frame bound is lowered from its 10,000.
     static func http2ConnectionConfiguration(_ configuration: HTTPServerConfiguration) -> NIOHTTP2Handler.ConnectionConfiguration {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
@@ -242,7 +246,8 @@ public final class HTTPServer: Service, Sendable {
     private static func configureHTTP2(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ configuration: HTTPServerConfiguration) throws {
         let maxBody = configuration.maxBodyBytes
         let streams = HTTP2IdleAndStreamLimitHandler(
-            idleTimeout: configuration.idleTimeout, maxConcurrentStreams: configuration.maxConcurrentStreams, eventLoop: pipeline.eventLoop
+            idleTimeout: configuration.idleTimeout, firstStreamTimeout: configuration.requestHeadTimeout,
+            maxConcurrentStreams: configuration.maxConcurrentStreams, eventLoop: pipeline.eventLoop
         )
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server,
