@@ -77,7 +77,10 @@ def drain(s, seconds, limit=1 << 22, until_goaway=False):
         while until_goaway and scanned + 9 <= len(data):
             length = int.from_bytes(data[scanned:scanned + 3], "big")
             if data[scanned + 3] == GOAWAY:
-                return bytes(data), False
+                # The server's last word: wait only briefly more, to see whether it also closes.
+                deadline = min(deadline, time.monotonic() + 0.5)
+                until_goaway = False
+                break
             if scanned + 9 + length > len(data):
                 break
             scanned += 9 + length
@@ -752,7 +755,6 @@ def attack_h2_zero_window_stall(target, rng, scale, probe_targets, timeout):
             socks.append(s)
         with BackgroundProbe(probe_targets, timeout) as probe:
             time.sleep(3)
-        # Shrink the window to 0 mid-stream too.
         return "%d connections x 100 stalled streams held 3 s; others: %d ok, %d failed%s" % (
             len(socks), probe.ok, len(probe.failures), (" (" + probe.failures[0] + ")") if probe.failures else "")
     finally:
