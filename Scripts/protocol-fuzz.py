@@ -496,7 +496,7 @@ def attack_h1_garbage_and_pipelined_junk(target, rng, scale):
                 sent += 16384
         except OSError:
             pass
-        data, closed = drain(s, 3)
+        data, closed = drain(s, 3 * WAIT)
         out.append("1000 pipelined: %d answers%s" % (len(h1_statuses(data)), "+close" if closed else "+open"))
         s.close()
     except OSError as error:
@@ -600,7 +600,7 @@ def attack_h2_oversize_and_unknown_frames(target, rng, scale):
         junk = b"".join(frame(rng.randrange(0x10, 0x100), rng.randrange(256), rng.randrange(0, 50),
                               bytes(rng.randrange(256) for _ in range(rng.randrange(0, 300)))) for _ in range(200 * scale))
         send_quietly(s, junk + h2_request(1))
-        data, closed = drain(s, 3.0, until_goaway=True)
+        data, closed = drain(s, 3 * WAIT, until_goaway=True)
         out.append("unknown types then request: " + describe_h2(data, closed, stream=1))
         s.close()
     except OSError as error:

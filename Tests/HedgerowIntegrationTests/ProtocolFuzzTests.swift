@@ -59,7 +59,9 @@ import Glibc
         process.arguments = ["-u", script] + arguments
         process.currentDirectoryURL = HedgerowProcess.repositoryRoot
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("protocol-fuzz-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        guard FileManager.default.createFile(atPath: output.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: output.path])
+        }
         let handle = try FileHandle(forWritingTo: output)
         defer {
             try? handle.close()
