@@ -212,11 +212,23 @@ import Testing
         #expect(!channel.isActive)
     }
 
-    @Test func aCompletedTLSHandshakeEndsTheHandshakeDeadline() throws {
+    /// Records the user events that pass (the ALPN handler sits here in the server and needs the handshake event).
+    final class EventRecorder: ChannelInboundHandler {
+        typealias InboundIn = NIOAny
+        var events: [Any] = []
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            events.append(event)
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    @Test func aCompletedTLSHandshakeEndsTheHandshakeDeadlineAndIsPassedOn() throws {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(TLSHandshakeDeadlineHandler(timeout: .seconds(10)))
+        let recorder = EventRecorder()
+        try channel.pipeline.syncOperations.addHandlers(TLSHandshakeDeadlineHandler(timeout: .seconds(10)), recorder)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         channel.pipeline.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(negotiatedProtocol: "h2"))
+        #expect(recorder.events.contains { ($0 as? TLSUserEvent) == .handshakeCompleted(negotiatedProtocol: "h2") })
         channel.embeddedEventLoop.advanceTime(by: .seconds(60))
         #expect(channel.isActive)
         #expect(throws: ChannelPipelineError.self) { try channel.pipeline.syncOperations.context(handlerType: TLSHandshakeDeadlineHandler.self) }

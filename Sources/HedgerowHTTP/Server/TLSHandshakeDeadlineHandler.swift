@@ -28,12 +28,14 @@ final class TLSHandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannel
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Passed on first: the ALPN handler behind this one waits for this very event to install HTTP/2 or
+        // HTTP/1.1, and an event fired through a removed handler's context would be lost.
+        context.fireUserInboundEventTriggered(event)
         if case .handshakeCompleted = event as? TLSUserEvent {
             deadline?.cancel()
             deadline = nil
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
         }
-        context.fireUserInboundEventTriggered(event)
     }
 }
 
