@@ -40,3 +40,10 @@ bench-tools:
 .PHONY: fuzz
 fuzz: deps
 	bash Fuzz/run.sh
+
+# The protocol fuzzer's long run (Scripts/protocol-fuzz.py) against a freshly started worker and router of the
+# release binary; FUZZ_ARGS adds flags (e.g. FUZZ_ARGS="--seed 7 --scale 8").
+FUZZ_ARGS ?=
+.PHONY: protocol-fuzz
+protocol-fuzz: release
+	python3 Scripts/protocol-fuzz.py --start .build/release/hedgerow $(FUZZ_ARGS)

@@ -25,10 +25,11 @@ import Testing
         }
     }
 
-    func withServer(maxBody: Int = 1024, _ body: (String, Echo, HTTP2ClientPool) async throws -> Void) async throws {
+    func withServer(maxBody: Int = 1024, maxConnections: Int = HTTPServerConfiguration.defaultMaxConnections, _ body: (String, Echo, HTTP2ClientPool) async throws -> Void) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let echo = Echo()
-        let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, maxBodyBytes: maxBody), responder: echo, group: group, logger: .init(label: "test"))
+        let configuration = HTTPServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBody, maxConnections: maxConnections)
+        let server = HTTPServer(configuration: configuration, responder: echo, group: group, logger: .init(label: "test"))
         let task = Task { try await server.run() }
         let port = try #require(await server.localAddress?.port)
         let client = HTTP2ClientPool(group: group)
@@ -101,6 +102,26 @@ import Testing
         }
     }
 
+    /// Connections over `maxConnections` are closed as soon as they are accepted; once one closes, new ones are
+    /// served again.
+    @Test func connectionsOverTheLimitAreClosedAtOnce() async throws {
+        try await withServer(maxConnections: 2) { address, _, _ in
+            let (host, port) = try HostAndPort.parse(address)
+            let idle = try await (0..<2).asyncMap { _ in
+                try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: host, port: port).get()
+            }
+            try await Task.sleep(for: .milliseconds(100))  // both accepted and counted
+            // Closed on accept: the write itself may already fail ("I/O on closed channel"), or nothing comes back.
+            let refused = (try? await RawHTTP1.send("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", host: host, port: port)) ?? ""
+            #expect(refused.isEmpty, "a third connection was served: \(refused)")
+            try await idle[0].close()
+            try await Task.sleep(for: .milliseconds(100))
+            let served = try await RawHTTP1.send("GET /y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", host: host, port: port)
+            #expect(served.hasPrefix("HTTP/1.1 200"))
+            try await idle[1].close()
+        }
+    }
+
     @Test func cancellingACallResetsTheStreamAndFiresTheServersSignal() async throws {
         try await withServer { address, echo, client in
             let call = client.execute(HTTPRequest(method: .GET, target: "/slow"), to: address)
@@ -148,5 +169,13 @@ enum RawHTTP1 {
             let buffer = unwrapInboundIn(data)
             into.withLockedValue { $0 += String(buffer: buffer) }
         }
+    }
+}
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for element in self { out.append(try await transform(element)) }
+        return out
     }
 }

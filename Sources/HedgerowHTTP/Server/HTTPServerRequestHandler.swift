@@ -97,9 +97,16 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .responding(let cancellation) = state { cancellation.fire() }
-        if !isHTTP2, error is HTTPParserError {
-            // Malformed HTTP/1.1: answer 400 once, then close (the byte stream cannot be trusted any more).
-            write(.error(HedgerowError(.badRequest, "malformed HTTP request")), version: .http1_1, keepAlive: false, context: context)
+        if !isHTTP2, let parserError = error as? HTTPParserError {
+            // Malformed HTTP/1.1: answer once, then close (the byte stream cannot be trusted any more). The
+            // decoder stops at the header limits with `headerOverflow`: that is 431, not 400.
+            var response = HTTPResponse.error(HedgerowError(.badRequest, "malformed HTTP request: \(parserError)"))
+            if parserError == .headerOverflow {
+                response = .error(HedgerowError(.badRequest, "request header fields too large or too many for this server"))
+                response.status = .requestHeaderFieldsTooLarge
+            }
+            state = .discarding
+            write(response, version: .http1_1, keepAlive: false, context: context)
             return
         }
         context.close(promise: nil)

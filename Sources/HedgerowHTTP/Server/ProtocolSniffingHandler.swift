@@ -7,6 +7,10 @@ import NIOCore
 /// preface starts with. An HTTP/2 client opens with the 24-byte preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`; no
 /// HTTP/1.1 request can start that way. Bytes are buffered until the choice is certain, then the chosen pipeline
 /// is installed after this handler, the buffered bytes are passed on, and this handler removes itself.
+///
+/// A connection that has not shown its protocol within `decisionTimeout` of becoming active (it sent nothing,
+/// or trickles the 24-byte preface) is closed: until then it holds a socket and nothing else bounds it. At
+/// most 24 bytes plus one read are ever buffered here.
 final class ProtocolSniffingHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -18,16 +22,42 @@ final class ProtocolSniffingHandler: ChannelInboundHandler, RemovableChannelHand
     private let configureHTTP1: (ChannelHandlerContext) throws -> Void
     /// nil when the server has no certificate: a TLS client then gets the connection closed.
     private let configureTLS: ((ChannelHandlerContext) throws -> Void)?
+    private let decisionTimeout: TimeAmount
     private var buffered: ByteBuffer?
+    private var deadline: Scheduled<Void>?
 
     init(
+        decisionTimeout: TimeAmount,
         configureHTTP2: @escaping (ChannelHandlerContext) throws -> Void,
         configureHTTP1: @escaping (ChannelHandlerContext) throws -> Void,
         configureTLS: ((ChannelHandlerContext) throws -> Void)? = nil
     ) {
+        self.decisionTimeout = decisionTimeout
         self.configureHTTP2 = configureHTTP2
         self.configureHTTP1 = configureHTTP1
         self.configureTLS = configureTLS
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startDeadline(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startDeadline(context: context)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    private func startDeadline(context: ChannelHandlerContext) {
+        guard deadline == nil else { return }
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: decisionTimeout) {
+            // Still undecided: nothing or too little arrived in time.
+            context.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -46,6 +76,8 @@ final class ProtocolSniffingHandler: ChannelInboundHandler, RemovableChannelHand
 
     private func choose(_ configure: ((ChannelHandlerContext) throws -> Void)?, context: ChannelHandlerContext, bytes: ByteBuffer) {
         buffered = nil
+        deadline?.cancel()
+        deadline = nil
         do {
             guard let configure else { throw ChannelError.inappropriateOperationForState }
             try configure(context)
@@ -59,6 +91,8 @@ final class ProtocolSniffingHandler: ChannelInboundHandler, RemovableChannelHand
 
     func channelInactive(context: ChannelHandlerContext) {
         buffered = nil
+        deadline?.cancel()
+        deadline = nil
         context.fireChannelInactive()
     }
 }
