@@ -109,6 +109,9 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         guard let routes = models[model.rawValue] else {
             throw HedgerowError(.notFound, "model '\(model)' is not served here")
         }
+        guard !routes.versions.isEmpty else {
+            throw HedgerowError(.unavailable, "model '\(model)' has no replica up right now (it is being placed again); retry shortly")
+        }
         let version: ModelVersion
         switch selector {
         case .latest:

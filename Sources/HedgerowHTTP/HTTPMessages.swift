@@ -47,7 +47,7 @@ public struct HTTPResponse: Sendable {
     /// A JSON response from an `Encodable` value.
     public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> HTTPResponse {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]  // "digits/1f2e…", not "digits\/1f2e…"
         do {
             return .jsonBytes(ByteBuffer(bytes: try encoder.encode(value)), status: status)
         } catch {

@@ -79,7 +79,9 @@ import Testing
         let deadline = ContinuousClock.now + .seconds(90)
         while ContinuousClock.now < deadline {
             let routes = try? await h2.send(.GET, "/v1/routes").json
-            routed = ((routes?["models"] as? [String: Any])?.keys).map { Array($0).sorted() } ?? []
+            // A model counts as routed once it has replicas (a desired model is listed, empty, until then).
+            let models = routes?["models"] as? [String: [String: Any]] ?? [:]
+            routed = models.filter { ($0.value["versions"] as? [String: [String]])?.isEmpty == false }.keys.sorted()
             if routed == ["digits", "digits-cnn", "encoder", "recommender"] { break }
             try await Task.sleep(for: .milliseconds(200))
         }

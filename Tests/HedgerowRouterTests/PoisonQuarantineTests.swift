@@ -66,6 +66,15 @@ import Testing
         #expect(held6)
         #expect(q.remaining(poison, now: .max - 1) == 1)
     }
+
+    @Test func anAnswerRecordedAfterTheCallersClockReadIsRecentNotAncient() {
+        var q = PoisonQuarantine()
+        q.recordAnswered(good, now: 10 * second + 5)
+        // The caller read its clock 5 ns before another loop recorded the answer.
+        #expect(q.isKnownHarmless(good, now: 10 * second))
+        let held = q.quarantine(good, now: 10 * second)
+        #expect(!held)
+    }
 }
 
 @Suite struct RequestFingerprintTests {

@@ -142,4 +142,15 @@ import Testing
         let out = Reconciler.reconcile(.init(models: [spec], plan: plan, observed: observed, now: 0, held: [m1]), memory: .init())
         #expect(out.loads.isEmpty)
     }
+
+    @Test func aDesiredModelWithNoReplicaUpStaysInTheRoutesEmpty() {
+        let plan = PlacementPlanner.Plan(assignments: [m1: ["w1"]], problems: [:])
+        let out = Reconciler.reconcile(.init(models: [spec], plan: plan, observed: ["w1": report("w1", [(m1, .loading)])], now: 0), memory: .init())
+        let routes = out.routes["digits"]
+        #expect(routes?.versions.isEmpty == true && routes?.defaultVersion == nil)
+        let table = RoutingTable(generation: 1, models: out.routes)
+        #expect(throws: HedgerowError(.unavailable, "model 'digits' has no replica up right now (it is being placed again); retry shortly")) {
+            _ = try table.resolve(model: try ModelName("digits"), selector: .label("stable"))
+        }
+    }
 }

@@ -43,7 +43,7 @@ final class HTTP2Connection: Sendable {
                 channelPromise.succeed(channel)
                 do {
                     let mux = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+                        mode: .client, connectionConfiguration: Self.connectionConfiguration, streamConfiguration: .init()
                     ) { $0.eventLoop.makeSucceededVoidFuture() }  // servers push nothing we accept
                     try channel.pipeline.syncOperations.addHandler(goAwayWatcher)
                     multiplexerPromise.succeed(mux)
@@ -67,6 +67,17 @@ final class HTTP2Connection: Sendable {
             if let self { onClose(self) }
         }
     }
+
+    /// A router resets many streams (hedge losers, deadlines, clients that left), and the answers already on their
+    /// way for them arrive after the reset. swift-nio-http2 remembers 32 recently reset streams by default; a frame
+    /// for an older one is a STREAM_CLOSED connection error, after which the client sent GOAWAY and kept using the
+    /// connection while every answer on it was dropped (a router's upstream wedged until each request's deadline;
+    /// the worker's server now closes such a connection once its streams are done). Remember far more.
+    static let connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration = {
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        configuration.maximumRecentlyResetStreams = 4096
+        return configuration
+    }()
 
     var isUsable: Bool { usable.withLockedValue { $0 } }
 
@@ -113,7 +124,8 @@ final class HTTP2Connection: Sendable {
 }
 
 /// Watches the connection's root stream for GOAWAY so the pool stops handing out a connection the peer is
-/// closing (streams already open on it finish or fail on their own).
+/// closing (streams already open on it finish or fail on their own). (Errors seen here are not a reason to drop
+/// the connection: stream-level ones, such as a late frame for a stream we reset, come through here too.)
 final class GoAwayWatcher: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -125,4 +137,5 @@ final class GoAwayWatcher: ChannelInboundHandler, @unchecked Sendable {
         if case .goAway = unwrapInboundIn(data).payload { onGoAway?() }
         context.fireChannelRead(data)
     }
+
 }

@@ -45,7 +45,8 @@ public struct PoisonQuarantine: Sendable {
 
     func isKnownHarmless(_ fingerprint: RequestFingerprint, now: UInt64) -> Bool {
         guard let at = current[fingerprint] ?? previous[fingerprint] else { return false }
-        return now &- at <= settings.harmlessMemory
+        // Another event loop may have recorded an answer after the caller read its clock: that is recent too.
+        return at >= now || now - at <= settings.harmlessMemory
     }
 
     /// Quarantines a suspected request unless it is known harmless; true if it is now quarantined.

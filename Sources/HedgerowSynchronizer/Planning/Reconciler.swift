@@ -160,6 +160,11 @@ public enum Reconciler {
             }
         }
         output.routes = routes(routable, specs: specs, zones: Dictionary(input.observed.values.map { ($0.address, $0.zone) }, uniquingKeysWith: { a, _ in a }))
+        // A desired model with no replica up right now (its only worker just died) stays in the table, empty: the
+        // router answers 503 with Retry-After ("retry shortly"), not 404 ("no such model").
+        for spec in input.models where output.routes[spec.name.rawValue] == nil {
+            output.routes[spec.name.rawValue] = RoutingTable.ModelRoutes(versions: [:], labels: [:], defaultVersion: nil, hedging: spec.hedging)
+        }
         return output
     }
 
