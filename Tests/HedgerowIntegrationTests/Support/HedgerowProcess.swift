@@ -111,11 +111,22 @@ enum FreePorts {
         return false
     }
 
-    /// `count` consecutive free ports, starting somewhere in 20000-45000.
+    /// Ports already handed out in this test process: suites run in parallel, and a port given to one test stays
+    /// free until its process binds it, so without this two tests could be given the same one.
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
+
+    /// `count` consecutive free ports, starting somewhere in 20000-32000: below the kernel's ephemeral range
+    /// (32768 and up here), where outgoing connections would take them. Never the same port twice per process.
     static func consecutive(_ count: Int, avoiding taken: Set<Int> = []) -> Int {
-        for _ in 0..<500 {
-            let base = Int.random(in: 20000...45000)
-            if (base..<base + count).allSatisfy({ !taken.contains($0) && isFree($0) }) { return base }
+        for _ in 0..<2000 {
+            let base = Int.random(in: 20000...(32000 - count))
+            let ports = Set(base..<base + count)
+            let claimed = handedOut.withLockedValue { handed -> Bool in
+                guard ports.isDisjoint(with: handed), ports.isDisjoint(with: taken), ports.allSatisfy(isFree) else { return false }
+                handed.formUnion(ports)
+                return true
+            }
+            if claimed { return base }
         }
         fatalError("no free ports on loopback")
     }
