@@ -89,14 +89,15 @@ def pct(values, p):
 
 
 def measure(binary, seconds, queue_ms, rate, workdir, body_file):
+    """One fresh cluster: closed loop (rate None) or open loop at `rate`; what clients got, peak RSS, who is up."""
     cluster = Cluster(binary, workdir, queue_ms)
     url = f"http://127.0.0.1:{cluster.router}/v2/models/encoder/infer"
     try:
         pids = cluster.pids()
         peak = {name: rss_mb(pid) or 0 for name, pid in pids.items()}
-        # Warm up at a moderate rate, then open-loop at `rate` (or closed-loop when rate is None).
-        h2load(url, body_file, ["-D", "3", "-c", "4", "-m", "4"], os.path.join(workdir, "warm.log"))
-        log = os.path.join(workdir, f"run-{queue_ms}-{rate}.log")
+        h2load(url, body_file, ["-D", "3", "-c", "4", "-m", "4"], tempfile.mktemp(prefix="warm-", suffix=".log", dir=workdir))
+        # h2load appends to an existing log file: every measurement gets a fresh one.
+        log = tempfile.mktemp(prefix=f"run-{queue_ms}-{rate}-", suffix=".log", dir=workdir)
         if rate is None:
             args = ["-D", str(seconds), "-c", "8", "-m", "4"]
         else:
@@ -137,28 +138,34 @@ def main():
     body_file = os.path.join(workdir, "body.json")
     with open(body_file, "w") as f:
         f.write(encoder_body())
-    # Capacity: the most the pool answers, closed loop, admission control off (with it on, a closed loop only
-    # measures how fast refusals come back).
-    capacity = [measure(a.binary, a.seconds, 0, None, workdir, body_file)["goodput"] for _ in range(a.runs)]
-    cap = statistics.median(capacity)
-    print(f"capacity (closed loop, h2load -c 8 -m 4, admission control off, encoder batch-1 requests): median {cap:.0f} req/s, runs {[round(c) for c in capacity]}")
-    rate = int(2 * cap)
-    print(f"\nopen loop at 2x capacity = {rate} req/s for {a.seconds} s (h2load -c 8 --rps {rate // 8}), {a.runs} runs per cell\n")
-    print("| admission control | goodput (% of capacity) median / worst | p50 ms | p99 ms median / worst | shed 503 | other failures | peak RSS MB (router, workers) | all up |")
+    # Each run: capacity (closed loop, admission control off: with it on, a closed loop measures how fast refusals
+    # come back), then twice that rate open loop with admission control on and off, each on a fresh cluster. Cells
+    # are shares of the same run's capacity, so runs on a noisy machine stay comparable.
+    cells = {100: [], 0: []}
+    for run in range(a.runs):
+        capacity = measure(a.binary, a.seconds, 0, None, workdir, body_file)["goodput"]
+        rate = int(2 * capacity)
+        print(f"run {run + 1}: capacity {capacity:.0f} req/s (h2load -c 8 -m 4, closed loop); open loop at {rate} req/s (h2load -c 8 --rps {rate // 8})", flush=True)
+        for queue_ms in (100, 0):
+            result = measure(a.binary, a.seconds, queue_ms, rate, workdir, body_file)
+            result["share"] = result["goodput"] / capacity * 100
+            cells[queue_ms].append(result)
+    print()
+    print("| admission control | goodput, % of capacity: median / worst | p50 ms | p99 ms: median / worst | shed 503 per run | other failures | peak RSS MB | all up |")
     print("|---|---|---|---|---|---|---|---|")
     for queue_ms in (100, 0):
-        cells = [measure(a.binary, a.seconds, queue_ms, rate, workdir, body_file) for _ in range(a.runs)]
-        good = sorted(c["goodput"] / cap * 100 for c in cells)
-        p99 = sorted(c["p99"] for c in cells)
-        p50 = statistics.median(c["p50"] for c in cells)
+        runs = cells[queue_ms]
+        share = sorted(c["share"] for c in runs)
+        p99 = sorted(c["p99"] for c in runs)
         rss = {}
-        for c in cells:
+        for c in runs:
             for name, mb in c["rss"].items():
                 rss[name] = max(rss.get(name, 0), mb)
         rss_text = ", ".join(f"{name.split()[-1]} {mb:.0f}" for name, mb in sorted(rss.items()))
         label = f"on (--max-queue-delay-ms {queue_ms})" if queue_ms else "off (0)"
-        print(f"| {label} | {statistics.median(good):.0f}% / {good[0]:.0f}% | {p50:.1f} | {statistics.median(p99):.1f} / {p99[-1]:.1f} "
-              f"| {sum(c['shed'] for c in cells) // len(cells)} | {sum(c['other'] for c in cells) // len(cells)} | {rss_text} | {all(c['alive'] for c in cells)} |")
+        print(f"| {label} | {statistics.median(share):.0f}% / {share[0]:.0f}% | {statistics.median(c['p50'] for c in runs):.1f} | "
+              f"{statistics.median(p99):.1f} / {p99[-1]:.1f} | {sum(c['shed'] for c in runs) // len(runs)} | "
+              f"{sum(c['other'] for c in runs)} | {rss_text} | {all(c['alive'] for c in runs)} |")
     shutil.rmtree(workdir, ignore_errors=True)
 
 
