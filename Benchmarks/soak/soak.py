@@ -260,7 +260,7 @@ def main():
         print(f"\nsoak result: {stats.ok} good requests answered 200, {stats.shed} shed with 503 + Retry-After, "
               f"{stats.bad_ok} bad requests refused with 4xx, {len(stats.failures)} failures; {kills} workers killed, {variant} YAML edits")
         print("RSS trend over the second half of each role's last process (fitted line, start to end): "
-              + ", ".join(f"{n} {g:+.1f}%" for n, g in growth.items()))
+              + (", ".join(f"{n} {g:+.1f}%" for n, g in growth.items()) or "none judged (no role ran 4 minutes without a step)"))
         restarts = open(os.path.join(work, "up.log")).read().count("hedgerow up: restarted worker")
         print(f"restarts by up: {restarts}; roles running at the end: {', '.join(sorted(current))}")
         if stats.failures:
