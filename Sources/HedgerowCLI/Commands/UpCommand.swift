@@ -28,6 +28,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for every model to become routable before reporting which are not (up keeps running).") var readyTimeout = 120.0
     /// Extra arguments for every worker (fault injection in tests: `--worker-argument=--fault-crash-on-body …`).
     @Option(help: .hidden) var workerArgument: [String] = []
+    /// Extra arguments for the router (benchmarks compare balancers: `--router-argument=--balancer=least-requests`).
+    @Option(help: .hidden) var routerArgument: [String] = []
 
     func validate() throws {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
@@ -88,7 +90,7 @@ struct UpCommand: AsyncParsableCommand {
         roles.append(RoleSpec(
             name: "router",
             arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json", "--exit-with-parent", me]
-                + tlsArguments,
+                + tlsArguments + routerArgument,
             logPath: "\(runDir)/router.log"
         ))
         do {
