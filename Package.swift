@@ -144,7 +144,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HedgerowRouterTests", dependencies: ["HedgerowRouter", "HedgerowCore"]),
+        .testTarget(name: "HedgerowRouterTests", dependencies: [
+            "HedgerowRouter", "HedgerowCore", "HedgerowHTTP", .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(
             name: "HedgerowSynchronizerTests",
             dependencies: ["HedgerowSynchronizer", "HedgerowCore", .product(name: "NIOEmbedded", package: "swift-nio")]

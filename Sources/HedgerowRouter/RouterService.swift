@@ -24,7 +24,7 @@ public struct RouterService: Service {
         let client = HTTP2ClientPool(group: group)
         defer { client.shutdown() }
         let pool = UpstreamPool(outlierSettings: configuration.outliers, balancing: configuration.balancing)
-        let responder = RouterResponder(configuration: configuration, store: store, client: client, pool: pool, logger: logger)
+        let responder = RouterResponder(configuration: configuration, store: store, transport: client, pool: pool, logger: logger)
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let watcher = RouteWatcher(synchronizer: configuration.synchronizer, store: store, client: client, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in

@@ -29,21 +29,4 @@ import Testing
         ewma.observe(nanos: 100 * ms, now: 0)
         #expect(ewma.estimate(now: 3 * second)! < 100 * ms * 0.06)
     }
-
-    @Test func costWeighsLatencyByConcurrency() {
-        var fast = PeakEWMA(), slow = PeakEWMA()
-        fast.observe(nanos: 1 * ms, now: 0)
-        slow.observe(nanos: 4 * ms, now: 0)
-        // The fast replica stays cheaper until it has four times the requests in flight.
-        #expect(fast.cost(outstanding: 2, now: 0) < slow.cost(outstanding: 0, now: 0))
-        #expect(fast.cost(outstanding: 4, now: 0) > slow.cost(outstanding: 0, now: 0))
-    }
-
-    @Test func aNewReplicaIsFreeWhileIdleAndLastWhileBusy() {
-        var known = PeakEWMA()
-        known.observe(nanos: 1 * ms, now: 0)
-        let new = PeakEWMA()
-        #expect(new.cost(outstanding: 0, now: 0) < known.cost(outstanding: 0, now: 0))
-        #expect(new.cost(outstanding: 1, now: 0) > known.cost(outstanding: 100, now: 0))
-    }
 }

@@ -6,33 +6,58 @@ import Metrics
 import NIOCore
 
 /// Carries out a `HedgedCallStateMachine` for one client request on its event loop: sends attempts through the
-/// pooled HTTP/2 client, arms the hedge timer and the deadline, resets losing streams, reports every attempt's
-/// outcome to the `UpstreamPool` (balancing cost, ejections), records metrics.
+/// `UpstreamTransport`, arms the hedge timer and the deadline, resets losing attempts, reports every attempt to
+/// the `UpstreamPool` (balancing cost, ejections; abandoned attempts through `AbandonedWorkProbe`), and counts
+/// what it did in the model's `ModelTraffic` metrics.
 ///
-/// Everything here runs on `eventLoop`, so the state machine needs no lock.
+/// Everything here runs on `eventLoop` and reads time from it, so the state machine needs no lock and a test
+/// drives the whole call on an embedded event loop with a scripted transport.
 final class HedgedCall: @unchecked Sendable {
+    typealias Machine = HedgedCallStateMachine<HTTPResponse>
+
     struct Context {
-        var model: String
         var request: HTTPRequest
         var candidates: [String]
         var hedgeDelay: TimeAmount?
         var maxAttempts: Int
         var deadline: TimeAmount
+        /// The model's budget share: backups and 503 retries draw on it.
+        var budgetPercent: Double
         /// Called with the duration of each attempt that answered 2xx: the hedge delay's latency samples.
         var recordSuccess: @Sendable (Int64) -> Void
         /// The request's identity for query-of-death containment (inference requests only).
         var fingerprint: RequestFingerprint?
     }
 
+    /// What a call uses and does not own: shared by every call of the router.
+    struct Dependencies: Sendable {
+        var transport: any UpstreamTransport
+        var pool: UpstreamPool
+        var probe: AbandonedWorkProbe
+        var containment: QueryOfDeathGuard
+        var logger: Logger
+
+        init(transport: any UpstreamTransport, pool: UpstreamPool, containment: QueryOfDeathGuard, logger: Logger) {
+            self.transport = transport
+            self.pool = pool
+            self.probe = AbandonedWorkProbe(transport: transport, pool: pool)
+            self.containment = containment
+            self.logger = logger
+        }
+    }
+
+    private struct InFlight {
+        var attempt: UpstreamAttempt
+        var tracked: UpstreamPool.Attempt
+        var kind: HedgedAttemptKind
+    }
+
     private let context: Context
+    private let traffic: ModelTraffic
     private let eventLoop: any EventLoop
-    private let client: HTTP2ClientPool
-    private let pool: UpstreamPool
-    private let budget: HedgeBudget
-    private let containment: QueryOfDeathGuard
-    private let logger: Logger
-    private var machine: HedgedCallStateMachine<HTTPResponse>
-    private var calls: [Int: (call: HTTP2ClientCall, replica: String, kind: HedgedCallStateMachine<HTTPResponse>.AttemptKind)] = [:]
+    private let dependencies: Dependencies
+    private var machine: Machine
+    private var attempts: [Int: InFlight] = [:]
     private var timers: [Scheduled<Void>] = []
     /// Why the last attempt failed, the `reason` of the retry it leads to.
     private var lastFailureReason = "unknown"
@@ -40,30 +65,27 @@ final class HedgedCall: @unchecked Sendable {
     private var lostOn: [String] = []
     private let promise: EventLoopPromise<HTTPResponse>
 
-    init(
-        context: Context, eventLoop: any EventLoop, client: HTTP2ClientPool, pool: UpstreamPool, budget: HedgeBudget,
-        containment: QueryOfDeathGuard, logger: Logger
-    ) {
+    init(context: Context, traffic: ModelTraffic, eventLoop: any EventLoop, dependencies: Dependencies) {
         self.context = context
+        self.traffic = traffic
         self.eventLoop = eventLoop
-        self.client = client
-        self.pool = pool
-        self.budget = budget
-        self.containment = containment
-        self.logger = logger
-        self.machine = HedgedCallStateMachine(candidates: context.candidates, maxAttempts: context.maxAttempts)
+        self.dependencies = dependencies
+        self.machine = Machine(candidates: context.candidates, maxAttempts: context.maxAttempts)
         self.promise = eventLoop.makePromise()
     }
 
+    private var model: String { traffic.model }
+    private var now: UInt64 { eventLoop.now.uptimeNanoseconds }
+
     /// Starts the call; the future completes with the winning response, or a 503/504 error response.
-    func run(cancellation: CancellationSignal) -> EventLoopFuture<HTTPResponse> {
+    func run(cancellation: CancellationSignal? = nil) -> EventLoopFuture<HTTPResponse> {
         eventLoop.assertInEventLoop()
         perform(machine.start())
         armHedgeTimer()
         timers.append(eventLoop.scheduleTask(in: context.deadline) { [self] in
             perform(machine.deadlineExpired())
         })
-        cancellation.onCancel { [self] in
+        cancellation?.onCancel { [self] in
             eventLoop.execute { self.perform(self.machine.clientCancelled()) }
         }
         return promise.futureResult
@@ -74,75 +96,83 @@ final class HedgedCall: @unchecked Sendable {
     private func armHedgeTimer() {
         guard let delay = context.hedgeDelay, !machine.isFinished else { return }
         timers.append(eventLoop.scheduleTask(in: delay) { [self] in
-            let action = machine.hedgeTimerFired { withdraw(refusal: MetricNames.routerHedgeBudgetRefusals) }
+            let action = machine.hedgeTimerFired { withdraw(refusals: traffic.metrics.hedgeBudgetRefusals) }
             perform(action)
             if case .start = action { armHedgeTimer() }
         })
     }
 
-    /// Takes a budget token for a backup or a 503 retry, counting a refusal under `refusal`.
-    private func withdraw(refusal: String) -> Bool {
-        let granted = budget.withdraw()
-        if !granted { Counter(label: refusal, dimensions: [("model", context.model)]).increment() }
+    /// Takes a budget token for a backup or a 503 retry, counting a refusal in `refusals`.
+    private func withdraw(refusals: Counter) -> Bool {
+        let granted = traffic.withdraw(percent: context.budgetPercent, now: now)
+        if !granted { refusals.increment() }
         return granted
     }
 
-    private func perform(_ action: HedgedCallStateMachine<HTTPResponse>.Action) {
+    private func perform(_ action: Machine.Action) {
         switch action {
         case .none:
             return
-        case .start(let attempt, let replica, let kind):
-            var request = context.request
-            if attempt > 1 { request.headers.replaceOrAdd(name: "hedgerow-attempt", value: String(attempt)) }
-            pool.attemptStarted(replica)
-            let call = client.execute(request, to: replica, on: eventLoop)
-            calls[attempt] = (call, replica, kind)
-            switch kind {
-            case .hedge: Counter(label: MetricNames.routerHedges, dimensions: [("model", context.model)]).increment()
-            case .retry: Counter(label: MetricNames.routerRetries, dimensions: [("model", context.model), ("reason", lastFailureReason)]).increment()
-            case .primary: break
-            }
-            let started = NIODeadline.now()
-            call.response.whenComplete { [self] result in
-                let now = NIODeadline.now()
-                let took = (now - started).nanoseconds
-                if pool.attemptEnded(replica, nanos: took, result: healthResult(result), now: now.uptimeNanoseconds) {
-                    Counter(label: MetricNames.routerEjections, dimensions: [("replica", replica)]).increment()
-                    logger.warning("ejected replica \(replica) after failures; it returns when /v2/health/ready answers", metadata: ["model": "\(context.model)"])
-                }
-                if case .failure(HTTP2ClientError.cancelled) = result { return }
-                Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)]).recordNanoseconds(took)
-                Timer(label: MetricNames.routerAttemptDuration, dimensions: [("model", context.model), ("attempt", kind.rawValue)]).recordNanoseconds(took)
-                if case .success(let response) = result {
-                    if (200..<300).contains(response.status.code) { context.recordSuccess(took) }
-                    // Whatever it answered, the replica survived this request: it is no query of death.
-                    if let fingerprint = context.fingerprint { containment.recordAnswered(fingerprint, now: now.uptimeNanoseconds) }
-                }
-                let outcome = classify(result, replica: replica)
-                perform(machine.attemptFinished(
-                    attempt, outcome,
-                    budgetAllows: { withdraw(refusal: MetricNames.routerRetryBudgetRefusals) },
-                    knownHarmless: { context.fingerprint.map { containment.isKnownHarmless($0, now: now.uptimeNanoseconds) } ?? false }
-                ))
-            }
+        case .start(let number, let replica, let kind):
+            start(number, on: replica, kind: kind)
         case .finish(var response, let winner, let losers):
-            cancel(losers)
-            if !losers.isEmpty {
-                Counter(label: MetricNames.routerCancelledAttempts, dimensions: [("model", context.model)]).increment(by: losers.count)
-            }
-            if calls[winner]?.kind == .hedge {
-                Counter(label: MetricNames.routerHedgeWins, dimensions: [("model", context.model)]).increment()
-            }
-            if let replica = calls[winner]?.replica { response.headers.replaceOrAdd(name: "hedgerow-replica", value: replica) }
+            abandon(losers)
+            if !losers.isEmpty { traffic.metrics.cancelledAttempts.increment(by: losers.count) }
+            if attempts[winner]?.kind == .hedge { traffic.metrics.hedgeWins.increment() }
+            if let replica = attempts[winner]?.tracked.replica { response.headers.replaceOrAdd(name: "hedgerow-replica", value: replica) }
             complete(response)
         case .fail(let failure, let cancel):
-            self.cancel(cancel)
+            abandon(cancel)
             complete(.error(error(for: failure)))
         }
     }
 
-    private func error(for failure: HedgedCallStateMachine<HTTPResponse>.Failure) -> HedgerowError {
-        let model = context.model
+    private func start(_ number: Int, on replica: String, kind: HedgedAttemptKind) {
+        var request = context.request
+        if number > 1 { request.headers.replaceOrAdd(name: "hedgerow-attempt", value: String(number)) }
+        let tracked = dependencies.pool.attemptStarted(replica, now: now)
+        let attempt = dependencies.transport.send(request, to: replica, on: eventLoop, timeout: nil)
+        attempts[number] = InFlight(attempt: attempt, tracked: tracked, kind: kind)
+        switch kind {
+        case .hedge: traffic.metrics.hedges.increment()
+        case .retry: (traffic.metrics.retries[lastFailureReason] ?? traffic.metrics.retries["unknown"])?.increment()
+        case .primary: break
+        }
+        attempt.response.whenComplete { [self] result in
+            // An abandoned attempt was settled with the pool when it was reset; its late end says nothing.
+            if case .failure(HTTP2ClientError.cancelled) = result { return }
+            let ended = now
+            let took = Int64(clamping: ended >= tracked.startedAt ? ended - tracked.startedAt : 0)
+            if dependencies.pool.attemptEnded(tracked, result: healthResult(result), now: ended) {
+                Counter(label: MetricNames.routerEjections, dimensions: [("replica", replica)]).increment()
+                dependencies.logger.warning("ejected replica \(replica) after failures; it returns when /v2/health/ready answers", metadata: ["model": "\(model)"])
+            }
+            Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)]).recordNanoseconds(took)
+            traffic.metrics.attemptDuration[kind]?.recordNanoseconds(took)
+            if case .success(let response) = result {
+                if (200..<300).contains(response.status.code) { context.recordSuccess(took) }
+                // Whatever it answered, the replica survived this request: it is no query of death.
+                if let fingerprint = context.fingerprint { dependencies.containment.recordAnswered(fingerprint, now: ended) }
+            }
+            let outcome = classify(result, replica: replica)
+            perform(machine.attemptFinished(
+                number, outcome,
+                budgetAllows: { withdraw(refusals: traffic.metrics.retryBudgetRefusals) },
+                knownHarmless: { context.fingerprint.map { dependencies.containment.isKnownHarmless($0, now: ended) } ?? false }
+            ))
+        }
+    }
+
+    /// Resets attempts the call no longer wants and tells the pool the replicas may still hold them.
+    private func abandon(_ numbers: [Int]) {
+        for number in numbers {
+            guard let inFlight = attempts[number] else { continue }
+            inFlight.attempt.cancel()
+            dependencies.probe.abandon(inFlight.tracked, on: eventLoop)
+        }
+    }
+
+    private func error(for failure: Machine.Failure) -> HedgerowError {
         switch failure {
         case .deadlineExceeded:
             return HedgerowError(.deadlineExceeded, "model '\(model)': no answer within the deadline")
@@ -151,22 +181,23 @@ final class HedgedCall: @unchecked Sendable {
         case .noAnswer(let message):
             return HedgerowError(.unavailable, "model '\(model)': no replica could answer: \(message)")
         case .lostTwice(let message):
-            Counter(label: MetricNames.routerPoisonRequests, dimensions: [("model", model)]).increment()
+            traffic.metrics.poisonRequests.increment()
             let replicas = lostOn.joined(separator: " and ")
             guard let fingerprint = context.fingerprint else {
                 return HedgerowError(.unavailable, "model '\(model)': the connection to \(replicas) was lost while each held this request (\(message))")
             }
-            let quarantined = containment.quarantine(fingerprint, now: NIODeadline.now().uptimeNanoseconds)
+            let containment = dependencies.containment
+            let quarantined = containment.quarantine(fingerprint, now: now)
             let seconds = containment.settings.duration / 1_000_000_000
-            logger.error("suspected query of death: the connection to \(replicas) was lost while each held request \(fingerprint) (\(context.request.body.readableBytes) bytes); \(quarantined ? "quarantined for \(seconds) s" : "not quarantined: a replica answered the same request recently")",
-                         metadata: ["model": "\(model)", "fingerprint": "\(fingerprint)"])
+            dependencies.logger.error("suspected query of death: the connection to \(replicas) was lost while each held request \(fingerprint) (\(context.request.body.readableBytes) bytes); \(quarantined ? "quarantined for \(seconds) s" : "not quarantined: a replica answered the same request recently")",
+                                      metadata: ["model": "\(model)", "fingerprint": "\(fingerprint)"])
             return HedgerowError(.unavailable,
                 "model '\(model)': the connection to \(replicas) was lost while each held this request, so it may be what crashes them; "
                 + "it is not sent to another replica\(quarantined ? " and is refused for \(seconds) s" : "") (fingerprint \(fingerprint))")
         }
     }
 
-    private func classify(_ result: Result<HTTPResponse, any Error>, replica: String) -> HedgedCallStateMachine<HTTPResponse>.Outcome {
+    private func classify(_ result: Result<HTTPResponse, any Error>, replica: String) -> Machine.Outcome {
         switch result {
         case .success(let response) where response.status == .serviceUnavailable:
             lastFailureReason = "unavailable"
@@ -191,14 +222,9 @@ final class HedgedCall: @unchecked Sendable {
     private func healthResult(_ result: Result<HTTPResponse, any Error>) -> UpstreamPool.AttemptResult {
         switch result {
         case .success(let response): response.status.code >= 500 ? .failed(connectFailed: false) : .answered
-        case .failure(HTTP2ClientError.cancelled): .abandoned
         case .failure(HTTP2ClientError.connectFailed): .failed(connectFailed: true)
         case .failure: .failed(connectFailed: false)
         }
-    }
-
-    private func cancel(_ attempts: [Int]) {
-        for attempt in attempts { calls[attempt]?.call.cancel() }
     }
 
     private func complete(_ response: HTTPResponse) {

@@ -15,8 +15,11 @@
 /// The first other response wins and is returned as is (4xx included: they are the client's to see); every
 /// other attempt is cancelled. When no attempt is in flight and no candidate is left, the call fails with the
 /// last error.
+/// Why an attempt was sent: the first, a backup after the hedge delay, or a retry after a failure.
+enum HedgedAttemptKind: String, Hashable, Sendable { case primary, hedge, retry }
+
 struct HedgedCallStateMachine<Response> {
-    enum AttemptKind: String { case primary, hedge, retry }
+    typealias AttemptKind = HedgedAttemptKind
 
     enum Outcome {
         case response(Response)

@@ -14,22 +14,17 @@ import NIOHTTP1
 final class RouterResponder: HTTPResponder {
     let configuration: RouterConfiguration
     let store: RoutingTableStore
-    let client: HTTP2ClientPool
     let pool: UpstreamPool
-    let latencies = ModelLatencies()
-    let limiter: InFlightLimiter
+    let traffic = ModelTrafficRegistry()
     let containment: QueryOfDeathGuard
-    let logger: Logger
-    private let budgets = NIOLockedValueBox<[String: HedgeBudget]>([:])
+    let upstreams: HedgedCall.Dependencies
 
-    init(configuration: RouterConfiguration, store: RoutingTableStore, client: HTTP2ClientPool, pool: UpstreamPool, logger: Logger) {
+    init(configuration: RouterConfiguration, store: RoutingTableStore, transport: any UpstreamTransport, pool: UpstreamPool, logger: Logger) {
         self.configuration = configuration
         self.store = store
-        self.client = client
         self.pool = pool
-        self.limiter = InFlightLimiter(limit: configuration.maxInFlightPerModel)
         self.containment = QueryOfDeathGuard(settings: configuration.quarantine)
-        self.logger = logger
+        self.upstreams = HedgedCall.Dependencies(transport: transport, pool: pool, containment: containment, logger: logger)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -82,70 +77,61 @@ final class RouterResponder: HTTPResponder {
         upstream.headers.remove(name: "connection")
         upstream.headers.remove(name: "host")
         let modelName = model.rawValue
+        let traffic = self.traffic.traffic(for: modelName)
+        let now = started.uptimeNanoseconds
         var fingerprint: RequestFingerprint?
         if route.isInference {
             let id = RequestFingerprint(model: modelName, target: upstream.target, body: request.body)
-            if let refusal = containment.refusal(for: id, now: started.uptimeNanoseconds) {
-                Counter(label: MetricNames.routerQuarantinedRefusals, dimensions: [("model", modelName)]).increment()
+            if let refusal = containment.refusal(for: id, now: now) {
+                traffic.metrics.quarantinedRefusals.increment()
                 record(modelName, status: refusal.httpStatus, since: started)
                 return context.eventLoop.makeSucceededFuture(.error(refusal))
             }
             fingerprint = id
-            guard limiter.acquire(modelName) else {
-                Counter(label: MetricNames.routerShed, dimensions: [("model", modelName)]).increment()
+            guard traffic.admit(limit: configuration.maxInFlightPerModel) else {
+                traffic.metrics.shed.increment()
                 record(modelName, status: 503, since: started)
                 return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.unavailable,
-                    "model '\(modelName)' has \(limiter.limit) requests in flight on this router, its limit; retry shortly")))
+                    "model '\(modelName)' has \(configuration.maxInFlightPerModel) requests in flight on this router, its limit; retry shortly")))
             }
         }
         let routes = table.models[modelName]
         let policy = routes?.hedging ?? .default
-        let budget = self.budget(for: modelName)
-        if route.isInference { budget.deposit(percent: policy.budgetPercent) }
+        if route.isInference { traffic.deposit(percent: policy.budgetPercent, now: now) }
         var timeoutMs = policy.timeoutMs ?? configuration.defaultTimeoutMs
         if let given = request.headers.first(name: "hedgerow-timeout-ms").flatMap({ Int($0) }), given > 0 { timeoutMs = given }
-        let id = ModelVersionID(model: model, version: version)
         var hedgeDelay: TimeAmount?
         if route.isInference && policy.isEnabled {
-            let delay = latencies.hedgeDelay(id, policy: policy)
-            Gauge(label: MetricNames.routerHedgeDelay, dimensions: [("model", modelName)]).record(Double(delay.nanoseconds) / 1e9)
-            hedgeDelay = delay
+            hedgeDelay = traffic.hedgeDelay(version, policy: policy, now: now)
         }
-        let latencies = self.latencies
-        let (ordered, ejected) = pool.candidates(replicas, now: started.uptimeNanoseconds)
         let zones = routes?.zones ?? [:]
-        let candidates = EndpointSelector.spreadBackups(ordered) { address in
+        let (candidates, ejected) = pool.candidates(replicas, domain: { address in
             zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
-        }
-        Gauge(label: MetricNames.routerEjectedReplicas, dimensions: [("model", modelName)]).record(ejected)
+        }, now: now)
+        traffic.metrics.ejectedReplicas.record(ejected)
+        let isInference = route.isInference
         let call = HedgedCall(
             context: .init(
-                model: modelName, request: upstream,
+                request: upstream,
                 candidates: candidates,
                 hedgeDelay: hedgeDelay,
                 maxAttempts: policy.maxAttempts,
                 deadline: .milliseconds(Int64(timeoutMs)),
-                recordSuccess: { nanos in if route.isInference { latencies.record(id, nanos: nanos) } },
+                budgetPercent: policy.budgetPercent,
+                recordSuccess: { [loop = context.eventLoop] nanos in
+                    if isInference { traffic.record(version, nanos: nanos, now: loop.now.uptimeNanoseconds) }
+                },
                 fingerprint: fingerprint
             ),
-            eventLoop: context.eventLoop, client: client, pool: pool, budget: budget, containment: containment, logger: logger
+            traffic: traffic, eventLoop: context.eventLoop, dependencies: upstreams
         )
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
         answer.whenComplete { [self] result in
-            limiter.release(modelName)
+            traffic.release()
             if case .success(let response) = result { record(modelName, status: Int(response.status.code), since: started) }
         }
         return answer
-    }
-
-    private func budget(for model: String) -> HedgeBudget {
-        budgets.withLockedValue { budgets in
-            if let budget = budgets[model] { return budget }
-            let budget = HedgeBudget()
-            budgets[model] = budget
-            return budget
-        }
     }
 
     private func record(_ model: String, status: Int, since started: NIODeadline) {

@@ -35,15 +35,6 @@ public struct PeakEWMA: Sendable {
         hasSample ? average * weight(now: now) : nil
     }
 
-    /// The load-balancing cost with `outstanding` requests in flight: the estimate times `outstanding + 1`, so
-    /// a replica twice as slow is worth half the concurrency. A replica with no sample yet costs nothing while
-    /// idle (so new replicas are tried) and more than any measured one while busy (so it gets one request at a
-    /// time until it has answered once).
-    public func cost(outstanding: Int, now: UInt64) -> Double {
-        guard let estimate = estimate(now: now) else { return outstanding == 0 ? 0 : Double.greatestFiniteMagnitude }
-        return estimate * Double(outstanding + 1)
-    }
-
     private func weight(now: UInt64) -> Double {
         let elapsed = now > stamp ? Double(now - stamp) : 0
         return exp(-elapsed / decay)
