@@ -37,3 +37,13 @@ import Testing
         #expect(order == ["a1", "b1", "a2"])
     }
 }
+
+extension BalancerTests {
+    @Test func ejectedReplicasAreLeftOutOfTheFinalOrder() {
+        var outliers = OutlierDetector()
+        _ = outliers.recordFailure("dead", connectFailed: true, now: 0)
+        let (order, ejected) = Balancer.order(["dead", "a", "b"], outliers: outliers, cost: { _ in 0 }, domain: { $0 })
+        #expect(!order.contains("dead") && order.count == 2)
+        #expect(ejected == 1)
+    }
+}

@@ -4,7 +4,7 @@
 /// no answer came, so another replica may serve it), and could the request have reached the peer
 /// (`mayHaveReachedPeer`)? A request that never reached the peer is free to retry anywhere. One that did, and
 /// whose connection then died, may be what killed the peer (a query of death): a router retries it at most once.
-public enum HTTP2ClientError: Error, Sendable, CustomStringConvertible {
+public enum HTTP2ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// TCP connect failed (refused, unreachable, timed out).
     case connectFailed(address: String, reason: String)
     /// The stream never carried the request: it could not be opened, or the peer refused it (RST_STREAM

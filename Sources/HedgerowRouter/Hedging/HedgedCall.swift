@@ -178,13 +178,15 @@ final class HedgedCall: @unchecked Sendable {
             return HedgerowError(.deadlineExceeded, "model '\(model)': no answer within the deadline")
         case .clientCancelled:
             return HedgerowError(.unavailable, "model '\(model)': cancelled by the client")
-        case .noAnswer(let message):
-            return HedgerowError(.unavailable, "model '\(model)': no replica could answer: \(message)")
-        case .lostTwice(let message):
+        case .noAnswer(let last):
+            return HedgerowError(.unavailable, "model '\(model)': no replica could answer: \(last)")
+        case .noReplicas:
+            return HedgerowError(.unavailable, "model '\(model)': no replica to send to")
+        case .lostTwice(let last):
             traffic.metrics.poisonRequests.increment()
             let replicas = lostOn.joined(separator: " and ")
             guard let fingerprint = context.fingerprint else {
-                return HedgerowError(.unavailable, "model '\(model)': the connection to \(replicas) was lost while each held this request (\(message))")
+                return HedgerowError(.unavailable, "model '\(model)': the connection to \(replicas) was lost while each held this request (\(last))")
             }
             let containment = dependencies.containment
             let quarantined = containment.quarantine(fingerprint, now: now)
@@ -201,21 +203,23 @@ final class HedgedCall: @unchecked Sendable {
         switch result {
         case .success(let response) where response.status == .serviceUnavailable:
             lastFailureReason = "unavailable"
-            return .overloaded("replica answered 503: \(String(buffer: response.body))")
+            return .overloaded(.overloaded(replica: replica, detail: String(buffer: response.body)))
         case .success(let response) where response.status == .notFound:
             // The routing table says this replica holds the version and the router pinned it, so a 404 means a
             // stale route (a restarted worker not yet given its models again): nothing ran, try another for free.
             lastFailureReason = "not_loaded"
-            return .notSent("\(replica) does not hold it: \(String(buffer: response.body))")
+            return .notSent(.notServedHere(replica: replica, detail: String(buffer: response.body)))
         case .success(let response):
             return .response(response)
         case .failure(let error as HTTP2ClientError) where error.isSafeToRetry:
             lastFailureReason = error.reason
-            guard error.mayHaveReachedPeer else { return .notSent(error.description) }
+            guard error.mayHaveReachedPeer else { return .notSent(.transport(error)) }
             lostOn.append(replica)
-            return .lostAfterSent(error.description)
+            return .lostAfterSent(.transport(error))
+        case .failure(let error as HTTP2ClientError):
+            return .fatal(.transport(error))
         case .failure(let error):
-            return .fatal("\(error)")
+            return .fatal(.unexpected("\(error)"))
         }
     }
 

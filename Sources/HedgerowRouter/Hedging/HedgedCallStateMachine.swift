@@ -23,27 +23,29 @@ struct HedgedCallStateMachine<Response> {
 
     enum Outcome {
         case response(Response)
-        /// The request never reached the replica (connect failed, stream refused); another replica is tried
-        /// without asking the budget.
-        case notSent(String)
+        /// The request never reached the replica (connect failed, stream refused, a stale route's 404); another
+        /// replica is tried without asking the budget.
+        case notSent(AttemptFailure)
         /// The connection died or the stream was reset after the request was sent: the replica may have died of
         /// this very request.
-        case lostAfterSent(String)
+        case lostAfterSent(AttemptFailure)
         /// The replica answered 503 (overloaded, or the version is not loaded there); another replica is tried
         /// if the budget allows.
-        case overloaded(String)
+        case overloaded(AttemptFailure)
         /// Failed in a way that must not be retried (we cannot tell whether it ran).
-        case fatal(String)
+        case fatal(AttemptFailure)
     }
 
     /// Why a call gave up, so the caller picks the status without reading messages.
     enum Failure: Equatable {
-        /// No replica answered; `message` is the last attempt's error.
-        case noAnswer(String)
+        /// No replica answered; the last attempt's failure.
+        case noAnswer(AttemptFailure)
+        /// There was no replica to send to.
+        case noReplicas
         case deadlineExceeded
         case clientCancelled
         /// Two attempts lost their connection after the request was sent: a suspected query of death.
-        case lostTwice(String)
+        case lostTwice(AttemptFailure)
     }
 
     enum Action {
@@ -63,7 +65,7 @@ struct HedgedCallStateMachine<Response> {
     private var inFlight: [Int: String] = [:]
     private var attemptsStarted = 0
     private var finished = false
-    private var lastError = "no replica answered"
+    private var lastError: AttemptFailure?
     /// Attempts whose connection died after the request was sent.
     private(set) var lossesAfterSend = 0
 
@@ -75,7 +77,7 @@ struct HedgedCallStateMachine<Response> {
     var isFinished: Bool { finished }
 
     mutating func start() -> Action {
-        startNext(kind: .primary) ?? fail(.noAnswer(lastError))
+        startNext(kind: .primary) ?? fail(.noReplicas)
     }
 
     /// The hedge delay passed. `budgetAllows` is asked only when a backup could actually be sent.
@@ -96,22 +98,22 @@ struct HedgedCallStateMachine<Response> {
             let losers = Array(inFlight.keys).sorted()
             inFlight.removeAll()
             return .finish(response, winner: attempt, losers: losers)
-        case .notSent(let message):
-            lastError = message
+        case .notSent(let failure):
+            lastError = failure
             return retryIfAllowed() ?? waitOrFail()
-        case .lostAfterSent(let message):
-            lastError = message
+        case .lostAfterSent(let failure):
+            lastError = failure
             lossesAfterSend += 1
             if lossesAfterSend >= 2 && !(lossesAfterSend <= Self.maxLossesWhenHarmless && knownHarmless()) {
-                return fail(.lostTwice(message))
+                return fail(.lostTwice(failure))
             }
             return retryIfAllowed() ?? waitOrFail()
-        case .overloaded(let message):
-            lastError = message
+        case .overloaded(let failure):
+            lastError = failure
             if nextCandidate < candidates.count, mayStartAfterLoss, budgetAllows(), let retry = startNext(kind: .retry) { return retry }
             return waitOrFail()
-        case .fatal(let message):
-            lastError = message
+        case .fatal(let failure):
+            lastError = failure
             return waitOrFail()
         }
     }
@@ -137,7 +139,8 @@ struct HedgedCallStateMachine<Response> {
     }
 
     private mutating func waitOrFail() -> Action {
-        inFlight.isEmpty ? fail(.noAnswer(lastError)) : .none
+        guard inFlight.isEmpty else { return .none }
+        return fail(lastError.map { .noAnswer($0) } ?? .noReplicas)
     }
 
     private mutating func startNext(kind: AttemptKind) -> Action? {

@@ -87,11 +87,6 @@ final class ModelTraffic: Sendable {
         }
         return .microseconds(Int64(micros))
     }
-
-    /// Forgets versions no longer routed (their windows would only hold stale samples).
-    func retainVersions(_ versions: Set<ModelVersion>) {
-        state.withLockedValue { $0.versions = $0.versions.filter { versions.contains($0.key) } }
-    }
 }
 
 extension ModelTraffic {

@@ -22,11 +22,19 @@ public enum Balancer {
         case leastRequests = "least-requests"
     }
 
-    /// The final order for one request: `usable` (the pool after ejections) ordered by P2C and cost, then spread
-    /// over failure domains.
+    /// The final order for one request: `pool` without the replicas `outliers` ejected, ordered by P2C and
+    /// cost, then spread over failure domains; and how many replicas were left out.
     public static func order(
-        _ usable: [String], cost: (String) -> Double, domain: (String) -> String,
+        _ pool: [String], outliers: OutlierDetector, cost: (String) -> Double, domain: (String) -> String,
         random: (Int) -> Int = { Int.random(in: 0..<$0) }
+    ) -> (order: [String], ejected: Int) {
+        let usable = outliers.usable(pool)
+        return (order(usable, cost: cost, domain: domain, random: random), pool.count - usable.count)
+    }
+
+    /// The order of replicas already known to be usable.
+    static func order(
+        _ usable: [String], cost: (String) -> Double, domain: (String) -> String, random: (Int) -> Int = { Int.random(in: 0..<$0) }
     ) -> [String] {
         spreadBackups(byCost(usable, cost: cost, random: random), domain: domain)
     }

@@ -43,15 +43,16 @@ public final class UpstreamPool: Sendable {
         _ pool: [String], domain: (String) -> String = { $0 }, now: UInt64, random: (Int) -> Int = { Int.random(in: 0..<$0) }
     ) -> (order: [String], ejected: Int) {
         state.withLockedValue { state in
-            let usable = state.outliers.usable(pool)
-            let costs = Dictionary(usable.map { replica in
-                let load = state.loads[replica] ?? ReplicaLoad()
+            // Each cost once: the sort compares them many times, and a cost walks the replica's outstanding work.
+            var costs: [String: Double] = [:]
+            for replica in pool {
+                let load = state.loads[replica]
                 switch balancing {
-                case .peakEWMA: return (replica, load.cost(now: now))
-                case .leastRequests: return (replica, Double(load.outstanding))
+                case .peakEWMA: costs[replica] = load?.cost(now: now) ?? 0
+                case .leastRequests: costs[replica] = Double(load?.outstanding ?? 0)
                 }
-            }, uniquingKeysWith: { a, _ in a })
-            return (Balancer.order(usable, cost: { costs[$0] ?? 0 }, domain: domain, random: random), pool.count - usable.count)
+            }
+            return Balancer.order(pool, outliers: state.outliers, cost: { costs[$0] ?? 0 }, domain: domain, random: random)
         }
     }
 
