@@ -58,6 +58,15 @@ import Testing
         let primaries = Self.counter(ran, "hedgerow_worker_requests_total{model=\"digits\",attempt=\"primary\"}")
         #expect(primaries >= 1 && primaries <= 5, "the stalled replica got \(primaries) of 40 primaries")
 
+        // Model names the routing table does not know are the client's to invent: they share one metrics label
+        // instead of adding a time series each.
+        for name in ["made-up-1", "made-up-2", "made-up-3"] {
+            #expect(try await router.send(.POST, "/v1/models/\(name):predict", body: body).status == 404)
+        }
+        let after = try await router.send(.GET, "/metrics").text
+        #expect(!after.contains("made-up"))
+        #expect(after.contains("model=\"(unknown)\""))
+
         await router.close()
         await slow.close()
         for process in processes { await process.stop() }

@@ -76,15 +76,15 @@ final class ModelTraffic: Sendable {
     /// The hedge delay for the next request of `version`, recomputed at most every `refreshNanos` (a percentile
     /// moves little in 100 ms, and computing one merges histograms: far more work than the rest of forwarding).
     func hedgeDelay(_ version: ModelVersion, policy: HedgingPolicy, now: UInt64) -> TimeAmount {
-        let micros = state.withLockedValue { state in
+        let (micros, recomputed) = state.withLockedValue { state in
             var entry = state.versions[version] ?? VersionLatency()
-            if let cached = entry.delay, cached.policy == policy, now >= cached.at, now - cached.at < refreshNanos { return cached.micros }
+            if let cached = entry.delay, cached.policy == policy, now >= cached.at, now - cached.at < refreshNanos { return (cached.micros, false) }
             let micros = HedgeDelay.micros(policy: policy, window: entry.window, now: now)
             entry.delay = (micros, policy, now)
             state.versions[version] = entry
-            metrics.hedgeDelay.record(Double(micros) / 1e6)
-            return micros
+            return (micros, true)
         }
+        if recomputed { metrics.hedgeDelay.record(Double(micros) / 1e6) }
         return .microseconds(Int64(micros))
     }
 }

@@ -3,7 +3,6 @@ import HedgerowHTTP
 import HedgerowMetrics
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -66,7 +65,9 @@ final class RouterResponder: HTTPResponder {
         do {
             (version, replicas) = try table.resolve(model: model, selector: selector)
         } catch {
-            record(model.rawValue, status: error.httpStatus, since: started)
+            // A name the routing table does not know is the client's to choose: counted under one label, so that
+            // requests for made-up models cannot grow the metrics without bound.
+            record(table.models[model.rawValue] == nil ? "(unknown)" : model.rawValue, status: error.httpStatus, since: started)
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
         if action == .v2Ready {
