@@ -1,9 +1,10 @@
 """Hedging against a stalling replica on `hedgerow up`, driven by h2load. See stall.sh."""
-import argparse, json, math, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, json, math, os, re, shutil, signal, statistics, subprocess, sys, tempfile, threading, time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "lib"))
+from h2loadrun import free_ports, h2load  # noqa: E402
 from upprocs import roles  # noqa: E402
 
 HEDGES, WINS = "hedgerow_router_hedges_total", "hedgerow_router_hedge_wins_total"
@@ -15,18 +16,6 @@ COUNTERS = (HEDGES, WINS, RETRIES, REFUSALS, CANCELLED)
 MODES = {"stall": ("least-requests off", "off", "on", "off again"), "healthy": ("off", "on", "off again"),
          "step": ("off", "on", "off again")}
 CLIENTS = 4
-
-
-def free_ports(n):
-    ports, socks = [], []
-    while len(ports) < n:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def digits_body():
@@ -136,25 +125,6 @@ def poll_gauge(port, samples):
                 samples.append((t, value))
             stop.wait(max(0.0, 0.1 - (time.monotonic() - t)))
     return Background(body)
-
-
-def h2load(url, body_file, args, log_file):
-    """Runs h2load; returns its summary counts and (status, ms) of every request it logged."""
-    cmd = ["h2load", "-d", body_file, "-H", "content-type: application/json", "--log-file", log_file] + args + [url]
-    seconds = int(args[args.index("-D") + 1])
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120).stdout
-    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
-                  r"(\d+) timeout", out)
-    summary = dict(zip(("total", "started", "done", "succeeded", "failed", "errored", "timeout"),
-                       map(int, m.groups()))) if m else {}
-    rows = []
-    if os.path.exists(log_file):  # h2load appends to an existing log: callers pass a fresh name every time
-        with open(log_file) as f:
-            for line in f:
-                parts = line.split("\t")
-                if len(parts) >= 3:
-                    rows.append((int(parts[1]), int(parts[2]) / 1000.0))
-    return summary, rows
 
 
 def rank(values, p):

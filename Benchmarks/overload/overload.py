@@ -1,22 +1,10 @@
 """Drives `hedgerow up` past its capacity with h2load and reports what clients got. See run.sh."""
-import argparse, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "lib"))
+from h2loadrun import free_ports, h2load  # noqa: E402
 from upprocs import roles, rss_mb  # noqa: E402
-
-
-def free_ports(n):
-    ports, socks = [], []
-    while len(ports) < n:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        socks.append(s)
-        ports.append(p)
-    for s in socks:
-        s.close()
-    return ports
 
 
 def encoder_body():
@@ -67,18 +55,6 @@ class Cluster:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-
-
-def h2load(url, body_file, args, log_file):
-    cmd = ["h2load", "-d", body_file, "-H", "content-type: application/json", "--log-file", log_file] + args + [url]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
-    rows = []
-    with open(log_file) as f:
-        for line in f:
-            parts = line.split("\t")
-            if len(parts) >= 3:
-                rows.append((int(parts[1]), int(parts[2]) / 1000.0))
-    return out, rows
 
 
 def pct(values, p):
