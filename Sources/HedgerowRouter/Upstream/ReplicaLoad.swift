@@ -75,7 +75,8 @@ public struct ReplicaLoad: Sendable {
 
     /// Age of the oldest request the replica holds, in nanoseconds; 0 when it holds none.
     public func oldestAge(now: UInt64) -> UInt64 {
-        let oldest = min(inFlight.values.min() ?? .max, abandoned.values.map(\.started).min() ?? .max)
+        // Lazily: this runs for every candidate of every request, and must not build an array each time.
+        let oldest = min(inFlight.values.min() ?? .max, abandoned.values.lazy.map(\.started).min() ?? .max)
         return oldest == .max || now < oldest ? 0 : now - oldest
     }
 
