@@ -44,8 +44,10 @@ import Testing
 
         func send(_ text: String) { send(Array(text.utf8)) }
 
-        /// Everything the server wrote since the last call.
+        /// Everything the server wrote since the last call. Runs the loop's tasks first: the server flushes an
+        /// HTTP/2 connection once per event-loop turn (FlushCoalescingHandler).
         func output() -> [UInt8] {
+            channel.embeddedEventLoop.run()
             var bytes: [UInt8] = []
             while let part = try? channel.readOutbound(as: IOData.self) {
                 if case .byteBuffer(let buffer) = part { bytes += buffer.readableBytesView }

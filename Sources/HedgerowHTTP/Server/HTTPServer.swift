@@ -249,6 +249,7 @@ public final class HTTPServer: Service, Sendable {
             idleTimeout: configuration.idleTimeout, firstStreamTimeout: configuration.requestHeadTimeout,
             maxConcurrentStreams: configuration.maxConcurrentStreams, eventLoop: pipeline.eventLoop
         )
+        try pipeline.addHandler(FlushCoalescingHandler())
         _ = try pipeline.configureHTTP2Pipeline(
             mode: .server,
             connectionConfiguration: http2ConnectionConfiguration(configuration),
