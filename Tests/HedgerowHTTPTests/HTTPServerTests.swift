@@ -21,6 +21,9 @@ import Testing
                 context.eventLoop.scheduleTask(in: .seconds(5)) { promise.succeed(.text("late")) }
                 return promise.futureResult
             }
+            if request.path == "/bytes", let count = request.query("count").flatMap({ Int($0) }) {
+                return context.eventLoop.makeSucceededFuture(HTTPResponse(status: .ok, body: ByteBuffer(repeating: 7, count: count)))
+            }
             return context.eventLoop.makeSucceededFuture(.text("\(request.method) \(request.target) \(request.body.readableBytes)"))
         }
     }

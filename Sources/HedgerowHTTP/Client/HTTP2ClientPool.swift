@@ -12,7 +12,8 @@ public struct HTTP2ClientCall: Sendable {
     public func cancel() { state.cancel() }
 }
 
-/// Pooled HTTP/2 (prior knowledge, h2c) connections to peers, many concurrent streams per connection.
+/// Pooled HTTP/2 (prior knowledge, h2c) connections to peers, many concurrent streams per connection, each
+/// stream an entry of its connection's `HTTP2StreamTable` rather than a channel of its own.
 ///
 /// One connection per (peer address, event loop): a call issued on an event loop rides a connection owned by that
 /// loop, so the hot path never hops threads. A connection that closes or receives GOAWAY leaves the pool at once;
@@ -37,14 +38,14 @@ public final class HTTP2ClientPool: Sendable {
     public func execute(_ request: HTTPRequest, to address: String, on eventLoop: (any EventLoop)? = nil, timeout: TimeAmount? = nil) -> HTTP2ClientCall {
         let loop = eventLoop ?? group.next()
         let promise = loop.makePromise(of: HTTPResponse.self)
-        let state = CallState(promise: promise)
+        let state = CallState(promise: promise, loop: loop)
         if let timeout {
             let task = loop.scheduleTask(in: timeout) {
                 state.fail(HTTP2ClientError.timedOut(address: address))
             }
             promise.futureResult.whenComplete { _ in task.cancel() }
         }
-        connection(to: address, on: loop).openStream(request: request, state: state)
+        connection(to: address, on: loop).send(request, call: state)
         return HTTP2ClientCall(response: promise.futureResult, state: state)
     }
 
@@ -61,9 +62,10 @@ public final class HTTP2ClientPool: Sendable {
         let key = ConnectionKey(address: address, loop: ObjectIdentifier(loop))
         return connections.withLockedValue { connections in
             if let existing = connections[key], existing.isUsable { return existing }
-            let connection = HTTP2Connection(address: address, loop: loop, connectTimeout: connectTimeout) { [weak self] closed in
+            let connection = HTTP2Connection(address: address, loop: loop, connectTimeout: connectTimeout) { [weak self] in
+                // The retired connection, or an unusable successor (which is on its way out too).
                 self?.connections.withLockedValue { connections in
-                    if connections[key] === closed { connections[key] = nil }
+                    if let current = connections[key], !current.isUsable { connections[key] = nil }
                 }
             }
             connections[key] = connection
@@ -72,40 +74,52 @@ public final class HTTP2ClientPool: Sendable {
     }
 }
 
-/// The shared state of one call, touched from the caller (cancel, timeout) and from the stream's loop.
-final class CallState: Sendable {
+/// The state of one call, on the event loop of its connection. `fail` and `cancel` may come from any thread
+/// (a caller's timeout or cancellation); they hop to the loop, so that the table, the promise and the stream id
+/// are only ever touched there.
+final class CallState: @unchecked Sendable {
     private let promise: EventLoopPromise<HTTPResponse>
-    private let stream = NIOLockedValueBox<(channel: (any Channel)?, finished: Bool)>((nil, false))
+    private let loop: any EventLoop
+    // Loop-confined (see above): the stream the call rides once it was sent, and whether it ended.
+    private var stream: (table: HTTP2StreamTable, id: Int32)?
+    private var finished = false
 
-    init(promise: EventLoopPromise<HTTPResponse>) {
+    init(promise: EventLoopPromise<HTTPResponse>, loop: any EventLoop) {
         self.promise = promise
-        promise.futureResult.whenComplete { [stream] _ in
-            stream.withLockedValue { $0.finished = true }
-        }
+        self.loop = loop
     }
 
-    var isFinished: Bool { stream.withLockedValue { $0.finished } }
+    /// Whether the call already ended (then it is not sent at all). Loop only.
+    var isFinished: Bool { finished }
 
-    /// Records the stream; if the call already ended (cancelled, timed out) the stream is reset at once.
-    func attach(_ channel: any Channel) {
-        let closeNow = stream.withLockedValue { state -> Bool in
-            if state.finished { return true }
-            state.channel = channel
-            return false
-        }
-        if closeNow { channel.close(promise: nil) }
+    /// Records the stream the call was sent on. Loop only.
+    func attach(table: HTTP2StreamTable, stream id: Int32) {
+        stream = (table, id)
+    }
+
+    /// The answer arrived. Loop only.
+    func succeed(_ response: HTTPResponse) {
+        guard !finished else { return }
+        finished = true
+        stream = nil
+        promise.succeed(response)
     }
 
     func cancel() { fail(HTTP2ClientError.cancelled) }
 
+    /// Ends the call with `error`; a stream still open is reset so that the peer can drop the work. The first
+    /// outcome wins.
     func fail(_ error: HTTP2ClientError) {
-        let channel = stream.withLockedValue { state -> (any Channel)? in
-            state.finished = true
-            return state.channel
+        guard loop.inEventLoop else {
+            loop.execute { self.fail(error) }
+            return
         }
-        promise.fail(error)  // NIO ignores completing a completed promise: the first outcome wins
-        channel?.close(promise: nil)
+        guard !finished else { return }
+        finished = true
+        if let (table, id) = stream {
+            stream = nil
+            table.reset(stream: id)
+        }
+        promise.fail(error)
     }
-
-    var responsePromise: EventLoopPromise<HTTPResponse> { promise }
 }

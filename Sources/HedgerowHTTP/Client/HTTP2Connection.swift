@@ -1,32 +1,22 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 
-/// One HTTP/2 connection to a peer, owned by one event loop. Streams are opened on it as calls arrive; calls
-/// that arrive while it is connecting wait for the connect. When it closes or the peer sends GOAWAY it tells the
-/// pool (`onClose`) so no new call is given to it.
+/// One HTTP/2 connection to a peer, owned by one event loop. Calls become streams of its `HTTP2StreamTable`; calls
+/// that arrive while it is connecting wait in the table. When it closes, the peer sends GOAWAY or its stream ids
+/// run out, it becomes unusable and tells the pool (`onRetire`), so that no new call is given to it.
 final class HTTP2Connection: Sendable {
     let address: String
-    private let loop: any EventLoop
-    private let multiplexer: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>
+    let loop: any EventLoop
+    /// Touched only on `loop` (it is created wherever the pool is asked first, before any I/O can reach it).
+    private let table: LoopConfined<HTTP2StreamTable>
     private let channel: EventLoopFuture<any Channel>
     private let usable = NIOLockedValueBox(true)
 
-    init(address: String, loop: any EventLoop, connectTimeout: TimeAmount, onClose: @escaping @Sendable (HTTP2Connection) -> Void) {
+    init(address: String, loop: any EventLoop, connectTimeout: TimeAmount, onRetire: @escaping @Sendable () -> Void) {
         self.address = address
         self.loop = loop
-        let channelPromise = loop.makePromise(of: (any Channel).self)
-        self.channel = channelPromise.futureResult
-        // The connection is done for once the connect fails, the channel closes, or GOAWAY arrives: then it is
-        // marked unusable and the pool forgets it. The watcher's callback is set before any I/O can fire it.
-        let done = loop.makePromise(of: Void.self)
-        let goAwayWatcher = GoAwayWatcher()
-        goAwayWatcher.onGoAway = { done.succeed() }
-        let multiplexerPromise = loop.makePromise(of: NIOHTTP2Handler.StreamMultiplexer.self)
-        self.multiplexer = multiplexerPromise.futureResult
-
         let connect: EventLoopFuture<any Channel>
         do {
             let (host, port) = try HostAndPort.parse(address)
@@ -37,34 +27,28 @@ final class HTTP2Connection: Sendable {
         } catch {
             connect = loop.makeFailedFuture(error)
         }
-        connect.whenComplete { result in
+        self.channel = connect
+        // The table exists before the connection does, so that calls can queue in it.
+        // The pool hears of a retirement on a later turn, never from inside its own lock (a connect can fail at once).
+        self.table = LoopConfined(HTTP2StreamTable(address: address, onRetire: { [usable] in
+            usable.withLockedValue { $0 = false }
+            loop.execute { onRetire() }
+        }))
+        connect.whenComplete { [table = self.table] result in
             switch result {
             case .success(let channel):
-                channelPromise.succeed(channel)
                 do {
-                    let mux = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: Self.connectionConfiguration, streamConfiguration: .init()
-                    ) { $0.eventLoop.makeSucceededVoidFuture() }  // servers push nothing we accept
-                    try channel.pipeline.syncOperations.addHandler(goAwayWatcher)
-                    multiplexerPromise.succeed(mux)
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(FlushCoalescingHandler())
+                    try sync.addHandler(NIOHTTP2Handler(mode: .client, connectionConfiguration: Self.connectionConfiguration))
+                    try sync.addHandler(table.value)
                 } catch {
-                    multiplexerPromise.fail(HTTP2ClientError.connectFailed(address: address, reason: "\(error)"))
+                    table.value.connectFailed(.connectFailed(address: address, reason: "\(error)"))
                     channel.close(promise: nil)
                 }
             case .failure(let error):
-                channelPromise.fail(error)
-                multiplexerPromise.fail(HTTP2ClientError.connectFailed(address: address, reason: "\(error)"))
+                table.value.connectFailed(.connectFailed(address: address, reason: "\(error)"))
             }
-        }
-        channelPromise.futureResult.whenComplete { result in
-            switch result {
-            case .failure: done.succeed()
-            case .success(let channel): channel.closeFuture.whenComplete { _ in done.succeed() }
-            }
-        }
-        done.futureResult.whenComplete { [weak self, usable] _ in
-            usable.withLockedValue { $0 = false }
-            if let self { onClose(self) }
         }
     }
 
@@ -81,40 +65,12 @@ final class HTTP2Connection: Sendable {
 
     var isUsable: Bool { usable.withLockedValue { $0 } }
 
-    func openStream(request: HTTPRequest, state: CallState) {
-        let address = self.address
-        multiplexer.whenComplete { result in
-            switch result {
-            case .failure(let error):
-                state.fail(error as? HTTP2ClientError ?? .connectFailed(address: address, reason: "\(error)"))
-            case .success(let multiplexer):
-                guard !state.isFinished else { return }
-                let promise = state.responsePromise
-                multiplexer.createStreamChannel { stream in
-                    stream.eventLoop.makeCompletedFuture {
-                        try stream.pipeline.syncOperations.addHandlers([
-                            HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http),
-                            HTTP2ResponseCollector(promise: promise, address: address),
-                        ])
-                    }
-                }.whenComplete { result in
-                    switch result {
-                    case .failure(let error):
-                        state.fail(.streamRefused(address: address, reason: "cannot open a stream: \(error)"))
-                    case .success(let stream):
-                        state.attach(stream)
-                        var headers = request.headers
-                        if !headers.contains(name: "host") { headers.add(name: "host", value: address) }
-                        headers.replaceOrAdd(name: "content-length", value: String(request.body.readableBytes))
-                        let head = HTTPRequestHead(version: .http2, method: request.method, uri: request.target, headers: headers)
-                        stream.write(HTTPClientRequestPart.head(head), promise: nil)
-                        if request.body.readableBytes > 0 {
-                            stream.write(HTTPClientRequestPart.body(.byteBuffer(request.body)), promise: nil)
-                        }
-                        stream.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-                    }
-                }
-            }
+    /// Starts `call` on this connection, from any thread.
+    func send(_ request: HTTPRequest, call: CallState) {
+        if loop.inEventLoop {
+            table.value.send(request, call: call)
+        } else {
+            loop.execute { [table] in table.value.send(request, call: call) }
         }
     }
 
@@ -123,19 +79,9 @@ final class HTTP2Connection: Sendable {
     }
 }
 
-/// Watches the connection's root stream for GOAWAY so the pool stops handing out a connection the peer is
-/// closing (streams already open on it finish or fail on their own). (Errors seen here are not a reason to drop
-/// the connection: stream-level ones, such as a late frame for a stream we reset, come through here too.)
-final class GoAwayWatcher: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTP2Frame
-    typealias InboundOut = HTTP2Frame
-
-    /// Set before the connection is opened, then only read on the channel's event loop.
-    var onGoAway: (@Sendable () -> Void)?
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .goAway = unwrapInboundIn(data).payload { onGoAway?() }
-        context.fireChannelRead(data)
-    }
-
+/// A value that is only ever used on one event loop, handed across the `Sendable` boundary that the loop's
+/// closures require. Unlike `NIOLoopBound` it can be created off the loop, before any work reaches it.
+struct LoopConfined<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
