@@ -13,7 +13,7 @@ public struct HTTP2ClientCall: Sendable {
 }
 
 /// Pooled HTTP/2 (prior knowledge, h2c) connections to peers, many concurrent streams per connection, each
-/// stream an entry of its connection's `HTTP2StreamTable` rather than a channel of its own.
+/// stream an entry of its connection's `HTTP2ClientStreamTable` rather than a channel of its own.
 ///
 /// One connection per (peer address, event loop): a call issued on an event loop rides a connection owned by that
 /// loop, so the hot path never hops threads. A connection that closes or receives GOAWAY leaves the pool at once;
@@ -81,7 +81,7 @@ final class CallState: @unchecked Sendable {
     private let promise: EventLoopPromise<HTTPResponse>
     private let loop: any EventLoop
     // Loop-confined (see above): the stream the call rides once it was sent, and whether it ended.
-    private var stream: (table: HTTP2StreamTable, id: Int32)?
+    private var stream: (table: HTTP2ClientStreamTable, id: Int32)?
     private var finished = false
 
     init(promise: EventLoopPromise<HTTPResponse>, loop: any EventLoop) {
@@ -93,7 +93,7 @@ final class CallState: @unchecked Sendable {
     var isFinished: Bool { finished }
 
     /// Records the stream the call was sent on. Loop only.
-    func attach(table: HTTP2StreamTable, stream id: Int32) {
+    func attach(table: HTTP2ClientStreamTable, stream id: Int32) {
         stream = (table, id)
     }
 

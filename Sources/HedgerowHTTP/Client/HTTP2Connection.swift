@@ -3,14 +3,14 @@ import NIOCore
 import NIOHTTP2
 import NIOPosix
 
-/// One HTTP/2 connection to a peer, owned by one event loop. Calls become streams of its `HTTP2StreamTable`; calls
+/// One HTTP/2 connection to a peer, owned by one event loop. Calls become streams of its `HTTP2ClientStreamTable`; calls
 /// that arrive while it is connecting wait in the table. When it closes, the peer sends GOAWAY or its stream ids
 /// run out, it becomes unusable and tells the pool (`onRetire`), so that no new call is given to it.
 final class HTTP2Connection: Sendable {
     let address: String
     let loop: any EventLoop
     /// Touched only on `loop` (it is created wherever the pool is asked first, before any I/O can reach it).
-    private let table: LoopConfined<HTTP2StreamTable>
+    private let table: LoopConfined<HTTP2ClientStreamTable>
     private let channel: EventLoopFuture<any Channel>
     private let usable = NIOLockedValueBox(true)
 
@@ -30,7 +30,7 @@ final class HTTP2Connection: Sendable {
         self.channel = connect
         // The table exists before the connection does, so that calls can queue in it.
         // The pool hears of a retirement on a later turn, never from inside its own lock (a connect can fail at once).
-        self.table = LoopConfined(HTTP2StreamTable(address: address, onRetire: { [usable] in
+        self.table = LoopConfined(HTTP2ClientStreamTable(address: address, onRetire: { [usable] in
             usable.withLockedValue { $0 = false }
             loop.execute { onRetire() }
         }))

@@ -13,18 +13,16 @@ import NIOHTTP2
 ///   broke the protocol, gets no more streams served on it: a client that keeps opening streams after its own
 ///   GOAWAY (swift-nio-http2's client does after a connection error) would otherwise hold a connection on which
 ///   nothing can succeed, and a pool that keeps using it would wait on it forever;
-/// - resets (RST_STREAM CANCEL) a stream that would exceed `maxConcurrentStreams`. swift-nio-http2 only applies
+/// - resets (RST_STREAM REFUSED_STREAM) a stream that would exceed `maxConcurrentStreams`. swift-nio-http2 only applies
 ///   our SETTINGS_MAX_CONCURRENT_STREAMS once the client acknowledged our SETTINGS; a client that never does
 ///   could otherwise open streams without bound.
 ///
-/// Streams are counted up by the inbound stream initializer (`admitStream`, before any frame of the stream is
-/// delivered) and down through a `NIOHTTP2StreamDelegate` (`delegate`, handed to `configureHTTP2Pipeline`): the
-/// inline stream multiplexer does not pass stream events down the connection pipeline, and its delegate hears of a
-/// stream only after its first frame was delivered, too late to refuse it. Streams waiting for
-/// a slow answer keep the connection open (the responder's deadlines govern those). Invariants: `openStreams`
-/// counts streams created and not yet closed, reset ones included until swift-nio-http2 reports them closed; the
-/// idle deadline is set exactly when `openStreams` is 0. One timer per connection, re-armed when it fires:
-/// nothing is allocated per stream.
+/// Streams are counted up at their first HEADERS frame (a client stream id above the last one seen; swift-nio-http2
+/// has checked the order) and down when swift-nio-http2 reports them closed (`StreamClosedEvent`). A refused
+/// stream's frames stop here, so the request table after this handler never sees it. Streams waiting for a slow
+/// answer keep the connection open (the responder's deadlines govern those). Invariants: `openStreams` counts
+/// streams opened and not yet closed, reset and refused ones included; the idle deadline is set exactly when
+/// `openStreams` is 0. One timer per connection, re-armed when it fires: nothing is allocated per stream.
 final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
@@ -43,6 +41,8 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
     /// The client sent GOAWAY or an error was reported: close when no stream is open.
     private var closesWhenQuiet = false
     private var context: ChannelHandlerContext?
+    /// Streams reset for exceeding the limit, until swift-nio-http2 reports them closed.
+    private var refused: Set<HTTP2StreamID> = []
 
     init(idleTimeout: TimeAmount, firstStreamTimeout: TimeAmount, maxConcurrentStreams: Int, eventLoop: any EventLoop) {
         self.idleTimeout = idleTimeout
@@ -51,32 +51,8 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
         self.eventLoop = eventLoop
     }
 
-    /// Tells this handler about streams; called by swift-nio-http2 on the connection's event loop.
-    var delegate: any NIOHTTP2StreamDelegate { Delegate(handler: NIOLoopBound(self, eventLoop: eventLoop)) }
-
-    /// For the inbound stream initializer, which must be `Sendable`.
-    var loopBound: NIOLoopBound<HTTP2IdleAndStreamLimitHandler> { NIOLoopBound(self, eventLoop: eventLoop) }
-
-    private struct Delegate: NIOHTTP2StreamDelegate {
-        let handler: NIOLoopBound<HTTP2IdleAndStreamLimitHandler>
-        func streamCreated(_ id: HTTP2StreamID, channel: any Channel) { handler.value.streamCreated(id) }
-        func streamClosed(_ id: HTTP2StreamID, channel: any Channel) { handler.value.streamClosed() }
-    }
-
-    /// Called by the inbound stream initializer before the stream's first frame reaches its pipeline: false when
-    /// the stream would exceed the limit, and the caller then closes it (RST_STREAM) without a pipeline, so no
-    /// request on it is ever dispatched. Counted either way, until swift-nio-http2 reports the stream closed.
-    func admitStream() -> Bool {
-        openStreams += 1
-        deadline = nil
-        return openStreams <= maxConcurrentStreams
-    }
-
-    private func streamCreated(_ id: HTTP2StreamID) {
-        if id > lastStreamID { lastStreamID = id }
-    }
-
-    private func streamClosed() {
+    private func streamClosed(_ id: HTTP2StreamID) {
+        refused.remove(id)
         openStreams = max(0, openStreams - 1)
         if openStreams == 0 {
             deadline = eventLoop.now + idleTimeout
@@ -85,12 +61,35 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .goAway = unwrapInboundIn(data).payload { closeWhenQuiet(context: context) }
+        let frame = unwrapInboundIn(data)
+        switch frame.payload {
+        case .goAway:
+            closeWhenQuiet(context: context)
+        case .headers where frame.streamID > lastStreamID:
+            lastStreamID = frame.streamID
+            openStreams += 1
+            deadline = nil
+            guard openStreams <= maxConcurrentStreams else {
+                // Over the limit: reset before any of it is dispatched (REFUSED_STREAM: safe for the client to retry).
+                refused.insert(frame.streamID)
+                context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.refusedStream))), promise: nil)
+                return
+            }
+        default:
+            if refused.contains(frame.streamID) { return }
+        }
         context.fireChannelRead(data)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let closed = event as? StreamClosedEvent { streamClosed(closed.streamID) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Connection errors only: a stream error (one malformed stream, already reset by swift-nio-http2) ends that
+    /// stream, not the connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        closeWhenQuiet(context: context)
+        if !(error is NIOHTTP2Errors.StreamError) { closeWhenQuiet(context: context) }
         context.fireErrorCaught(error)
     }
 

@@ -243,31 +243,21 @@ public final class HTTPServer: Service, Sendable {
         return stream
     }
 
+    /// An HTTP/2 connection: flushes once per loop turn, swift-nio-http2's protocol handler without a stream
+    /// multiplexer, the idle and stream limits, and the table of requests (see `HTTP2ServerStreamTable`).
     private static func configureHTTP2(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ configuration: HTTPServerConfiguration) throws {
-        let maxBody = configuration.maxBodyBytes
-        let streams = HTTP2IdleAndStreamLimitHandler(
-            idleTimeout: configuration.idleTimeout, firstStreamTimeout: configuration.requestHeadTimeout,
-            maxConcurrentStreams: configuration.maxConcurrentStreams, eventLoop: pipeline.eventLoop
+        try pipeline.addHandlers(
+            FlushCoalescingHandler(),
+            NIOHTTP2Handler(
+                mode: .server, connectionConfiguration: http2ConnectionConfiguration(configuration),
+                streamConfiguration: http2StreamConfiguration(configuration)
+            ),
+            HTTP2IdleAndStreamLimitHandler(
+                idleTimeout: configuration.idleTimeout, firstStreamTimeout: configuration.requestHeadTimeout,
+                maxConcurrentStreams: configuration.maxConcurrentStreams, eventLoop: pipeline.eventLoop
+            ),
+            HTTP2ServerStreamTable(responder: responder, maxBodyBytes: configuration.maxBodyBytes)
         )
-        try pipeline.addHandler(FlushCoalescingHandler())
-        _ = try pipeline.configureHTTP2Pipeline(
-            mode: .server,
-            connectionConfiguration: http2ConnectionConfiguration(configuration),
-            streamConfiguration: http2StreamConfiguration(configuration),
-            streamDelegate: streams.delegate
-        ) { [admission = streams.loopBound] stream in
-            stream.eventLoop.makeCompletedFuture {
-                guard admission.value.admitStream() else {
-                    stream.close(promise: nil)
-                    return
-                }
-                try stream.pipeline.syncOperations.addHandlers([
-                    HTTP2FramePayloadToHTTP1ServerCodec(),
-                    HTTPServerRequestHandler(responder: responder, maxBodyBytes: maxBody, isHTTP2: true),
-                ])
-            }
-        }
-        try pipeline.addHandler(streams)
     }
 
     private static func configureHTTP1(_ pipeline: ChannelPipeline.SynchronousOperations, _ responder: any HTTPResponder, _ configuration: HTTPServerConfiguration) throws {
@@ -280,7 +270,7 @@ public final class HTTPServer: Service, Sendable {
             HTTPResponseEncoder(),
             HTTP1RequestTimeoutHandler(requestHeadTimeout: configuration.requestHeadTimeout, idleTimeout: configuration.idleTimeout),
             HTTPServerPipelineHandler(),
-            HTTPServerRequestHandler(responder: responder, maxBodyBytes: configuration.maxBodyBytes, isHTTP2: false)
+            HTTPServerRequestHandler(responder: responder, maxBodyBytes: configuration.maxBodyBytes)
         )
     }
 

@@ -3,8 +3,8 @@ import NIOCore
 import NIOHTTP1
 
 /// Collects one request at a time (head, body up to `maxBodyBytes`, end), hands it to the responder and writes
-/// the answer. Sits at the end of an HTTP/1.1 connection pipeline, or of each HTTP/2 stream's pipeline behind
-/// `HTTP2FramePayloadToHTTP1ServerCodec`, so both protocols share every line below.
+/// the answer, at the end of an HTTP/1.1 connection pipeline. (HTTP/2 requests are collected by
+/// `HTTP2ServerStreamTable`, which follows the same rules.)
 ///
 /// Hazards handled here: a body over the limit is answered 413 at once and the rest of it discarded (on HTTP/1.1
 /// the connection is then closed, since the peer may still be sending); a client that goes away fires the
@@ -23,13 +23,11 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
 
     private let responder: any HTTPResponder
     private let maxBodyBytes: Int
-    private let isHTTP2: Bool
     private var state = State.idle
 
-    init(responder: any HTTPResponder, maxBodyBytes: Int, isHTTP2: Bool) {
+    init(responder: any HTTPResponder, maxBodyBytes: Int) {
         self.responder = responder
         self.maxBodyBytes = maxBodyBytes
-        self.isHTTP2 = isHTTP2
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -54,7 +52,7 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
             let cancellation = CancellationSignal()
             state = .responding(cancellation)
             let request = HTTPRequest(method: head.method, target: head.uri, headers: head.headers, body: body)
-            let requestContext = RequestContext(eventLoop: context.eventLoop, cancellation: cancellation, isHTTP2: isHTTP2)
+            let requestContext = RequestContext(eventLoop: context.eventLoop, cancellation: cancellation, isHTTP2: false)
             let keepAlive = head.isKeepAlive
             let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
             responder.respond(to: request, context: requestContext)
@@ -97,7 +95,7 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if case .responding(let cancellation) = state { cancellation.fire() }
-        if !isHTTP2, let parserError = error as? HTTPParserError {
+        if let parserError = error as? HTTPParserError {
             // Malformed HTTP/1.1: answer once, then close (the byte stream cannot be trusted any more). The
             // decoder stops at the header limits with `headerOverflow`: that is 431, not 400.
             var response = HTTPResponse.error(HedgerowError(.badRequest, "malformed HTTP request: \(parserError)"))
@@ -120,13 +118,13 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
         guard context.channel.isActive else { return }
         var headers = response.headers
         headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
-        if !isHTTP2 && !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
-        let head = HTTPResponseHead(version: isHTTP2 ? .http2 : version, status: response.status, headers: headers)
+        if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+        let head = HTTPResponseHead(version: version, status: response.status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         if response.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }
-        if !isHTTP2 && !keepAlive {
+        if !keepAlive {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         } else {

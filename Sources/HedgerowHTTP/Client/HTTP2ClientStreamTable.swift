@@ -16,15 +16,13 @@ import NIOHTTP2
 ///
 /// Every method runs on the connection's event loop. Calls that arrive while the connection is still being set
 /// up wait in `pending` (bounded by the callers' own timeouts); a connection that failed or closed fails them.
-final class HTTP2StreamTable: ChannelInboundHandler {
+final class HTTP2ClientStreamTable: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
     /// Largest response body collected for one call; a larger one is reset and the call fails. Bounds what one
     /// misbehaving peer can make the router hold per stream.
     static let maxResponseBytes = 64 * 1024 * 1024
-    /// Receive window kept open per stream and for the connection (the HTTP/2 default initial window).
-    static let receiveWindow = 65_535
     /// The last client stream id HTTP/2 allows is 2^31 − 1 (about 18 hours of a busy router's connection). A
     /// connection that reaches it stops taking calls (the pool opens a fresh one) and closes once its last stream
     /// ends.
@@ -52,7 +50,7 @@ final class HTTP2StreamTable: ChannelInboundHandler {
     private var onRetire: (() -> Void)?
     private let lastStreamID: Int32
 
-    init(address: String, lastStreamID: Int32 = HTTP2StreamTable.lastAllowedStreamID, onRetire: @escaping () -> Void) {
+    init(address: String, lastStreamID: Int32 = HTTP2ClientStreamTable.lastAllowedStreamID, onRetire: @escaping () -> Void) {
         self.address = address
         self.lastStreamID = lastStreamID
         self.onRetire = onRetire
@@ -87,7 +85,7 @@ final class HTTP2StreamTable: ChannelInboundHandler {
         streams[id] = Stream(call: call)
         call.attach(table: self, stream: id)
         let hasBody = request.body.readableBytes > 0
-        let headers = HTTP2StreamTable.requestHeaders(request, authority: address)
+        let headers = HTTP2ClientStreamTable.requestHeaders(request, authority: address)
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headers, endStream: !hasBody)))), promise: nil)
         if hasBody {
             context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(request.body), endStream: true)))), promise: nil)
@@ -103,8 +101,7 @@ final class HTTP2StreamTable: ChannelInboundHandler {
         closeIfRetiredAndIdle(context)
     }
 
-    /// HTTP/2 request headers: pseudo-headers first, names in lower case, and none of the HTTP/1.1
-    /// connection-specific fields (RFC 9113 §8.2.2), which HTTP/2 peers must refuse.
+    /// HTTP/2 request headers: pseudo-headers first, then the request's fields (see `HTTP2Fields.append`).
     static func requestHeaders(_ request: HTTPRequest, authority: String) -> HPACKHeaders {
         var headers = HPACKHeaders()
         headers.reserveCapacity(request.headers.count + 5)
@@ -112,17 +109,7 @@ final class HTTP2StreamTable: ChannelInboundHandler {
         headers.add(name: ":path", value: request.target)
         headers.add(name: ":scheme", value: "http")
         headers.add(name: ":authority", value: request.headers.first(name: "host") ?? authority)
-        for (name, value) in request.headers {
-            let lower = name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
-            switch lower {
-            case "host", "content-length", "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-                continue
-            case "te" where value.lowercased() != "trailers":
-                continue
-            default:
-                headers.add(name: lower, value: value)
-            }
-        }
+        HTTP2Fields.append(request.headers, to: &headers)
         headers.add(name: "content-length", value: String(request.body.readableBytes))
         return headers
     }
@@ -206,7 +193,7 @@ final class HTTP2StreamTable: ChannelInboundHandler {
             }
             if (100..<200).contains(code) { return }  // informational: the final answer follows
             stream.status = HTTPResponseStatus(statusCode: code)
-            for (name, value, _) in headers where !name.hasPrefix(":") { stream.headers.add(name: name, value: value) }
+            HTTP2Fields.regularFields(of: headers, into: &stream.headers)
         }
         // A second header block is the trailers: nothing a Hedgerow caller reads, but it ends the stream.
         if endStream {
@@ -240,12 +227,9 @@ final class HTTP2StreamTable: ChannelInboundHandler {
             }
             closeIfRetiredAndIdle(context)
         case let window as NIOHTTP2WindowUpdatedEvent:
-            // What NIOHTTP2's multiplexer did for us: once half a receive window is used, open it again, since
-            // every answer is read as soon as it arrives.
-            guard let size = window.inboundWindowSize, size <= Self.receiveWindow / 2 else { return }
-            if window.streamID != .rootStream && streams[Int32(window.streamID)] == nil { return }
-            let increment = Self.receiveWindow - size
-            context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: window.streamID, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+            guard window.streamID == .rootStream || streams[Int32(window.streamID)] != nil,
+                  let update = HTTP2Fields.windowUpdate(for: window) else { return }
+            context.writeAndFlush(wrapOutboundOut(update), promise: nil)
         default:
             context.fireUserInboundEventTriggered(event)
         }
@@ -263,4 +247,4 @@ final class HTTP2StreamTable: ChannelInboundHandler {
 }
 
 @available(*, unavailable)
-extension HTTP2StreamTable: Sendable {}
+extension HTTP2ClientStreamTable: Sendable {}

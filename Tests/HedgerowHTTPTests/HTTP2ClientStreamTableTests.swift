@@ -7,7 +7,7 @@ import Testing
 
 @testable import HedgerowHTTP
 
-@Suite struct HTTP2StreamTableTests {
+@Suite struct HTTP2ClientStreamTableTests {
     @Test func requestHeadersAreHTTP2Headers() {
         var request = HTTPRequest(method: .POST, target: "/v1/models/digits:predict", body: ByteBuffer(string: "{}"))
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -17,7 +17,7 @@ import Testing
         request.headers.add(name: "TE", value: "gzip")
         request.headers.add(name: "content-length", value: "999")
         request.headers.add(name: "Hedgerow-Attempt", value: "backup")
-        let headers = HTTP2StreamTable.requestHeaders(request, authority: "127.0.0.1:8701")
+        let headers = HTTP2ClientStreamTable.requestHeaders(request, authority: "127.0.0.1:8701")
         let pairs = headers.map { "\($0.name)=\($0.value)" }
         #expect(pairs == [
             ":method=POST", ":path=/v1/models/digits:predict", ":scheme=http", ":authority=127.0.0.1:8701",
@@ -29,7 +29,7 @@ import Testing
         var request = HTTPRequest(method: .GET, target: "/")
         request.headers.add(name: "Host", value: "models.example")
         request.headers.add(name: "te", value: "trailers")
-        let headers = HTTP2StreamTable.requestHeaders(request, authority: "127.0.0.1:1")
+        let headers = HTTP2ClientStreamTable.requestHeaders(request, authority: "127.0.0.1:1")
         #expect(headers.first(name: ":authority") == "models.example")
         #expect(!headers.contains(name: "host"))
         #expect(headers.first(name: "te") == "trailers")
@@ -59,7 +59,7 @@ import Testing
         let channel = EmbeddedChannel()
         let loop = channel.embeddedEventLoop
         var retired = 0
-        let table = HTTP2StreamTable(address: "peer:1", lastStreamID: 3, onRetire: { retired += 1 })
+        let table = HTTP2ClientStreamTable(address: "peer:1", lastStreamID: 3, onRetire: { retired += 1 })
         try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client))
         try channel.pipeline.syncOperations.addHandler(table)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
