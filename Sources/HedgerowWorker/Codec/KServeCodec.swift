@@ -18,22 +18,23 @@ enum KServeCodec {
 
     static func decode(_ body: Data, graph: ModelGraph) throws(HedgerowError) -> Request {
         let object = try TensorJSON.object(body)
-        guard let inputs = object["inputs"] as? [Any], !inputs.isEmpty else {
+        guard let inputs = object["inputs"]?.elements, !inputs.isEmpty else {
             throw HedgerowError(.badRequest, "request must have a non-empty 'inputs' list")
         }
         var feeds: [String: Tensor] = [:]
         for (index, entry) in inputs.enumerated() {
-            guard let input = entry as? [String: Any] else {
+            guard entry.isObject else {
                 throw HedgerowError(.badRequest, "inputs[\(index)] must be an object with name, shape, datatype and data")
             }
-            guard let name = input["name"] as? String else { throw HedgerowError(.badRequest, "inputs[\(index)] has no 'name'") }
+            let input = entry
+            guard case .string(let name) = input["name"] else { throw HedgerowError(.badRequest, "inputs[\(index)] has no 'name'") }
             guard let signature = graph.inputs.first(where: { $0.name == name }) else {
                 throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
             }
             guard feeds[name] == nil else {
                 throw HedgerowError(.badRequest, "input '\(name)' appears twice in 'inputs'")
             }
-            guard let datatype = input["datatype"] as? String else {
+            guard case .string(let datatype) = input["datatype"] else {
                 throw HedgerowError(.badRequest, "input '\(name)' has no 'datatype' (expected \(signature.elementType))")
             }
             guard datatype == signature.elementType.description else {
@@ -54,11 +55,11 @@ enum KServeCodec {
         }
         var requested: [String]?
         if let outputs = object["outputs"] {
-            guard let list = outputs as? [Any] else {
+            guard let list = outputs.elements else {
                 throw HedgerowError(.badRequest, "'outputs' must be a list of objects with a 'name'")
             }
-            requested = try list.map { (entry: Any) throws(HedgerowError) -> String in
-                guard let name = (entry as? [String: Any])?["name"] as? String else {
+            requested = try list.map { (entry: JSONNode) throws(HedgerowError) -> String in
+                guard case .string(let name) = entry["name"] else {
                     throw HedgerowError(.badRequest, "each entry of 'outputs' must be an object with a 'name'")
                 }
                 guard graph.outputs.contains(where: { $0.name == name }) else {
@@ -69,7 +70,7 @@ enum KServeCodec {
         }
         var id: String?
         if let given = object["id"] {
-            guard let text = given as? String else { throw HedgerowError(.badRequest, "'id' must be a string") }
+            guard case .string(let text) = given else { throw HedgerowError(.badRequest, "'id' must be a string") }
             id = text
         }
         return Request(id: id, feeds: feeds, requestedOutputs: requested)

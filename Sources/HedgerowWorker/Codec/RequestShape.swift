@@ -17,8 +17,8 @@ enum RequestShape {
 
     /// Reads a KServe v2 `shape` list: non-negative integers only (no booleans, fractions, strings, or numbers
     /// outside `0...maxDimension`, whatever their JSON spelling: `1e300`, `18446744073709551616`, `-0` is 0).
-    static func parse(_ value: Any?, input name: String) throws(HedgerowError) -> [Int] {
-        guard let list = value as? [Any] else {
+    static func parse(_ value: JSONNode?, input name: String) throws(HedgerowError) -> [Int] {
+        guard let list = value?.elements else {
             throw HedgerowError(.badRequest, "input '\(name)' has no 'shape' list")
         }
         guard list.count <= maxRank else {
@@ -27,12 +27,11 @@ enum RequestShape {
         var shape: [Int] = []
         shape.reserveCapacity(list.count)
         for (i, dim) in list.enumerated() {
-            guard let number = dim as? NSNumber, !TensorJSON.isBoolean(number) else {
-                throw HedgerowError(.badRequest, "input '\(name)': shape \(text(list)) has \(TensorJSON.describe(dim)) at position \(i); dimensions are non-negative integers")
+            guard case .number(let d) = dim else {
+                throw HedgerowError(.badRequest, "input '\(name)': shape \(text(list)) has \(dim.kind) at position \(i); dimensions are non-negative integers")
             }
-            let d = number.doubleValue
             guard d.isFinite, d.rounded() == d, d >= 0, d <= Double(maxDimension) else {
-                throw HedgerowError(.badRequest, "input '\(name)': shape \(text(list)) has \(number) at position \(i); dimensions are integers from 0 to \(maxDimension)")
+                throw HedgerowError(.badRequest, "input '\(name)': shape \(text(list)) has \(JSONNode.text(d)) at position \(i); dimensions are integers from 0 to \(maxDimension)")
             }
             shape.append(Int(d))
         }
@@ -67,10 +66,14 @@ enum RequestShape {
     }
 
     /// The shape as the request spelled it, for messages (long lists are cut: the count is what matters).
-    static func text(_ list: [Any]) -> String {
+    static func text(_ list: [JSONNode]) -> String {
         let shown = list.prefix(8).map { item -> String in
-            if let number = item as? NSNumber { return TensorJSON.isBoolean(number) ? (number.boolValue ? "true" : "false") : "\(number)" }
-            return item is String ? "\"…\"" : TensorJSON.describe(item)
+            switch item {
+            case .number(let number): JSONNode.text(number)
+            case .bool(let flag): flag ? "true" : "false"
+            case .string: "\"…\""
+            default: item.kind
+            }
         }
         return "[" + shown.joined(separator: ", ") + (list.count > 8 ? ", … (\(list.count) dimensions)" : "") + "]"
     }

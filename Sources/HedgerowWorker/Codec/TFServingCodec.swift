@@ -24,18 +24,27 @@ enum TFServingCodec {
         throw HedgerowError(.badRequest, "request must have 'instances' (row format) or 'inputs' (columnar format)")
     }
 
-    private static func decodeRows(_ instances: Any, graph: ModelGraph) throws(HedgerowError) -> [String: Tensor] {
-        guard let rows = instances as? [Any], !rows.isEmpty else {
+    private static func decodeRows(_ instances: JSONNode, graph: ModelGraph) throws(HedgerowError) -> [String: Tensor] {
+        let rowCount: Int
+        switch instances {
+        case .array(let list): rowCount = list.count
+        case .numbers(let values): rowCount = values.count
+        default: rowCount = 0
+        }
+        guard rowCount > 0 else {
             throw HedgerowError(.badRequest, "'instances' must be a non-empty list")
         }
         guard !graph.inputs.isEmpty else { throw HedgerowError(.badRequest, "this model takes no inputs") }
         if graph.inputs.count == 1 {
             let input = graph.inputs[0]
             // A single-input model also accepts the named form, `{"instances": [{"x": [...]}, ...]}`.
-            if rows.allSatisfy({ $0 is [String: Any] }) {
+            if case .array(let rows) = instances, rows.allSatisfy(\.isObject) {
                 return [input.name: try column(rows, of: input)]
             }
-            return [input.name: try TensorJSON.tensor(TensorJSON.flatten(rows, what: "input '\(input.name)'"), for: input)]
+            return [input.name: try TensorJSON.tensor(TensorJSON.flatten(instances, what: "input '\(input.name)'"), for: input)]
+        }
+        guard case .array(let rows) = instances else {
+            throw HedgerowError(.badRequest, "instance 0 must be an object with a value for input '\(graph.inputs[0].name)'")
         }
         var feeds: [String: Tensor] = [:]
         for input in graph.inputs {
@@ -45,20 +54,20 @@ enum TFServingCodec {
     }
 
     /// The values of one input across named instances (`[{"user": 1, "item": 2}, ...]`), stacked as rows.
-    private static func column(_ rows: [Any], of input: TensorSignature) throws(HedgerowError) -> Tensor {
-        var column: [Any] = []
+    private static func column(_ rows: [JSONNode], of input: TensorSignature) throws(HedgerowError) -> Tensor {
+        var column: [JSONNode] = []
         column.reserveCapacity(rows.count)
         for (i, row) in rows.enumerated() {
-            guard let object = row as? [String: Any], let value = object[input.name] else {
+            guard let value = row[input.name] else {
                 throw HedgerowError(.badRequest, "instance \(i) must be an object with a value for input '\(input.name)'")
             }
             column.append(value)
         }
-        return try TensorJSON.tensor(TensorJSON.flatten(column, what: "input '\(input.name)'"), for: input)
+        return try TensorJSON.tensor(TensorJSON.flatten(.array(column), what: "input '\(input.name)'"), for: input)
     }
 
-    private static func decodeColumns(_ inputs: Any, graph: ModelGraph) throws(HedgerowError) -> [String: Tensor] {
-        if let named = inputs as? [String: Any] {
+    private static func decodeColumns(_ inputs: JSONNode, graph: ModelGraph) throws(HedgerowError) -> [String: Tensor] {
+        if case .object(let named) = inputs {
             var feeds: [String: Tensor] = [:]
             for (name, value) in named {
                 guard let input = graph.inputs.first(where: { $0.name == name }) else {

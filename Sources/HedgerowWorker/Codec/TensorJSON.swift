@@ -6,22 +6,24 @@ import HedgerowRuntime
 ///
 /// Every byte of a request body is hostile. What holds here: nothing is allocated whose size was computed from the
 /// request before that size was checked (products of dimensions use overflow-reporting arithmetic, see
-/// `RequestShape`); recursion depth is bounded by `RequestShape.maxRank` (Foundation's parser already refuses JSON
+/// `RequestShape`); recursion depth is bounded by `RequestShape.maxRank` (`JSONReader` already refuses JSON
 /// nested deeper than 512); every refusal is a `.badRequest` naming the input.
 enum TensorJSON {
     /// Parses a request body into a JSON object, or a 400 that says what is wrong.
-    static func object(_ body: Data) throws(HedgerowError) -> [String: Any] {
-        let parsed: Any
-        do { parsed = try JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed]) } catch {
-            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)"
-            let text = String(decoding: body, as: UTF8.self)
+    static func object(_ body: Data) throws(HedgerowError) -> JSONNode {
+        let parsed: JSONNode
+        do {
+            parsed = try body.withUnsafeBytes { bytes in try JSONReader.parse(bytes) }
+        } catch {
+            let reason = (error as? JSONReader.Failure)?.message ?? "\(error)"
+            let text = String(decoding: body.prefix(1 << 20), as: UTF8.self)
             let nonFinite = text.contains("NaN") || text.contains("Infinity")
-            throw HedgerowError(.badRequest, "malformed JSON body: \(detail)\(nonFinite ? " (NaN and Infinity are not JSON numbers; send finite values)" : "")")
+            throw HedgerowError(.badRequest, "malformed JSON body: \(reason)\(nonFinite ? " (NaN and Infinity are not JSON numbers; send finite values)" : "")")
         }
-        guard let object = parsed as? [String: Any] else {
+        guard parsed.isObject else {
             throw HedgerowError(.badRequest, "request body must be a JSON object")
         }
-        return object
+        return parsed
     }
 
     /// The numbers of a (possibly nested) JSON list in row-major order, the shape the nesting implies, and where
@@ -34,17 +36,20 @@ enum TensorJSON {
 
     /// Flattens a (possibly nested) JSON list of numbers into values and a shape. Ragged lists, non-numbers and
     /// nesting deeper than `RequestShape.maxRank` are 400s naming `what`.
-    static func flatten(_ value: Any, what: String) throws(HedgerowError) -> Flattened {
+    static func flatten(_ value: JSONNode, what: String) throws(HedgerowError) -> Flattened {
         var result = Flattened()
         result.shape = try flatten(value, depth: 0, into: &result, what: what)
         return result
     }
 
-    private static func flatten(_ value: Any, depth: Int, into result: inout Flattened, what: String) throws(HedgerowError) -> [Int] {
-        if let list = value as? [Any] {
-            guard depth < RequestShape.maxRank else {
-                throw HedgerowError(.badRequest, "\(what): lists nested deeper than \(RequestShape.maxRank) levels; no model input has that many dimensions")
-            }
+    private static func flatten(_ value: JSONNode, depth: Int, into result: inout Flattened, what: String) throws(HedgerowError) -> [Int] {
+        switch value {
+        case .numbers(let values):
+            try checkDepth(depth, what: what)
+            result.values.append(contentsOf: values)
+            return [values.count]
+        case .array(let list):
+            try checkDepth(depth, what: what)
             var childShape: [Int]?
             for element in list {
                 let shape = try flatten(element, depth: depth + 1, into: &result, what: what)
@@ -54,28 +59,21 @@ enum TensorJSON {
                 childShape = shape
             }
             return [list.count] + (childShape ?? [])
-        }
-        if let number = value as? NSNumber {
-            if isBoolean(number), result.firstBoolean == nil { result.firstBoolean = result.values.count }
-            result.values.append(number.doubleValue)
+        case .number(let number):
+            result.values.append(number)
             return []
+        case .bool(let flag):
+            if result.firstBoolean == nil { result.firstBoolean = result.values.count }
+            result.values.append(flag ? 1 : 0)
+            return []
+        case .object, .string, .null:
+            throw HedgerowError(.badRequest, "\(what): expected numbers, found \(value.kind)")
         }
-        throw HedgerowError(.badRequest, "\(what): expected numbers, found \(describe(value))")
     }
 
-    /// JSON `true`/`false` arrive as NSNumber too; Foundation marks them with the `c` (char) type encoding, which
-    /// no JSON number gets.
-    static func isBoolean(_ number: NSNumber) -> Bool {
-        number.objCType.pointee == CChar(UInt8(ascii: "c"))
-    }
-
-    static func describe(_ value: Any) -> String {
-        switch value {
-        case is String: "a string"
-        case is [String: Any]: "an object"
-        case is [Any]: "a list"
-        case is NSNull: "null"
-        default: "\(type(of: value))"
+    private static func checkDepth(_ depth: Int, what: String) throws(HedgerowError) {
+        guard depth < RequestShape.maxRank else {
+            throw HedgerowError(.badRequest, "\(what): lists nested deeper than \(RequestShape.maxRank) levels; no model input has that many dimensions")
         }
     }
 
