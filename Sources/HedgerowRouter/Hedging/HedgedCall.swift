@@ -36,6 +36,7 @@ final class HedgedCall: @unchecked Sendable {
         var probe: AbandonedWorkProbe
         var containment: QueryOfDeathGuard
         var logger: Logger
+        var metrics = ReplicaMetrics()
 
         init(transport: any UpstreamTransport, pool: UpstreamPool, containment: QueryOfDeathGuard, logger: Logger) {
             self.transport = transport
@@ -44,6 +45,12 @@ final class HedgedCall: @unchecked Sendable {
             self.containment = containment
             self.logger = logger
         }
+    }
+
+    /// Per-replica metric handles, made once per replica rather than per attempt.
+    struct ReplicaMetrics: Sendable {
+        let upstreamDurations = MetricHandles<String, Timer> { Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", $0)]) }
+        let ejections = MetricHandles<String, Counter> { Counter(label: MetricNames.routerEjections, dimensions: [("replica", $0)]) }
     }
 
     private struct InFlight {
@@ -58,7 +65,11 @@ final class HedgedCall: @unchecked Sendable {
     private let dependencies: Dependencies
     private var machine: Machine
     private var attempts: [Int: InFlight] = [:]
-    private var timers: [Scheduled<Void>] = []
+    /// One timer per call, set for the earlier of the next hedge and the deadline: most calls end before either,
+    /// and each timer scheduled and cancelled costs the event loop a heap insertion and a search.
+    private var timer: Scheduled<Void>?
+    private var nextHedge: NIODeadline?
+    private var deadline = NIODeadline.distantFuture
     /// Why the last attempt failed, the `reason` of the retry it leads to.
     private var lastFailureReason = "unknown"
     /// Replicas whose connection died while they held this request.
@@ -80,26 +91,39 @@ final class HedgedCall: @unchecked Sendable {
     /// Starts the call; the future completes with the winning response, or a 503/504 error response.
     func run(cancellation: CancellationSignal? = nil) -> EventLoopFuture<HTTPResponse> {
         eventLoop.assertInEventLoop()
+        let started = eventLoop.now
+        deadline = started + context.deadline
+        nextHedge = context.hedgeDelay.map { started + $0 }
         perform(machine.start())
-        armHedgeTimer()
-        timers.append(eventLoop.scheduleTask(in: context.deadline) { [self] in
-            perform(machine.deadlineExpired())
-        })
+        armTimer()
         cancellation?.onCancel { [self] in
             eventLoop.execute { self.perform(self.machine.clientCancelled()) }
         }
         return promise.futureResult
     }
 
+    private func armTimer() {
+        guard !machine.isFinished else { return }
+        let when = min(nextHedge ?? deadline, deadline)
+        timer = eventLoop.scheduleTask(deadline: when) { [self] in timerFired() }
+    }
+
     /// Each time the hedge delay passes without an answer, one more backup may go out (up to `maxAttempts` in
-    /// flight, as gRPC's hedging policy does).
-    private func armHedgeTimer() {
-        guard let delay = context.hedgeDelay, !machine.isFinished else { return }
-        timers.append(eventLoop.scheduleTask(in: delay) { [self] in
+    /// flight, as gRPC's hedging policy does); at the deadline the call ends.
+    private func timerFired() {
+        timer = nil
+        let now = eventLoop.now
+        if now >= deadline {
+            perform(machine.deadlineExpired())
+            return
+        }
+        if let hedgeAt = nextHedge, now >= hedgeAt {
+            nextHedge = nil
             let action = machine.hedgeTimerFired { withdraw(refusals: traffic.metrics.hedgeBudgetRefusals) }
             perform(action)
-            if case .start = action { armHedgeTimer() }
-        })
+            if case .start = action, let delay = context.hedgeDelay { nextHedge = now + delay }
+        }
+        armTimer()
     }
 
     /// Takes a budget token for a backup or a 503 retry, counting a refusal in `refusals`.
@@ -144,10 +168,10 @@ final class HedgedCall: @unchecked Sendable {
             let ended = now
             let took = Int64(clamping: ended >= tracked.startedAt ? ended - tracked.startedAt : 0)
             if dependencies.pool.attemptEnded(tracked, result: healthResult(result), now: ended) {
-                Counter(label: MetricNames.routerEjections, dimensions: [("replica", replica)]).increment()
+                dependencies.metrics.ejections[replica].increment()
                 dependencies.logger.warning("ejected replica \(replica) after failures; it returns when /v2/health/ready answers", metadata: ["model": "\(model)"])
             }
-            Timer(label: MetricNames.routerUpstreamDuration, dimensions: [("replica", replica)]).recordNanoseconds(took)
+            dependencies.metrics.upstreamDurations[replica].recordNanoseconds(took)
             traffic.metrics.attemptDuration[kind]?.recordNanoseconds(took)
             if case .success(let response) = result {
                 if (200..<300).contains(response.status.code) { context.recordSuccess(took) }
@@ -232,8 +256,8 @@ final class HedgedCall: @unchecked Sendable {
     }
 
     private func complete(_ response: HTTPResponse) {
-        for timer in timers { timer.cancel() }
-        timers.removeAll()
+        timer?.cancel()
+        timer = nil
         promise.succeed(response)
     }
 }

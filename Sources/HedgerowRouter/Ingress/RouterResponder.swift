@@ -15,6 +15,7 @@ final class RouterResponder: HTTPResponder {
     let store: RoutingTableStore
     let pool: UpstreamPool
     let traffic = ModelTrafficRegistry()
+    let random = BalancingRandom()
     let containment: QueryOfDeathGuard
     let upstreams: HedgedCall.Dependencies
 
@@ -108,7 +109,7 @@ final class RouterResponder: HTTPResponder {
         let zones = routes?.zones ?? [:]
         let (candidates, ejected) = pool.candidates(replicas, domain: { address in
             zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
-        }, now: now)
+        }, now: now, random: { [random] in random($0) })
         traffic.metrics.ejectedReplicas.record(ejected)
         let isInference = route.isInference
         let call = HedgedCall(
@@ -136,7 +137,16 @@ final class RouterResponder: HTTPResponder {
     }
 
     private func record(_ model: String, status: Int, since started: NIODeadline) {
-        Timer(label: MetricNames.routerRequestDuration, dimensions: [("model", model), ("code", String(status))])
-            .recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+        requestDurations[ModelStatus(model: model, status: status)].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+    }
+
+    private struct ModelStatus: Hashable {
+        var model: String
+        var status: Int
+    }
+
+    /// Model names are bounded by the routing table (unknown ones are counted as "(unknown)"), statuses by HTTP.
+    private let requestDurations = MetricHandles<ModelStatus, Timer> {
+        Timer(label: MetricNames.routerRequestDuration, dimensions: [("model", $0.model), ("code", String($0.status))])
     }
 }

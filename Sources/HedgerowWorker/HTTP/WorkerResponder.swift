@@ -54,6 +54,16 @@ final class WorkerResponder: HTTPResponder {
         return HedgerowError(.unavailable, "worker \(configuration.name) is overloaded: inference requests wait over \(configuration.maxQueueDelayMs) ms for a thread; retry shortly")
     }
 
+    private struct ModelAttempt: Hashable {
+        var model: String
+        var isBackup: Bool
+    }
+
+    /// Handles per model served here (a bounded set: models are loaded by the synchronizer, not named by clients).
+    private let requestCounters = MetricHandles<ModelAttempt, Counter> {
+        Counter(label: MetricNames.workerRequests, dimensions: [("model", $0.model), ("attempt", $0.isBackup ? "backup" : "primary")])
+    }
+
     private func methodNotAllowed(_ request: HTTPRequest) -> HedgerowError {
         HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
     }
@@ -71,7 +81,7 @@ final class WorkerResponder: HTTPResponder {
         let body = request.body
         let modelLabel = lease.id.model.rawValue
         let isBackup = (request.headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
-        Counter(label: MetricNames.workerRequests, dimensions: [("model", modelLabel), ("attempt", isBackup ? "backup" : "primary")]).increment()
+        requestCounters[ModelAttempt(model: modelLabel, isBackup: isBackup)].increment()
         let pool = inferencePool
         let faultDelay: EventLoopFuture<Void>
         if configuration.faultDelayPercent > 0, Double.random(in: 0..<100) < configuration.faultDelayPercent {
