@@ -12,9 +12,18 @@ CLIENTS, STREAMS = 4, 16
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def digits_row():
+    return json.load(open(os.path.join(ROOT, "Models/digits/testset.json")))["inputs"][0]
+
+
 def digits_body():
-    row = json.load(open(os.path.join(ROOT, "Models/digits/testset.json")))["inputs"][0]
-    return json.dumps({"instances": [row]})
+    """TensorFlow Serving's row format, for the HTTP/2 cells."""
+    return json.dumps({"instances": [digits_row()]})
+
+
+def digits_v2_body():
+    """KServe v2, for the HTTP/1.1 cells: the route and body MLServer answers too, so both do the same work."""
+    return json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": digits_row()}]})
 
 
 def cpu_seconds(pids):
@@ -192,6 +201,7 @@ def main():
     ap.add_argument("--only", default="direct,haproxy,nghttpx,hedgerow,hedgerow-h1",
                     help="comma-separated targets (also: mlserver-h1 with --mlserver)")
     ap.add_argument("--mlserver", action="store_true", help="also measure Seldon MLServer over HTTP/1.1 (builds its venv)")
+    ap.add_argument("--spike", help="also measure the libnghttp2 spike (Benchmarks/proxy/nghttp2-spike), this binary")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = ap.parse_args()
     for tool in ("h2load", "haproxy", "nghttpx"):
@@ -202,6 +212,9 @@ def main():
     body_file = os.path.join(workdir, "body.json")
     with open(body_file, "w") as f:
         f.write(digits_body())
+    v2_body_file = os.path.join(workdir, "body-v2.json")
+    with open(v2_body_file, "w") as f:
+        f.write(digits_v2_body())
     procs = Processes(workdir)
     results = {}
     try:
@@ -214,9 +227,15 @@ def main():
         if "nghttpx" in only:
             port, pid = start_nghttpx(procs, workdir, workers)
             targets["nghttpx"] = {"url": f"http://127.0.0.1:{port}{path}", "pids": {"proxy": children(pid), "workers": worker_pids}}
+        if args.spike:
+            port = free_ports(1)[0]
+            proc, _ = procs.start("spike", [args.spike, str(port)] + [str(w) for w in workers])
+            wait_for_port(port, proc, "the nghttp2 spike")
+            targets["nghttp2-spike"] = {"url": f"http://127.0.0.1:{port}{path}", "pids": {"proxy": [proc.pid], "workers": worker_pids}}
+            only.append("nghttp2-spike")
         hedgerow = {"url": f"http://127.0.0.1:{router}{path}", "pids": {"proxy": [router_pid], "workers": worker_pids}}
         targets["hedgerow"] = hedgerow
-        targets["hedgerow-h1"] = dict(hedgerow, h1=True)
+        targets["hedgerow-h1"] = dict(hedgerow, h1=True, url=f"http://127.0.0.1:{router}/v2/models/digits/infer", body=v2_body_file)
         mlserver = None
         if "mlserver-h1" in only:
             sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -231,7 +250,7 @@ def main():
                 f.write(mlserver.body)
             targets["mlserver-h1"] = {"url": mlserver.url, "pids": {"proxy": mlserver.pids()}, "h1": True, "body": ml_body}
         # HAProxy first: half its maximum is the moderate load of every other target in the same run.
-        order = [t for t in ("haproxy", "direct", "nghttpx", "hedgerow", "hedgerow-h1", "mlserver-h1") if t in only and t in targets]
+        order = [t for t in ("haproxy", "direct", "nghttpx", "nghttp2-spike", "hedgerow", "hedgerow-h1", "mlserver-h1") if t in only and t in targets]
         for run in range(args.runs):
             cells = {name: measure_max(targets[name], targets[name].get("body", body_file), workdir, args.requests) for name in order}
             half = cells["haproxy"]["max_rps"] / 2 if "haproxy" in cells else cells[order[0]]["max_rps"] / 2
@@ -261,7 +280,8 @@ def report(results, args):
     def col(name, key, fmt, worst=max):
         return summary([c.get(key) for c in results.get(name, [])], fmt, worst)
 
-    print(f"\n{args.runs} runs; median (worst). Max: h2load -n {args.requests} -c {CLIENTS} -m {STREAMS} (h1: --h1 -c 8). "
+    print(f"\n{args.runs} runs; median (worst). POST of one digits row; h2 cells: /v1/models/digits:predict, h1 cells: "
+          f"/v2/models/digits/infer (KServe v2, as MLServer). Max: h2load -n {args.requests} -c {CLIENTS} -m {STREAMS} (h1: --h1 -c 8). "
           f"Half load: --rps at half of HAProxy's max, {args.seconds} s. CPU: {args.cpu_rate} req/s for {args.seconds} s, "
           "utime+stime per answered request.\n")
     print("| path | max req/s | p50 at max, ms | p50 at half load, ms | p99 at half load, ms | proxy CPU µs/req | workers CPU µs/req | failed |")
