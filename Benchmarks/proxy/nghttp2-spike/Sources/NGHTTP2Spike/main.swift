@@ -144,7 +144,11 @@ final class Downstream: Endpoint, ChannelInboundHandler {
 
     override func onEnd(_ stream: Int32) {
         guard let request = requests.removeValue(forKey: stream) else { return }
-        proxy.next().forward(request, for: self, stream: stream)
+        guard let upstream = proxy.next() else {
+            answer(stream, Message(fields: [(":status", "503"), ("content-length", "0")]))
+            return
+        }
+        upstream.forward(request, for: self, stream: stream)
     }
 
     override func onClose(_ stream: Int32) {
@@ -175,10 +179,26 @@ final class Downstream: Endpoint, ChannelInboundHandler {
 final class Upstream: Endpoint, ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     let authority: String
+    let onClose: () -> Void
     var pending: [Int32: (Downstream, Int32, Message)] = [:]
     var outgoing: [Int32: Message] = [:]
 
-    init(authority: String) { self.authority = authority }
+    init(authority: String, onClose: @escaping () -> Void) {
+        self.authority = authority
+        self.onClose = onClose
+    }
+
+    /// The worker closed the connection (its idle timeout): answer what was pending with 502, and reconnect.
+    func channelInactive(context: ChannelHandlerContext) {
+        nghttp2_session_del(session)
+        session = nil
+        self.context = nil
+        let lost = pending
+        pending = [:]
+        outgoing = [:]
+        for (downstream, id, _) in lost.values { downstream.answer(id, Message(fields: [(":status", "502"), ("content-length", "0")])) }
+        onClose()
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -241,9 +261,27 @@ final class Upstream: Endpoint, ChannelInboundHandler {
 final class Proxy {
     var upstreams: [Upstream] = []
     var turn = 0
-    func next() -> Upstream {
+    func next() -> Upstream? {
+        let live = upstreams.filter { $0.session != nil }
+        guard !live.isEmpty else { return nil }
         turn &+= 1
-        return upstreams[turn % upstreams.count]
+        return live[turn % live.count]
+    }
+
+    func connect(_ port: Int, on loop: any EventLoop) {
+        _ = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let upstream = Upstream(authority: "127.0.0.1:\(port)") { [unowned self] in
+                        self.upstreams.removeAll { $0.session == nil }
+                        self.connect(port, on: loop)
+                    }
+                    self.upstreams.append(upstream)
+                    try channel.pipeline.syncOperations.addHandler(upstream)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port)
     }
 }
 
@@ -255,18 +293,9 @@ guard arguments.count >= 3, let port = Int(arguments[1]) else {
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 let loop = group.next()
 let proxy = try loop.submit { () -> NIOLoopBound<Proxy> in NIOLoopBound(Proxy(), eventLoop: loop) }.wait()
-for upstreamPort in arguments.dropFirst(2).compactMap({ Int($0) }) {
-    _ = try ClientBootstrap(group: loop)
-        .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        .channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let upstream = Upstream(authority: "127.0.0.1:\(upstreamPort)")
-                proxy.value.upstreams.append(upstream)
-                try channel.pipeline.syncOperations.addHandler(upstream)
-            }
-        }
-        .connect(host: "127.0.0.1", port: upstreamPort).wait()
-}
+try loop.submit {
+    for upstreamPort in arguments.dropFirst(2).compactMap({ Int($0) }) { proxy.value.connect(upstreamPort, on: loop) }
+}.wait()
 let server = try ServerBootstrap(group: loop)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
