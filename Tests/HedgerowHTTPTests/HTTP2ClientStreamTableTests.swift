@@ -76,4 +76,28 @@ import Testing
         }
         _ = try? channel.finish()
     }
+
+    /// A call that reaches a connection after it closed was never sent: it must fail as "not processed" (free to
+    /// retry anywhere), not as a connection lost while holding it (which counts towards a query of death).
+    @Test func aCallAfterTheConnectionClosedFailsAsNotSent() throws {
+        let channel = EmbeddedChannel()
+        let loop = channel.embeddedEventLoop
+        let table = HTTP2ClientStreamTable(address: "peer:1", onRetire: {})
+        try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client))
+        try channel.pipeline.syncOperations.addHandler(table)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let before = loop.makePromise(of: HTTPResponse.self)
+        table.send(HTTPRequest(method: .GET, target: "/"), call: CallState(promise: before, loop: loop))
+        try channel.close().wait()
+        loop.run()
+        #expect(throws: HTTP2ClientError.connectionLost(address: "peer:1")) { try before.futureResult.wait() }
+        let after = loop.makePromise(of: HTTPResponse.self)
+        table.send(HTTPRequest(method: .GET, target: "/"), call: CallState(promise: after, loop: loop))
+        loop.run()
+        #expect {
+            try after.futureResult.wait()
+        } throws: { error in
+            (error as? HTTP2ClientError).map { !$0.mayHaveReachedPeer && $0.isSafeToRetry } ?? false
+        }
+    }
 }

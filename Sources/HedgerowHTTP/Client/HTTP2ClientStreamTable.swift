@@ -38,6 +38,7 @@ final class HTTP2ClientStreamTable: ChannelInboundHandler {
     private enum Phase {
         case connecting([(HTTPRequest, CallState)])
         case open(ChannelHandlerContext)
+        /// With the error a call that arrives now fails with (it was not sent).
         case closed(HTTP2ClientError)
     }
 
@@ -131,7 +132,8 @@ final class HTTP2ClientStreamTable: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        phase = .closed(.connectionLost(address: address))
+        // A call that reaches a closed connection was never sent: "not processed", free to retry elsewhere.
+        phase = .closed(.streamRefused(address: address, reason: "the connection closed before the request was sent"))
         retire()
         let open = streams
         streams = [:]
