@@ -109,6 +109,15 @@ struct Message {
     var fields: [(String, String)] = []
     var body: [UInt8] = []
     var sent = 0
+
+    /// Copies the next part of the body for nghttp2's data provider; true once all of it was sent.
+    mutating func read(into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> (count: Int, done: Bool) {
+        let n = min(length, body.count - sent)
+        body.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress! + sent, count: n) }
+        sent += n
+        if sent == body.count { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+        return (n, sent == body.count)
+    }
 }
 
 /// A client connection: requests in, answers out.
@@ -166,10 +175,7 @@ final class Downstream: Endpoint, ChannelInboundHandler {
 
     override func readBody(_ stream: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         guard var message = responses[stream] else { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue; return 0 }
-        let n = min(length, message.body.count - message.sent)
-        message.body.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress! + message.sent, count: n) }
-        message.sent += n
-        if message.sent == message.body.count { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue }
+        let (n, _) = message.read(into: buffer, length: length, flags: flags)
         responses[stream] = message
         return n
     }
@@ -225,15 +231,8 @@ final class Upstream: Endpoint, ChannelInboundHandler {
 
     override func readBody(_ stream: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int, flags: UnsafeMutablePointer<UInt32>) -> Int {
         guard var message = outgoing[stream] else { flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue; return 0 }
-        let n = min(length, message.body.count - message.sent)
-        message.body.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress! + message.sent, count: n) }
-        message.sent += n
-        if message.sent == message.body.count {
-            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
-            outgoing[stream] = nil
-        } else {
-            outgoing[stream] = message
-        }
+        let (n, done) = message.read(into: buffer, length: length, flags: flags)
+        outgoing[stream] = done ? nil : message
         return n
     }
 
