@@ -283,6 +283,23 @@ import Testing
         #expect(connection.isOpen)
     }
 
+    /// A stream whose first HEADERS swift-nio-http2 refuses (a stream error: an upper-case field name) was never
+    /// counted, so its close must not make room for one more stream than the limit.
+    @Test func aMalformedStreamDoesNotMakeRoomOverTheLimit() throws {
+        let connection = try Connection(Self.configuration { $0.maxConcurrentStreams = 2 })
+        connection.send(H2.preface + H2.settings())
+        _ = connection.output()
+        connection.send(H2.get(stream: 1, path: "/hang"))
+        let malformed = H2.requestBlock(method: "GET", path: "/hang") + H2.literal("X-Upper", "v")
+        connection.send(H2.frame(type: H2.headersType, flags: 0x5, stream: 3, payload: malformed))
+        connection.send(H2.get(stream: 5, path: "/hang"))
+        connection.send(H2.get(stream: 7, path: "/hang"))
+        let resets = H2.frames(connection.output()).filter { $0.type == H2.rstStreamType }.map(\.stream)
+        #expect(resets.contains(3), "the malformed stream is reset")
+        #expect(resets.contains(7), "streams 1 and 5 are open: 7 is over the limit of 2 (\(resets))")
+        #expect(connection.responder.hanging.count == 2)
+    }
+
     @Test func http2BodyOverTheLimitGets413WithoutContentLength() throws {
         let connection = try Connection(Self.configuration { $0.maxBodyBytes = 100 })
         connection.h2Handshake()

@@ -82,7 +82,9 @@ final class HTTP2IdleAndStreamLimitHandler: ChannelDuplexHandler, RemovableChann
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let closed = event as? StreamClosedEvent { streamClosed(closed.streamID) }
+        // Only streams counted here: one whose first HEADERS swift-nio-http2 refused as a stream error (it reports
+        // the close at once, before any later stream) has an id above every stream seen, and was never counted.
+        if let closed = event as? StreamClosedEvent, closed.streamID <= lastStreamID { streamClosed(closed.streamID) }
         context.fireUserInboundEventTriggered(event)
     }
 
