@@ -34,7 +34,10 @@ public enum MetricNames {
     public static let workerInferenceDuration = "hedgerow_worker_inference_duration_seconds"
     public static let workerBatchSize = "hedgerow_worker_batch_size"
     public static let workerQueueDepth = "hedgerow_worker_queue_depth"
+    /// Model versions this worker holds AVAILABLE (loaded and serving).
     public static let workerModelsLoaded = "hedgerow_worker_models_loaded"
+    /// Time to load a version that became AVAILABLE (parse, plan, warm-up), per `model`.
+    public static let workerLoadDuration = "hedgerow_worker_load_duration_seconds"
     /// Inference requests received, by `attempt`: "primary", or "backup" for a router's hedge or retry.
     public static let workerRequests = "hedgerow_worker_requests_total"
     /// Requests dropped before they ran because the client (or a router that lost interest) reset the stream.

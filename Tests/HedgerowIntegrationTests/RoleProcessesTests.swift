@@ -64,7 +64,10 @@ import Testing
         #expect(metrics.contains("hedgerow_router_retries_total{model=\"digits\",reason=\"connect\"}") || metrics.contains("reason=\"connection_lost\""), "no retry counted")
 
         let workerMetrics = H2Client(address: "127.0.0.1:\(w + 1)")
-        #expect(try await workerMetrics.send(.GET, "/metrics").text.contains("hedgerow_worker_inference_duration_seconds_count{model=\"digits\",version=\"1\"}"))
+        let workerText = try await workerMetrics.send(.GET, "/metrics").text
+        #expect(workerText.contains("hedgerow_worker_inference_duration_seconds_count{model=\"digits\",version=\"1\"}"))
+        #expect(workerText.contains("hedgerow_worker_load_duration_seconds_count{model=\"digits\"} 1"), "\(workerText.split(separator: "\n").filter { $0.contains("load_duration_seconds_count") })")
+        #expect(workerText.split(separator: "\n").contains { $0.hasPrefix("hedgerow_worker_models_loaded 1") }, "\(workerText.split(separator: "\n").filter { $0.contains("models_loaded") })")
         await workerMetrics.close()
 
         // Static stability: with the synchronizer gone, the router keeps serving its table.

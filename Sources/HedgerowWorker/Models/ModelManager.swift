@@ -3,8 +3,10 @@ import Foundation
 import Glibc
 #endif
 import HedgerowCore
+import HedgerowMetrics
 import HedgerowRuntime
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOPosix
 
@@ -89,6 +91,7 @@ public final class ModelManager: Sendable {
             logger.info("unloaded", metadata: ["model": "\(id)"])
             freeOffTheServingThreads(removed)
         }
+        if held { publishLoadedCount() }
         return held
     }
 
@@ -157,6 +160,13 @@ public final class ModelManager: Sendable {
         }
     }
 
+    /// `hedgerow_worker_models_loaded`: recounted whenever a load ends or an unload starts (the only moments a
+    /// version enters or leaves AVAILABLE).
+    private func publishLoadedCount() {
+        let available = entries.withLockedValue { $0.values.filter { $0.lifecycle.state == .available }.count }
+        Gauge(label: MetricNames.workerModelsLoaded).record(available)
+    }
+
     private func hasAny(_ model: ModelName) -> Bool {
         entries.withLockedValue { $0.keys.contains { $0.model == model } }
     }
@@ -217,8 +227,11 @@ public final class ModelManager: Sendable {
             if let loadError {
                 logger.error("load failed", metadata: ["model": "\(id)", "error": "\(loadError)"])
             } else {
-                logger.info("available", metadata: ["model": "\(id)", "took": "\(ContinuousClock.now - started)", "dropped": "\(action == .remove)"])
+                let took = ContinuousClock.now - started
+                Metrics.Timer(label: MetricNames.workerLoadDuration, dimensions: [("model", id.model.rawValue)]).recordNanoseconds(took.nanoseconds)
+                logger.info("available", metadata: ["model": "\(id)", "took": "\(took)", "dropped": "\(action == .remove)"])
             }
+            publishLoadedCount()
         }
     }
 
