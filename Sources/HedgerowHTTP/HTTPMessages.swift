@@ -67,6 +67,20 @@ public struct HTTPResponse: Sendable {
         return response
     }
 
+    /// What a server writes for a responder's outcome: its response, or the error as JSON (500 for an error that
+    /// is not a `HedgerowError`). Shared by the HTTP/1.1 handler and the HTTP/2 stream table.
+    static func answer(for result: Result<HTTPResponse, any Error>) -> HTTPResponse {
+        switch result {
+        case .success(let response): response
+        case .failure(let error): .error(error as? HedgerowError ?? HedgerowError(.internalError, "internal error: \(error)"))
+        }
+    }
+
+    /// The 413 both protocols answer for a request body over the server's limit.
+    static func bodyTooLarge(_ bytes: Int, limit: Int) -> HTTPResponse {
+        .error(HedgerowError(.payloadTooLarge, "request body of \(bytes) bytes is over the limit of \(limit) bytes"))
+    }
+
     public static func text(_ text: String, status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {
         HTTPResponse(status: status, headers: ["content-type": contentType], body: ByteBuffer(string: text))
     }

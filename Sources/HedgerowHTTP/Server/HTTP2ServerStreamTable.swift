@@ -94,7 +94,7 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
     /// (RFC 9113 §8.1), so that the rest of the body is neither sent nor read.
     private func answerTooLarge(_ bytes: Int, stream id: Int32, clientDone: Bool, context: ChannelHandlerContext) {
         streams[id] = .discarding
-        write(.error(HedgerowError(.payloadTooLarge, "request body of \(bytes) bytes is over the limit of \(maxBodyBytes) bytes")), stream: id, context: context)
+        write(.bodyTooLarge(bytes, limit: maxBodyBytes), stream: id, context: context)
         if !clientDone {
             context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: HTTP2StreamID(id), payload: .rstStream(.noError))), promise: nil)
         }
@@ -117,13 +117,7 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
         cancellation.complete()
         guard case .responding = streams[id], let context else { return }  // the client left: nothing to answer
         streams[id] = .answered
-        switch result {
-        case .success(let response):
-            write(response, stream: id, context: context)
-        case .failure(let error):
-            let hedgerowError = error as? HedgerowError ?? HedgerowError(.internalError, "internal error: \(error)")
-            write(.error(hedgerowError), stream: id, context: context)
-        }
+        write(.answer(for: result), stream: id, context: context)
     }
 
     private func write(_ response: HTTPResponse, stream id: Int32, context: ChannelHandlerContext) {

@@ -35,7 +35,7 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
         case (.head(let head), .idle):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
                 state = .discarding
-                write(.error(tooLarge(length)), version: head.version, keepAlive: false, context: context)
+                write(.bodyTooLarge(length, limit: maxBodyBytes), version: head.version, keepAlive: false, context: context)
                 return
             }
             state = .receiving(head, context.channel.allocator.buffer(capacity: 0))
@@ -43,7 +43,7 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
             state = .idle  // drop the reference so `body` stays uniquely owned while it grows
             if body.readableBytes + chunk.readableBytes > maxBodyBytes {
                 state = .discarding
-                write(.error(tooLarge(body.readableBytes + chunk.readableBytes)), version: head.version, keepAlive: false, context: context)
+                write(.bodyTooLarge(body.readableBytes + chunk.readableBytes, limit: maxBodyBytes), version: head.version, keepAlive: false, context: context)
                 return
             }
             body.writeBuffer(&chunk)
@@ -76,13 +76,7 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
         cancellation.complete()
         guard case .responding = state else { return }
         state = .idle
-        switch result {
-        case .success(let response):
-            write(response, version: head.version, keepAlive: keepAlive, context: context)
-        case .failure(let error):
-            let hedgerowError = error as? HedgerowError ?? HedgerowError(.internalError, "internal error: \(error)")
-            write(.error(hedgerowError), version: head.version, keepAlive: keepAlive, context: context)
-        }
+        write(.answer(for: result), version: head.version, keepAlive: keepAlive, context: context)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -108,10 +102,6 @@ final class HTTPServerRequestHandler: ChannelInboundHandler, RemovableChannelHan
             return
         }
         context.close(promise: nil)
-    }
-
-    private func tooLarge(_ bytes: Int) -> HedgerowError {
-        HedgerowError(.payloadTooLarge, "request body of \(bytes) bytes is over the limit of \(maxBodyBytes) bytes")
     }
 
     private func write(_ response: HTTPResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {

@@ -109,7 +109,7 @@ final class RouterResponder: HTTPResponder {
         let zones = routes?.zones ?? [:]
         let (candidates, ejected) = pool.candidates(replicas, domain: { address in
             zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
-        }, now: now, random: { [random] in random($0) })
+        }, now: now, random: random.callAsFunction)
         traffic.metrics.ejectedReplicas.record(ejected)
         let isInference = route.isInference
         let call = HedgedCall(
