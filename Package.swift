@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "HedgerowMetrics",
             dependencies: [
-                "HedgerowHTTP",
+                "HedgerowCore", "HedgerowHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -129,6 +129,7 @@ let package = Package(
             name: "HedgerowMetricsTests",
             dependencies: [
                 "HedgerowMetrics",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),

@@ -1,5 +1,9 @@
 /// Every metric name Hedgerow exports, in one place; Dashboards/ is built on exactly these.
 public enum MetricNames {
+    // Every process
+    /// 1, labelled with the build's `version` and the process's `role` (router, worker, synchronizer). Beside it,
+    /// the standard `process_*` metrics (`ProcessMetrics`).
+    public static let buildInfo = "hedgerow_build_info"
     // Router
     public static let routerRequestDuration = "hedgerow_router_request_duration_seconds"
     public static let routerHedges = "hedgerow_router_hedges_total"
@@ -29,6 +33,8 @@ public enum MetricNames {
     /// Requests refused at once because their fingerprint is quarantined, per `model`.
     public static let routerQuarantinedRefusals = "hedgerow_router_quarantined_refusals_total"
     public static let routerUpstreamDuration = "hedgerow_router_upstream_duration_seconds"
+    /// Inference requests of a `model` this router holds now (admitted against `--max-in-flight-per-model`).
+    public static let routerRequestsInFlight = "hedgerow_router_requests_in_flight"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
     // Worker
     public static let workerInferenceDuration = "hedgerow_worker_inference_duration_seconds"
@@ -45,7 +51,16 @@ public enum MetricNames {
     /// Inference requests refused with 503 because requests waited over `--max-queue-delay-ms` for a thread.
     public static let workerShed = "hedgerow_worker_shed_total"
     // Synchronizer
-    public static let syncReplicas = "hedgerow_sync_replicas"
+    /// Replicas the desired state asks for, per `model` and `version` (of the versions the plan places).
+    public static let syncDesiredReplicas = "hedgerow_sync_desired_replicas"
+    /// Replicas loaded, AVAILABLE and in the routing table, per `model` and `version`.
+    public static let syncReadyReplicas = "hedgerow_sync_ready_replicas"
+    /// Replicas the planner could not place (no worker with room, zone or pin unmet), per `model` and `version`.
+    public static let syncUnplacedReplicas = "hedgerow_sync_unplaced_replicas"
+    /// Workers the synchronizer knows, by `state`: alive (heartbeating) or dead.
+    public static let syncWorkers = "hedgerow_sync_workers"
+    /// 1 while the desired-state file on disk is refused (an older valid state is in force), else 0.
+    public static let syncConfigRefused = "hedgerow_sync_config_refused"
     public static let syncConfigErrors = "hedgerow_sync_config_errors_total"
     public static let syncGeneration = "hedgerow_sync_generation"
     /// Model versions marked poisoned because loading them took a worker down, per `model`.

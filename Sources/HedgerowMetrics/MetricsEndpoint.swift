@@ -1,3 +1,4 @@
+import HedgerowCore
 import HedgerowHTTP
 import Metrics
 import NIOCore
@@ -17,15 +18,24 @@ public enum MetricsEndpoint {
         .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
     ]
 
-    public static func bootstrap() {
+    /// CPU, memory and file descriptors of this process, refreshed at each scrape.
+    static let process = ProcessMetrics(registry: registry)
+
+    /// Sets swift-metrics up to record into `registry`, and publishes `hedgerow_build_info{version,role}` = 1, so
+    /// that dashboards can tell the roles apart and join process metrics to them by `instance`.
+    /// `role` is router, worker or synchronizer.
+    public static func bootstrap(role: String) {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = latencyBuckets
         factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128]
         MetricsSystem.bootstrap(factory)
+        let info = MetricNameDescriptor(metricName: MetricNames.buildInfo, unitName: "", helpText: "Always 1: the version and role of this process.")
+        registry.makeGauge(descriptor: info, labels: [("version", HedgerowVersion.current), ("role", role)]).set(to: 1.0)
     }
 
     /// `GET /metrics` in the Prometheus text exposition format.
     public static func response() -> HTTPResponse {
+        process.update()
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return HTTPResponse(

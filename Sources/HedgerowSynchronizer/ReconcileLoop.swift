@@ -20,6 +20,7 @@ struct ReconcileLoop: Sendable {
 
     private var source: DesiredStateSource
     private var plan = PlacementPlanner.Plan(assignments: [:], problems: [:])
+    private var gauges = SynchronizerGauges()
     private var memory = Reconciler.Memory()
     private var aliveBefore: Set<String> = []
     /// Each worker's last answer, used while it is still alive by heartbeat but slow to answer (a busy worker
@@ -259,8 +260,9 @@ struct ReconcileLoop: Sendable {
         return measured
     }
 
-    private func publishReport(observed: [String: WorkerStateReport], now: Double) {
+    private mutating func publishReport(observed: [String: WorkerStateReport], now: Double) {
         var versions: [SynchronizerStateReport.VersionStatus] = []
+        var counts: [ModelVersionID: SynchronizerGauges.VersionCounts] = [:]
         let states = observed.flatMap { worker, report in report.models.map { (worker, report.address, $0) } }
         for (id, workers) in plan.assignments.sorted(by: { $0.key < $1.key }) {
             let replicas = states.filter { $0.2.model == id.model.rawValue && $0.2.version == id.version.number }
@@ -269,8 +271,7 @@ struct ReconcileLoop: Sendable {
             let ready = replicas.filter { $0.state == ModelVersionState.available.rawValue && workers.contains($0.worker) }.count
             let desired = source.current?.models.first { $0.name == id.model }?.replicas ?? workers.count
             versions.append(.init(model: id.model.rawValue, version: id.version.number, desiredReplicas: desired, readyReplicas: ready, replicas: replicas, problem: plan.problems[id]))
-            Gauge(label: MetricNames.syncReplicas, dimensions: [("model", id.model.rawValue), ("state", "ready")]).record(ready)
-            Gauge(label: MetricNames.syncReplicas, dimensions: [("model", id.model.rawValue), ("state", "desired")]).record(desired)
+            counts[id] = .init(desired: desired, ready: ready, assigned: workers.count)
         }
         let formatter = ISO8601DateFormatter()
         let workers = inventory.all.map { SynchronizerStateReport.WorkerStatus(name: $0.name, address: $0.address, zone: $0.zone, alive: observed[$0.name] != nil) }
@@ -284,5 +285,7 @@ struct ReconcileLoop: Sendable {
             }
         )
         report.withLockedValue { $0 = snapshot }
+        let alive = workers.filter(\.alive).count
+        gauges.publish(versions: counts, workersAlive: alive, workersDead: workers.count - alive, configRefused: source.isRefused)
     }
 }

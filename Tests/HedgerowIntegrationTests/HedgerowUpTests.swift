@@ -129,6 +129,26 @@ import Testing
         // Nothing crashed: the router still serves.
         #expect(try await h2.send(.GET, "/v2/health/ready").status == 200)
 
+        // The summary names the live page; the page and its data come from the router itself.
+        #expect(up.text.contains("dashboard     http://127.0.0.1:\(routerPort)/dashboard"), "\(up.text)")
+        let page = try await h1.send("GET", "/dashboard")
+        #expect(page.status == 200 && page.text.contains("fetch(\"/dashboard/data\"") && !page.text.contains("src=\"http"), "\(page.text.prefix(300))")
+        try await Task.sleep(for: .milliseconds(1100))  // the data holds finished seconds only
+        let data = try await h2.send(.GET, "/dashboard/data")
+        #expect(data.status == 200)
+        let models = data.json?["models"] as? [[String: Any]] ?? []
+        let digits = models.first { $0["name"] as? String == "digits" }
+        let series = digits?["series"] as? [String: Any]
+        let requests = (series?["requests"] as? [Int]) ?? []
+        #expect(requests.count == 300 && requests.reduce(0, +) >= set.inputs.count * 4, "\(requests.reduce(0, +)) requests in the history")
+        #expect(((series?["clientErrors"] as? [Int]) ?? []).reduce(0, +) == 5, "the bad requests above that reach the model are 4xx")
+        #expect(((series?["p99Ms"] as? [Any]) ?? []).contains { ($0 as? Double) != nil }, "no latency point")
+        let dashboardReplicas = (data.json?["replicas"] as? [[String: Any]] ?? []).compactMap { r -> String? in
+            r["state"] as? String == "ok" ? r["address"] as? String : nil
+        }
+        #expect(dashboardReplicas == ["127.0.0.1:\(workerBase)", "127.0.0.1:\(workerBase + 1)"], "\(data.text.suffix(600))")
+        #expect(try await h2.send(.POST, "/dashboard/data").status == 405)
+
         // Move the model: pin it to w2 only, and watch the routes change.
         let workerTwo = "127.0.0.1:\(workerBase + 1)"
         try writeConfig("    replicas: 1\n    placement: { workers: [w2] }")

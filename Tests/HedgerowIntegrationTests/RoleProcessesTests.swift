@@ -69,6 +69,25 @@ import Testing
         #expect(workerText.contains("hedgerow_worker_load_duration_seconds_count{model=\"digits\"} 1"), "\(workerText.split(separator: "\n").filter { $0.contains("load_duration_seconds_count") })")
         #expect(workerText.split(separator: "\n").contains { $0.hasPrefix("hedgerow_worker_models_loaded 1") }, "\(workerText.split(separator: "\n").filter { $0.contains("models_loaded") })")
         await workerMetrics.close()
+        // Every process says what it is and what it costs.
+        let syncClient = H2Client(address: sync)
+        let syncText = try await syncClient.send(.GET, "/metrics").text
+        await syncClient.close()
+        for (role, text) in [("router", metrics), ("worker", workerText), ("synchronizer", syncText)] {
+            let lines = text.split(separator: "\n")
+            #expect(lines.contains { $0.hasPrefix("hedgerow_build_info{") && $0.contains("role=\"\(role)\"") && Double($0.split(separator: " ").last ?? "") == 1 }, "\(role): \(lines.filter { $0.contains("build_info") })")
+            for name in ["process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_start_time_seconds ", "process_open_fds "] {
+                let value = lines.first { $0.hasPrefix(name) }.flatMap { Double($0.dropFirst(name.count)) }
+                #expect((value ?? 0) > 0, "\(role): \(name)= \(String(describing: value))")
+            }
+        }
+        #expect(metrics.contains("hedgerow_router_requests_in_flight{model=\"digits\"} 0"), "\(metrics.split(separator: "\n").filter { $0.contains("in_flight") })")
+        let syncLines = syncText.split(separator: "\n")
+        #expect(syncLines.contains("hedgerow_sync_desired_replicas{model=\"digits\",version=\"1\"} 2.0") || syncLines.contains("hedgerow_sync_desired_replicas{model=\"digits\",version=\"1\"} 2"), "\(syncLines.filter { $0.contains("replicas") })")
+        #expect(syncLines.contains { $0.hasPrefix("hedgerow_sync_ready_replicas{model=\"digits\",version=\"1\"}") })
+        #expect(syncLines.contains { $0.hasPrefix("hedgerow_sync_unplaced_replicas{model=\"digits\",version=\"1\"}") })
+        #expect(syncLines.contains { $0.hasPrefix("hedgerow_sync_workers{state=\"alive\"}") }, "\(syncLines.filter { $0.contains("workers") })")
+        #expect(syncLines.contains { $0.hasPrefix("hedgerow_sync_config_refused 0") })
 
         // Static stability: with the synchronizer gone, the router keeps serving its table.
         await synchronizer.stop()

@@ -134,7 +134,8 @@ import Glibc
         #expect(cluster.synchronizer.text.contains("adopting digits v2 on"), "\(cluster.synchronizer.text)")
         #expect(!cluster.synchronizer.text.contains("unloading"), "a restarted synchronizer unloaded something:\n\(cluster.synchronizer.text)")
         let metrics = await cluster.synchronizerMetrics()
-        for series in [#"hedgerow_sync_replicas{model="digits",state="ready"} 2"#, #"hedgerow_sync_replicas{model="digits",state="desired"} 2"#,
+        for series in [#"hedgerow_sync_ready_replicas{model="digits",version="2"} 2"#, #"hedgerow_sync_desired_replicas{model="digits",version="2"} 2"#,
+                       #"hedgerow_sync_unplaced_replicas{model="digits",version="2"} 0"#,
                        "hedgerow_sync_generation "] {
             #expect(metrics.contains(series), "no \(series) in\n\(metrics)")
         }

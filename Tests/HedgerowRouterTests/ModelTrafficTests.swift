@@ -34,10 +34,28 @@ import Testing
         let traffic = ModelTraffic(model: "digits")
         #expect(traffic.admit(limit: 2) && traffic.admit(limit: 2))
         #expect(!traffic.admit(limit: 2))
-        traffic.release()
+        traffic.release(status: 200, nanos: 1_000_000, now: 0)
         #expect(traffic.admit(limit: 2))
-        for _ in 0..<5 { traffic.release() }
+        for _ in 0..<5 { traffic.release(status: 200, nanos: 1_000_000, now: 0) }
         #expect(traffic.inFlight == 0)
+    }
+
+    @Test func answersHedgesAndRefusalsReachTheDashboardHistory() {
+        let traffic = ModelTraffic(model: "digits")
+        let second: UInt64 = 1_000_000_000
+        // The history starts at the monotonic clock's present; go a whole second past it.
+        let start = (NIODeadline.now().uptimeNanoseconds / second + 1) * second
+        #expect(traffic.admit(limit: 4))
+        traffic.hedgeSent(now: start)
+        traffic.hedgeWon(now: start)
+        traffic.release(status: 200, nanos: 2_000_000, now: start)
+        traffic.recordRefused(status: 503, nanos: 10_000, now: start)
+        let snapshot = traffic.dashboardSnapshot(now: start + second)
+        let point = snapshot.points.last
+        #expect(point?.second == start / second)
+        #expect(point?.requests == 2 && point?.serverErrors == 1 && point?.hedges == 1 && point?.hedgeWins == 1)
+        #expect(point?.p999Micros.map { $0 >= 1_990 && $0 <= 2_010 } == true, "\(String(describing: point))")
+        #expect(snapshot.inFlight == 0)
     }
 
     @Test func theRegistryHandsOutOneObjectPerModel() {

@@ -33,7 +33,8 @@ enum Readiness {
 
         func render(routerURL: String, synchronizer: String, logs: String, tls: Bool = false) -> String {
             let protocols = tls ? "HTTP/2 and HTTP/1.1, cleartext and TLS (https:// on the same port)" : "HTTP/2 cleartext and HTTP/1.1"
-            var lines = ["", "Hedgerow is up.", "  router        \(routerURL)   (\(protocols))",
+            var lines = ["", "Hedgerow is up.", "  dashboard     \(routerURL)/dashboard   (live latency, hedges and replicas; open it in a browser)",
+                         "  router        \(routerURL)   (\(protocols))",
                          "  synchronizer  http://\(synchronizer)   (hedgerow status --synchronizer \(synchronizer))", "  models"]
             for v in versions {
                 lines.append("    \(v.model) v\(v.version): \(v.readyReplicas)/\(v.desiredReplicas) replicas on \(v.replicas.filter { $0.state == "AVAILABLE" }.map { "\($0.worker) (\($0.address))" }.joined(separator: ", "))")
@@ -41,6 +42,7 @@ enum Readiness {
             if let first = versions.first {
                 lines.append("  try           curl --http2-prior-knowledge -s \(routerURL)/v2/models/\(first.model)")
             }
+            lines.append("  metrics       \(routerURL)/metrics, and /metrics on the synchronizer and every worker (Deploy/prometheus/)")
             lines.append("  logs          \(logs)")
             lines.append("Press Ctrl-C to stop.")
             return lines.joined(separator: "\n")

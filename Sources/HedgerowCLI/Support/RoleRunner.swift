@@ -14,7 +14,7 @@ enum RoleRunner {
             handler.logLevel = logLevel
             return handler
         }
-        MetricsEndpoint.bootstrap()
+        MetricsEndpoint.bootstrap(role: role.split(separator: ".").first.map(String.init) ?? role)
         let logger = Logger(label: "hedgerow.\(role)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let service = try makeService(group, logger)

@@ -142,7 +142,7 @@ final class HedgedCall: @unchecked Sendable {
         case .finish(var response, let winner, let losers):
             abandon(losers)
             if !losers.isEmpty { traffic.metrics.cancelledAttempts.increment(by: losers.count) }
-            if attempts[winner]?.kind == .hedge { traffic.metrics.hedgeWins.increment() }
+            if attempts[winner]?.kind == .hedge { traffic.hedgeWon(now: now) }
             if let replica = attempts[winner]?.tracked.replica { response.headers.replaceOrAdd(name: "hedgerow-replica", value: replica) }
             complete(response)
         case .fail(let failure, let cancel):
@@ -158,7 +158,7 @@ final class HedgedCall: @unchecked Sendable {
         let attempt = dependencies.transport.send(request, to: replica, on: eventLoop, timeout: nil)
         attempts[number] = InFlight(attempt: attempt, tracked: tracked, kind: kind)
         switch kind {
-        case .hedge: traffic.metrics.hedges.increment()
+        case .hedge: traffic.hedgeSent(now: now)
         case .retry: (traffic.metrics.retries[lastFailureReason] ?? traffic.metrics.retries["unknown"])?.increment()
         case .primary: break
         }

@@ -6,10 +6,12 @@ import NIOCore
 
 /// Everything one router keeps about one model's traffic, in one object shared by its event loops: the hedge
 /// budget, the latency window (and cached hedge delay) of each version, the count of requests in flight
-/// against the model's bound, and the model's metric handles, made once instead of per request.
+/// against the model's bound, the per-second history `/dashboard` draws, and the model's metric handles, made
+/// once instead of per request.
 ///
-/// One lock guards the budget, the windows and the in-flight count; it is held for a few arithmetic steps, except
-/// when the hedge delay is recomputed (merging a few HDR histograms, at most every `refreshNanos` per version).
+/// One lock guards all of it; it is held for a few arithmetic steps, except when the hedge delay is recomputed
+/// (merging a few HDR histograms, at most every `refreshNanos` per version) and when a second of history is
+/// closed (three percentiles of one histogram, once a second).
 final class ModelTraffic: Sendable {
     let model: String
     let metrics: Metrics
@@ -23,6 +25,9 @@ final class ModelTraffic: Sendable {
         var budget: HedgeBudget
         var versions: [ModelVersion: VersionLatency] = [:]
         var inFlight = 0
+        var history: TrafficHistory
+        /// The hedge delay computed last, of any version: what the dashboard shows.
+        var lastDelayMicros: UInt64?
     }
 
     private let state: NIOLockedValueBox<State>
@@ -31,7 +36,7 @@ final class ModelTraffic: Sendable {
     init(model: String, budget: HedgeBudget.Settings = .init(), refreshNanos: UInt64 = 100_000_000) {
         self.model = model
         self.metrics = Metrics(model: model)
-        self.state = NIOLockedValueBox(State(budget: HedgeBudget(settings: budget)))
+        self.state = NIOLockedValueBox(State(budget: HedgeBudget(settings: budget), history: TrafficHistory(now: NIODeadline.now().uptimeNanoseconds)))
         self.refreshNanos = refreshNanos
     }
 
@@ -39,15 +44,46 @@ final class ModelTraffic: Sendable {
 
     /// Takes a slot for one inference request; false when `limit` requests of the model are in flight.
     func admit(limit: Int) -> Bool {
-        state.withLockedValue { state in
+        let admitted = state.withLockedValue { state in
             guard state.inFlight < limit else { return false }
             state.inFlight += 1
             return true
         }
+        if admitted { metrics.inFlight.increment() }
+        return admitted
     }
 
-    func release() {
-        state.withLockedValue { $0.inFlight = max($0.inFlight - 1, 0) }
+    /// Gives back the slot `admit` took, and records how the request was answered.
+    func release(status: Int, nanos: Int64, now: UInt64) {
+        state.withLockedValue { state in
+            state.inFlight = max(state.inFlight - 1, 0)
+            state.history.recordAnswer(status: status, micros: UInt64(max(nanos, 0) / 1000), now: now)
+        }
+        metrics.inFlight.decrement()
+    }
+
+    /// Records an inference request answered without being admitted (shed, quarantined).
+    func recordRefused(status: Int, nanos: Int64, now: UInt64) {
+        state.withLockedValue { $0.history.recordAnswer(status: status, micros: UInt64(max(nanos, 0) / 1000), now: now) }
+    }
+
+    // MARK: Hedges
+
+    func hedgeSent(now: UInt64) {
+        metrics.hedges.increment()
+        state.withLockedValue { $0.history.recordHedge(now: now) }
+    }
+
+    func hedgeWon(now: UInt64) {
+        metrics.hedgeWins.increment()
+        state.withLockedValue { $0.history.recordHedgeWin(now: now) }
+    }
+
+    // MARK: Dashboard
+
+    /// The model's finished seconds of history, its requests in flight and the hedge delay in force.
+    func dashboardSnapshot(now: UInt64) -> (points: [TrafficHistory.Point], inFlight: Int, hedgeDelayMicros: UInt64?) {
+        state.withLockedValue { state in (state.history.points(now: now), state.inFlight, state.lastDelayMicros) }
     }
 
     var inFlight: Int { state.withLockedValue { $0.inFlight } }
@@ -82,6 +118,7 @@ final class ModelTraffic: Sendable {
             let micros = HedgeDelay.micros(policy: policy, window: entry.window, now: now)
             entry.delay = (micros, policy, now)
             state.versions[version] = entry
+            state.lastDelayMicros = micros
             return (micros, true)
         }
         if recomputed { metrics.hedgeDelay.record(Double(micros) / 1e6) }
@@ -95,6 +132,7 @@ extension ModelTraffic {
         let hedges, hedgeWins, hedgeBudgetRefusals, retryBudgetRefusals, cancelledAttempts: Counter
         let shed, quarantinedRefusals, poisonRequests: Counter
         let hedgeDelay, ejectedReplicas: Gauge
+        let inFlight: Meter
         let attemptDuration: [HedgedAttemptKind: Timer]
         /// Retries by reason: the reasons of `HTTP2ClientError`, `unavailable` (503) and `not_loaded` (404).
         let retries: [String: Counter]
@@ -111,6 +149,7 @@ extension ModelTraffic {
             poisonRequests = Counter(label: MetricNames.routerPoisonRequests, dimensions: dimensions)
             hedgeDelay = Gauge(label: MetricNames.routerHedgeDelay, dimensions: dimensions)
             ejectedReplicas = Gauge(label: MetricNames.routerEjectedReplicas, dimensions: dimensions)
+            inFlight = Meter(label: MetricNames.routerRequestsInFlight, dimensions: dimensions)
             var durations: [HedgedAttemptKind: Timer] = [:]
             for kind in [HedgedAttemptKind.primary, .hedge, .retry] {
                 durations[kind] = Timer(label: MetricNames.routerAttemptDuration, dimensions: dimensions + [("attempt", kind.rawValue)])
@@ -133,6 +172,9 @@ final class ModelTrafficRegistry: Sendable {
     init(budget: HedgeBudget.Settings = .init()) {
         self.budget = budget
     }
+
+    /// Every model served so far, by name.
+    var all: [String: ModelTraffic] { models.withLockedValue { $0 } }
 
     func traffic(for model: String) -> ModelTraffic {
         models.withLockedValue { models in

@@ -31,6 +31,14 @@ final class RouterResponder: HTTPResponder {
         let loop = context.eventLoop
         if request.path == "/metrics" { return loop.makeSucceededFuture(MetricsEndpoint.response()) }
         if request.path == "/v1/routes" { return loop.makeSucceededFuture(.json(store.current)) }
+        if request.path == "/dashboard" || request.path == "/dashboard/data" {
+            guard request.method == .GET else {
+                return loop.makeSucceededFuture(.error(HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")))
+            }
+            if request.path == "/dashboard" { return loop.makeSucceededFuture(DashboardPage.response()) }
+            let data = DashboardData(table: store.current, traffic: traffic, pool: pool, now: loop.now.uptimeNanoseconds)
+            return loop.makeSucceededFuture(.json(data))
+        }
         let route: InferenceRoute
         do {
             guard let parsed = try InferenceRoute.parse(request.target) else {
@@ -42,7 +50,7 @@ final class RouterResponder: HTTPResponder {
         }
         switch route {
         case .v2Server:
-            return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"name":"hedgerow-router","version":"0.1.0","extensions":[]}"#)))
+            return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"name":"hedgerow-router","version":"\#(HedgerowVersion.current)","extensions":[]}"#)))
         case .v2Live:
             return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"live":true}"#)))
         case .v2ServerReady:
@@ -68,7 +76,12 @@ final class RouterResponder: HTTPResponder {
         } catch {
             // A name the routing table does not know is the client's to choose: counted under one label, so that
             // requests for made-up models cannot grow the metrics without bound.
-            record(table.models[model.rawValue] == nil ? "(unknown)" : model.rawValue, status: error.httpStatus, since: started)
+            // A known model's failed resolutions (no such version or label) count in its dashboard history too.
+            if table.models[model.rawValue] == nil {
+                record("(unknown)", status: error.httpStatus, since: started)
+            } else {
+                record(model.rawValue, status: error.httpStatus, since: started, traffic: route.isInference ? traffic.traffic(for: model.rawValue) : nil)
+            }
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
         if action == .v2Ready {
@@ -86,13 +99,13 @@ final class RouterResponder: HTTPResponder {
             let id = RequestFingerprint(model: modelName, target: upstream.target, body: request.body)
             if let refusal = containment.refusal(for: id, now: now) {
                 traffic.metrics.quarantinedRefusals.increment()
-                record(modelName, status: refusal.httpStatus, since: started)
+                record(modelName, status: refusal.httpStatus, since: started, traffic: traffic)
                 return context.eventLoop.makeSucceededFuture(.error(refusal))
             }
             fingerprint = id
             guard traffic.admit(limit: configuration.maxInFlightPerModel) else {
                 traffic.metrics.shed.increment()
-                record(modelName, status: 503, since: started)
+                record(modelName, status: 503, since: started, traffic: traffic)
                 return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.unavailable,
                     "model '\(modelName)' has \(configuration.maxInFlightPerModel) requests in flight on this router, its limit; retry shortly")))
             }
@@ -130,14 +143,21 @@ final class RouterResponder: HTTPResponder {
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
         answer.whenComplete { [self] result in
-            traffic.release()
-            if case .success(let response) = result { record(modelName, status: Int(response.status.code), since: started) }
+            let ended = NIODeadline.now()
+            // The future does not fail (failures are answers), but a slot must never leak if it did.
+            let status = (try? result.get()).map { Int($0.status.code) } ?? 500
+            traffic.release(status: status, nanos: (ended - started).nanoseconds, now: ended.uptimeNanoseconds)
+            if case .success = result { requestDurations[ModelStatus(model: modelName, status: status)].recordNanoseconds((ended - started).nanoseconds) }
         }
         return answer
     }
 
-    private func record(_ model: String, status: Int, since started: NIODeadline) {
-        requestDurations[ModelStatus(model: model, status: status)].recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+    /// Records a request answered without going upstream; `traffic` when it was an inference request of a known
+    /// model (it then counts in the dashboard's history too).
+    private func record(_ model: String, status: Int, since started: NIODeadline, traffic: ModelTraffic? = nil) {
+        let ended = NIODeadline.now()
+        requestDurations[ModelStatus(model: model, status: status)].recordNanoseconds((ended - started).nanoseconds)
+        traffic?.recordRefused(status: status, nanos: (ended - started).nanoseconds, now: ended.uptimeNanoseconds)
     }
 
     private struct ModelStatus: Hashable {

@@ -10,7 +10,7 @@ struct StatusRoutes {
     func respond(to route: InferenceRoute) -> HTTPResponse {
         switch route {
         case .v2Server:
-            return .jsonBytes(.init(string: #"{"name":"hedgerow","version":"0.1.0","extensions":[]}"#))
+            return .jsonBytes(.init(string: #"{"name":"hedgerow","version":"\#(HedgerowVersion.current)","extensions":[]}"#))
         case .v2Live:
             return .jsonBytes(.init(string: #"{"live":true}"#))
         case .v2ServerReady:
