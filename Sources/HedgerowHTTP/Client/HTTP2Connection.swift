@@ -22,7 +22,7 @@ final class HTTP2Connection: Sendable {
             let (host, port) = try HostAndPort.parse(address)
             connect = ClientBootstrap(group: loop)
                 .connectTimeout(connectTimeout)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: host, port: port)
         } catch {
             connect = loop.makeFailedFuture(error)

@@ -26,11 +26,18 @@ final class HedgerowProcess: @unchecked Sendable {
         return repositoryRoot.appendingPathComponent(".build/debug/hedgerow").path
     }
 
-    init(_ arguments: [String], directory: URL? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+    /// `user`: run as this uid and gid instead (through setpriv(1), which execs in place: the pid stays the binary's).
+    init(_ arguments: [String], directory: URL? = nil, user: UInt32? = nil) throws {
         // Roles started by a test exit by themselves if the test process dies (a crash skips every cleanup).
         let roles: Set<String> = ["worker", "router", "synchronizer"]
-        process.arguments = arguments + (arguments.first.map(roles.contains) == true ? ["--exit-with-parent", "\(getpid())"] : [])
+        let arguments = arguments + (arguments.first.map(roles.contains) == true ? ["--exit-with-parent", "\(getpid())"] : [])
+        if let user {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(user)", "--regid=\(user)", "--clear-groups", Self.binary] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = arguments
+        }
         process.currentDirectoryURL = directory ?? Self.repositoryRoot
         process.standardOutput = pipe
         process.standardError = pipe

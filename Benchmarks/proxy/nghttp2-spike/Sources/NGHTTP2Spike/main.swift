@@ -269,7 +269,7 @@ final class Proxy {
 
     func connect(_ port: Int, on loop: any EventLoop) {
         _ = ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let upstream = Upstream(authority: "127.0.0.1:\(port)") { [unowned self] in
@@ -297,7 +297,7 @@ try loop.submit {
 }.wait()
 let server = try ServerBootstrap(group: loop)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
     .childChannelInitializer { channel in
         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Downstream(proxy: proxy.value)) }
     }
