@@ -30,9 +30,15 @@ struct RouteWatcher: Service {
                 if failing { logger.info("routes reachable again", metadata: ["synchronizer": "\(synchronizer)"]) }
                 failing = false
                 if table.generation != after {
-                    store.replace(with: table)
+                    if let problem = store.replace(with: table) {
+                        logger.warning("routing table installed but not cached: a restart cannot serve before the synchronizer answers", metadata: ["error": "\(problem)"])
+                    }
                     after = table.generation
                     Gauge(label: MetricNames.routerRoutingGeneration).record(table.generation)
+                    // Each replica's ejection counter starts at 0, so that its first ejection is an increase.
+                    for address in Set(table.models.values.flatMap { $0.versions.values.joined() }) {
+                        _ = Counter(label: MetricNames.routerEjections, dimensions: [("replica", address)])
+                    }
                     logger.info("routing table installed", metadata: ["generation": "\(table.generation)", "models": "\(table.models.keys.sorted())"])
                 }
             } catch {

@@ -21,17 +21,20 @@ public final class RoutingTableStore: Sendable {
 
     /// Installs `newTable` and writes it to the cache file. Older generations than the current one are still
     /// taken when the synchronizer restarted (its generations start over) — the synchronizer is the authority.
-    public func replace(with newTable: RoutingTable) {
+    /// Returns why the cache file could not be written, if it could not (the table is installed either way).
+    @discardableResult
+    public func replace(with newTable: RoutingTable) -> String? {
         table.withLockedValue { $0 = newTable }
-        guard let cacheFile else { return }
+        guard let cacheFile else { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        if let data = try? encoder.encode(newTable) {
-            // Write-then-rename so a crash mid-write never leaves a torn table behind.
-            let temporary = cacheFile + ".tmp"
-            if FileManager.default.createFile(atPath: temporary, contents: data) {
-                _ = try? FileManager.default.replaceItemAt(URL(fileURLWithPath: cacheFile), withItemAt: URL(fileURLWithPath: temporary))
-            }
-        }
+        guard let data = try? encoder.encode(newTable) else { return "cannot encode the routing table" }
+        // Write, then rename(2) over the old file: one atomic step, so a crash mid-write never leaves a torn
+        // table behind. (Foundation's replaceItemAt on Linux fails when the file is missing and deletes it when
+        // it exists: the cache was never written with it.)
+        let temporary = cacheFile + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else { return "cannot write \(temporary)" }
+        guard rename(temporary, cacheFile) == 0 else { return "cannot rename \(temporary) to \(cacheFile): errno \(errno)" }
+        return nil
     }
 }
