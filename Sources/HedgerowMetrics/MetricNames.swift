@@ -65,4 +65,6 @@ public enum MetricNames {
     public static let syncGeneration = "hedgerow_sync_generation"
     /// Model versions marked poisoned because loading them took a worker down, per `model`.
     public static let syncPoisonedVersions = "hedgerow_sync_poisoned_versions_total"
+    /// Versions of a `model` poisoned now (placed nowhere until their files change or `clear-poison`).
+    public static let syncVersionsPoisoned = "hedgerow_sync_versions_poisoned"
 }

@@ -44,6 +44,8 @@ struct ReconcileLoop: Sendable {
         self.clock = clock
         self.logger = logger
         self.source = DesiredStateSource(file: configuration.desiredStateFile)
+        // At 0 from the start: the first refused edit must be an increase, not a series appearing at 1.
+        _ = Counter(label: MetricNames.syncConfigErrors)
     }
 
     mutating func tick() async {
@@ -52,6 +54,9 @@ struct ReconcileLoop: Sendable {
         case .applied:
             logger.info("desired state applied", metadata: ["file": "\(source.file)", "hash": "\(source.currentHash ?? "")"])
             inventory.setStatic(source.current?.workers ?? [])
+            for model in source.current?.models ?? [] {
+                _ = Counter(label: MetricNames.syncPoisonedVersions, dimensions: [("model", model.name.rawValue)])
+            }
         case .refused(let message):
             Counter(label: MetricNames.syncConfigErrors).increment()
             logger.error("desired state refused; the last valid state stays in force:\n\(message)")
@@ -286,6 +291,9 @@ struct ReconcileLoop: Sendable {
         )
         report.withLockedValue { $0 = snapshot }
         let alive = workers.filter(\.alive).count
-        gauges.publish(versions: counts, workersAlive: alive, workersDead: workers.count - alive, configRefused: source.isRefused)
+        var poisonedNow: [String: Int] = [:]
+        for model in source.current?.models ?? [] { poisonedNow[model.name.rawValue] = 0 }
+        for entry in poisoned.entries { poisonedNow[entry.id.model.rawValue, default: 0] += 1 }
+        gauges.publish(versions: counts, workersAlive: alive, workersDead: workers.count - alive, configRefused: source.isRefused, poisoned: poisonedNow)
     }
 }

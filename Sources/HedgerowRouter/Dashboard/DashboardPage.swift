@@ -203,7 +203,7 @@ function render(data) {
     const winRate = hedges.map((h, i) => h ? 100 * wins[i] / h : null);
     draw(c.charts.hedges, t, [
       { values: hedgeRate, color: "var(--hedge)" }, { values: winRate, color: "var(--win)" }
-    ], { log: false, minMax: 5, format: v => v.toFixed(0) + "%" });
+    ], { log: false, minMax: 5, format: v => (Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1)) + "%" });
     c.root.setAttribute("data-latency-points", String(s.p99Ms.filter(v => v !== null).length));
     c.root.setAttribute("data-rate-points", String(s.requests.filter(v => v > 0).length));
   }

@@ -3,7 +3,8 @@ import HedgerowMetrics
 import Metrics
 
 /// The synchronizer's gauges, set from each reconcile round's report: per model version the replicas desired,
-/// ready and unplaced; workers alive and dead; whether the file on disk is refused.
+/// ready and unplaced; per model the versions poisoned now; workers alive and dead; whether the file on disk is
+/// refused.
 ///
 /// A version that leaves the plan has its gauges removed, not left at their last values: a stale
 /// "ready 1 < desired 2" for a version nobody asks for any more would keep an alert firing forever.
@@ -13,6 +14,7 @@ struct SynchronizerGauges {
     }
 
     private var versions: [ModelVersionID: VersionGauges] = [:]
+    private var poisoned: [String: Gauge] = [:]
     private let alive = Gauge(label: MetricNames.syncWorkers, dimensions: [("state", "alive")])
     private let dead = Gauge(label: MetricNames.syncWorkers, dimensions: [("state", "dead")])
     private let refused = Gauge(label: MetricNames.syncConfigRefused)
@@ -23,7 +25,11 @@ struct SynchronizerGauges {
         var unplaced: Int { max(desired - assigned, 0) }
     }
 
-    mutating func publish(versions counts: [ModelVersionID: VersionCounts], workersAlive: Int, workersDead: Int, configRefused: Bool) {
+    /// `poisoned`: per model (every model of the desired state, and any with a poisoned version), versions
+    /// poisoned now.
+    mutating func publish(
+        versions counts: [ModelVersionID: VersionCounts], workersAlive: Int, workersDead: Int, configRefused: Bool, poisoned poisonedNow: [String: Int]
+    ) {
         for (id, gauges) in versions where counts[id] == nil {
             gauges.desired.destroy()
             gauges.ready.destroy()
@@ -36,6 +42,15 @@ struct SynchronizerGauges {
             gauges.desired.record(count.desired)
             gauges.ready.record(count.ready)
             gauges.unplaced.record(count.unplaced)
+        }
+        for (model, gauge) in poisoned where poisonedNow[model] == nil {
+            gauge.destroy()
+            poisoned[model] = nil
+        }
+        for (model, count) in poisonedNow {
+            let gauge = poisoned[model] ?? Gauge(label: MetricNames.syncVersionsPoisoned, dimensions: [("model", model)])
+            poisoned[model] = gauge
+            gauge.record(count)
         }
         alive.record(workersAlive)
         dead.record(workersDead)

@@ -229,6 +229,9 @@ public final class ModelManager: Sendable {
             } else {
                 let took = ContinuousClock.now - started
                 Metrics.Timer(label: MetricNames.workerLoadDuration, dimensions: [("model", id.model.rawValue)]).recordNanoseconds(took.nanoseconds)
+                // Exported at 0 from now on, so that the first shed request shows as an increase (a series that
+                // appears at 1 is invisible to increase() and rate()).
+                _ = Counter(label: MetricNames.workerShed, dimensions: [("model", id.model.rawValue)])
                 logger.info("available", metadata: ["model": "\(id)", "took": "\(took)", "dropped": "\(action == .remove)"])
             }
             publishLoadedCount()
