@@ -1,20 +1,29 @@
 # Hedgerow — the two commands of README.md, and what they need.
 #   make up     install what is missing, build (release) and run `hedgerow up`
 #   make test   install what is missing (the tests also use openssl, curl and the ONNX test data), run every test,
-#               then a 2-minute soak of the debug build
+#               then a 2-minute soak of the debug build, then the deployment checks (check-deploy)
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata python3
+# What check-deploy needs besides: promtool and a Prometheus to scrape `hedgerow up`, headless Chromium (and a
+# font) to open /dashboard, kubectl to render the manifests, venv for the schema validator from PyPI.
+TEST_PACKAGES := prometheus chromium fonts-dejavu-core kubectl python3-venv
 ARGS ?=
 
-.PHONY: up test deps build release bench-tools soak-short
+.PHONY: up test deps test-deps build release bench-tools soak-short check-deploy
 
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# $(call apt_install,packages): installs those of the Debian packages that are missing (sudo unless root).
+apt_install = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(2) $$missing >/dev/null; \
 	fi
+
+deps:
+	@$(call apt_install,$(APT_PACKAGES))
+
+test-deps: deps
+	@$(call apt_install,$(TEST_PACKAGES),--no-install-recommends)
 
 release: deps
 	swift build -c release --product hedgerow
@@ -22,9 +31,17 @@ release: deps
 up: release
 	.build/release/hedgerow up $(ARGS)
 
-test: deps
+test: test-deps
 	swift test
 	$(MAKE) --no-print-directory soak-short
+	$(MAKE) --no-print-directory check-deploy
+
+# Deploy/ and Dashboards/ against real tools: the Kubernetes manifests render and validate against the schemas,
+# promtool accepts the Prometheus config and rules, and a real Prometheus scraping `hedgerow up` under load
+# answers every dashboard and alert query; then /dashboard is opened in headless Chromium (Scripts/).
+check-deploy: test-deps
+	bash Scripts/check-manifests.sh
+	python3 Scripts/check-observability.py --binary .build/debug/hedgerow
 
 # The soak's 2-minute version on the debug build `swift test` just made: every example model, good and bad requests,
 # a worker killed and restarted, YAML edits. The 30-minute one is Benchmarks/soak/run.sh (release build).
