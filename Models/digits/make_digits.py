@@ -8,7 +8,7 @@ Regenerate (from the repository root, in a virtualenv with the packages below):
 Writes:
   Models/digits/1/model.onnx          input `input` float[N,64] (pixels / 16), output `probabilities` float[N,10]
   Models/digits/testset.json          held-out rows: {"inputs": [[64 floats]...], "labels": [...]}
-  Models/digits/1/reference.json      onnxruntime's probabilities for every test-set row
+  Models/digits/1/reference.json      the test set, onnxruntime's probabilities for it and its labels (golden outputs)
 The graph is built node by node from the trained weights (Gemm -> Relu -> Gemm -> Softmax), so it has plain tensor
 outputs and no ZipMap; onnxruntime's answers are checked against scikit-learn's predict_proba before anything is written.
 """
@@ -73,8 +73,11 @@ def main() -> None:
     with open(os.path.join(HERE, "testset.json"), "w") as f:
         json.dump({"inputs": [[float(v) for v in row] for row in x_test], "labels": [int(v) for v in y_test]}, f)
     with open(os.path.join(version_dir, "reference.json"), "w") as f:
-        json.dump({"producer": f"onnxruntime {ort.__version__}", "output": "probabilities",
-                   "probabilities": [[float(v) for v in row] for row in probabilities]}, f)
+        # The golden-output gate's format: the worker checks the version against it before it serves.
+        json.dump({"producer": f"onnxruntime {ort.__version__}",
+                   "inputs": {"input": [[float(v) for v in row] for row in x_test]},
+                   "outputs": {"probabilities": [[float(v) for v in row] for row in probabilities]},
+                   "labels": [int(v) for v in y_test], "minAccuracy": 0.95}, f)
     print(f"wrote {len(y_test)} held-out rows")
 
 

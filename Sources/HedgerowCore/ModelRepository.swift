@@ -19,6 +19,8 @@ public struct ModelRepository: Sendable {
     /// The files a version directory may hold that Hedgerow reads.
     public static let modelFileName = "model.onnx"
     public static let configFileName = "config.yaml"
+    /// Inputs and the outputs the version must give for them, checked before it serves (the golden-output gate).
+    public static let referenceFileName = "reference.json"
 
     public init(root: String) {
         self.root = root
@@ -54,6 +56,11 @@ public struct ModelRepository: Sendable {
     /// The real path of the version's `config.yaml`, nil when the version has none; the same checks as the model.
     public func verifiedConfigFile(_ id: ModelVersionID) throws(HedgerowError) -> String? {
         try verifiedFile(Self.configFileName, in: try verifiedVersionDirectory(id), of: id)
+    }
+
+    /// The real path of the version's `reference.json`, nil when the version has none; the same checks as the model.
+    public func verifiedReferenceFile(_ id: ModelVersionID) throws(HedgerowError) -> String? {
+        try verifiedFile(Self.referenceFileName, in: try verifiedVersionDirectory(id), of: id)
     }
 
     /// The real path of the version directory; refused when it resolves outside the real repository root.

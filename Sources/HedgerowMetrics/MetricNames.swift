@@ -44,6 +44,11 @@ public enum MetricNames {
     public static let workerModelsLoaded = "hedgerow_worker_models_loaded"
     /// Time to load a version that became AVAILABLE (parse, plan, warm-up), per `model`.
     public static let workerLoadDuration = "hedgerow_worker_load_duration_seconds"
+    /// Golden-output checks of versions after load, by `model`, `version` and `result`: passed, failed (the version
+    /// is FAILED and never serves) or skipped (no reference.json).
+    public static let workerValidations = "hedgerow_worker_validation_total"
+    /// Time of a version's golden-output check (which is also its warm-up), per `model`.
+    public static let workerValidationDuration = "hedgerow_worker_validation_duration_seconds"
     /// Inference requests received, by `attempt`: "primary", or "backup" for a router's hedge or retry.
     public static let workerRequests = "hedgerow_worker_requests_total"
     /// Requests dropped before they ran because the client (or a router that lost interest) reset the stream.

@@ -14,7 +14,7 @@ import Testing
             let root = HedgerowProcess.repositoryRoot.appendingPathComponent("Models/digits")
             let set = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("testset.json"))) as! [String: Any]
             let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("1/reference.json"))) as! [String: Any]
-            return TestSet(inputs: set["inputs"] as! [[Double]], labels: set["labels"] as! [Int], reference: reference["probabilities"] as! [[Double]])
+            return TestSet(inputs: set["inputs"] as! [[Double]], labels: set["labels"] as! [Int], reference: (reference["outputs"] as! [String: Any])["probabilities"] as! [[Double]])
         }
     }
 

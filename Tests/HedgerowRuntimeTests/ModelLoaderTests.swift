@@ -14,7 +14,7 @@ import Testing
         let testset = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/Models/digits/testset.json"))) as! [String: Any]
         let reference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/Models/digits/1/reference.json"))) as! [String: Any]
         let rows = (testset["inputs"] as! [[Double]]).map { $0.map(Float.init) }
-        let expected = (reference["probabilities"] as! [[Double]])
+        let expected = ((reference["outputs"] as! [String: Any])["probabilities"] as! [[Double]])
         // The whole test set as one batch: one GEMM per layer.
         let result = try graph.run(["input": Tensor(shape: [rows.count, 64], floats: rows.flatMap { $0 })])
         let probabilities = try #require(result["probabilities"])

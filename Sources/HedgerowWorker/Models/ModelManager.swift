@@ -211,7 +211,7 @@ public final class ModelManager: Sendable {
                     fatalError("fault injection: crash on load")
                 }
                 let graph = try ModelLoader.load(contentsOf: path)
-                try Self.warmUp(graph)
+                try checkGoldenOutputs(graph, id)
                 loaded = graph
             } catch {
                 loadError = error.message
@@ -249,6 +249,43 @@ public final class ModelManager: Sendable {
 
     /// One inference on zeros with every dynamic dimension 1, so the first real request does not pay for
     /// first-touch costs, and a model that cannot run fails its load instead of its first request.
+    /// The golden-output gate, which is also the warm-up: with a `reference.json`, the version must answer its
+    /// inputs as the file says (the whole batch three times, then the first row alone) or the load fails and the
+    /// version never serves; without one, it is warmed up on zeros and a warning is logged.
+    private func checkGoldenOutputs(_ graph: ModelGraph, _ id: ModelVersionID) throws(HedgerowError) {
+        let started = ContinuousClock.now
+        let dimensions = [("model", id.model.rawValue), ("version", String(id.version.number))]
+        func count(_ result: String) {
+            Counter(label: MetricNames.workerValidations, dimensions: dimensions + [("result", result)]).increment()
+            Metrics.Timer(label: MetricNames.workerValidationDuration, dimensions: [("model", id.model.rawValue)])
+                .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        }
+        guard let path = try repository.verifiedReferenceFile(id) else {
+            logger.warning("no reference.json: serving without a golden-output check", metadata: ["model": "\(id)"])
+            count("skipped")
+            try Self.warmUp(graph)
+            return
+        }
+        do throws(HedgerowError) {
+            let golden = try GoldenOutputs.load(contentsOf: path, for: graph)
+            for cases in [golden, golden, golden] + [golden.firstRow()].compactMap({ $0 }) {
+                let results: [String: Tensor]
+                do { results = try graph.run(cases.inputs) } catch {
+                    throw HedgerowError(.loadFailed, "running reference.json's inputs failed: \(error.message)")
+                }
+                if let problem = cases.disagreement(with: results) {
+                    let batch = cases.inputs.values.first?.shape.first ?? 0
+                    throw HedgerowError(.loadFailed, "golden-output check failed (reference.json, batch of \(batch)): \(problem)")
+                }
+            }
+        } catch {
+            count("failed")
+            throw error
+        }
+        count("passed")
+        logger.info("golden-output check passed", metadata: ["model": "\(id)", "took": "\(ContinuousClock.now - started)"])
+    }
+
     static func warmUp(_ graph: ModelGraph) throws(HedgerowError) {
         var feeds: [String: Tensor] = [:]
         for input in graph.inputs {
