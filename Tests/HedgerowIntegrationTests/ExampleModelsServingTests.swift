@@ -92,7 +92,7 @@ import Testing
         let rows = Array((testset["inputs"] as! [[Double]]).prefix(8))
         var answer = try await h2.send(.POST, "/v1/models/digits:predict", body: JSONSerialization.data(withJSONObject: ["instances": rows]))
         #expect(answer.status == 200, "\(answer.text)")
-        expectClose(answer.json?["predictions"], Array((try reference("digits")["probabilities"] as! [Any]).prefix(8)), "digits")
+        expectClose(answer.json?["predictions"], Array(((try reference("digits")["outputs"] as! [String: Any])["probabilities"] as! [Any]).prefix(8)), "digits")
 
         // digits-cnn, KServe v2 and TF Serving REST.
         let cnn = try reference("digits-cnn")
