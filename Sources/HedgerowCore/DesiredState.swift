@@ -77,10 +77,13 @@ public struct DesiredState: Sendable, Equatable {
         public var hedging: HedgingPolicy
         /// Nil when neither the model nor `defaults` sets it: each version's config.yaml decides, else the default.
         public var batching: BatchingPolicy?
+        /// `validation: { required: true }`: a version without `reference.json` fails its load instead of serving
+        /// unchecked.
+        public var requireReference: Bool
 
         public init(
             name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
-            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?
+            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?, requireReference: Bool = false
         ) {
             self.name = name
             self.versions = versions
@@ -89,6 +92,7 @@ public struct DesiredState: Sendable, Equatable {
             self.placement = placement
             self.hedging = hedging
             self.batching = batching
+            self.requireReference = requireReference
         }
     }
 }

@@ -78,9 +78,12 @@ public struct WorkerHeartbeat: Sendable, Codable, Equatable {
 public struct LoadRequest: Sendable, Codable, Equatable {
     /// Absent: the version's config.yaml decides, else the default.
     public var batching: BatchingPolicy?
+    /// True: the version must have a `reference.json` (golden outputs) to serve. Absent means false.
+    public var requireReference: Bool?
 
-    public init(batching: BatchingPolicy? = nil) {
+    public init(batching: BatchingPolicy? = nil, requireReference: Bool? = nil) {
         self.batching = batching
+        self.requireReference = requireReference
     }
 }
 
@@ -168,13 +171,14 @@ enum WorkerIdentityCheck {
 }
 
 extension LoadRequest {
-    enum CodingKeys: String, CodingKey { case batching }
+    enum CodingKeys: String, CodingKey { case batching, requireReference }
 
     /// The batching a load call asks for stays within `DesiredState.Limits` (the desired state cannot ask for
     /// more), so a worker never sizes a batch or a wait from an unbounded number.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching))
+        self.init(batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching),
+                  requireReference: try c.decodeIfPresent(Bool.self, forKey: .requireReference))
         if let batching, !DesiredState.Limits.batchSize.contains(batching.maxBatchSize) || !DesiredState.Limits.delayMicros.contains(batching.maxDelayMicros) {
             throw DecodingError.dataCorruptedError(
                 forKey: .batching, in: c,

@@ -136,8 +136,9 @@ struct ReconcileLoop: Sendable {
                     logger.info("retrying the load of \(key.id) on \(key.worker) (failure \(failures) in a row: \(error))")
                 }
                 let batching = specs[key.id.model]?.batching
+                let requireReference = specs[key.id.model]?.requireReference ?? false
                 group.addTask { [admin, logger] in
-                    do { try await admin.load(key.id, batching: batching, on: address) } catch {
+                    do { try await admin.load(key.id, batching: batching, requireReference: requireReference, on: address) } catch {
                         logger.warning("load failed to start", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
                     return nil
@@ -147,8 +148,9 @@ struct ReconcileLoop: Sendable {
                 guard let address = observed[key.worker]?.address else { continue }
                 let batching = specs[key.id.model]?.batching
                 logger.info("setting batching of \(key.id) on \(key.worker) to \(batching.map { "maxBatchSize \($0.maxBatchSize), maxDelayMicros \($0.maxDelayMicros)" } ?? "its config.yaml's")")
+                let requireReference = specs[key.id.model]?.requireReference ?? false
                 group.addTask { [admin, logger] in
-                    do { try await admin.load(key.id, batching: batching, on: address) } catch {
+                    do { try await admin.load(key.id, batching: batching, requireReference: requireReference, on: address) } catch {
                         logger.warning("batching change failed", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
                     return nil

@@ -65,6 +65,26 @@ import Testing
         }
     }
 
+    @Test func validationRequiredIsAModelsChoice() throws {
+        let yaml = """
+            repository: ../Models
+            models:
+              - { name: checked, validation: { required: true } }
+              - { name: unchecked, validation: { required: false } }
+              - { name: unsaid }
+            """
+        let models = try DesiredStateParser.parse(yaml, file: file).models
+        #expect(models.map(\.requireReference) == [true, false, false])
+        do {
+            _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - { name: x, validation: { required: maybe, strict: 1 } }\n", file: "d.yaml")
+            Issue.record("invalid validation accepted")
+        } catch {
+            let lines = error.problems.map(\.description)
+            #expect(lines.contains { $0.contains("models[0].validation.required: expected true or false") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].validation.strict: unknown key 'strict'") }, "\(lines)")
+        }
+    }
+
     @Test func syntaxErrorsAreLocated() {
         #expect(throws: DesiredStateError.self) { try DesiredStateParser.parse("models: [unclosed", file: "x.yaml") }
         do { _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - name: x\n   bad: [", file: "x.yaml") } catch {

@@ -3,7 +3,7 @@ import Yams
 
 extension DesiredStateParser {
     mutating func model(_ node: Node, _ path: String, defaults: ModelDefaults, workers: [DesiredState.StaticWorker]) -> DesiredState.ModelSpec? {
-        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "canary"]) else { return nil }
+        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "validation", "canary"]) else { return nil }
         guard let nameText = string(m["name"], "\(path).name", required: true) else { return nil }
         guard let name = try? ModelName(nameText) else {
             problem(m["name"], "\(path).name", "'\(nameText)' is not a valid model name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter or digit)")
@@ -46,12 +46,18 @@ extension DesiredStateParser {
         }
         let hedgingPolicy = m["hedging"].flatMap { hedging($0, "\(path).hedging", base: defaults.hedging) } ?? defaults.hedging
         let batchingPolicy = m["batching"].flatMap { batching($0, "\(path).batching", base: defaults.batching ?? .default) } ?? defaults.batching
+        var requireReference = false
+        if let v = m["validation"], let vm = mapping(v, "\(path).validation", allowed: ["required"]), let required = vm["required"] {
+            if let flag = required.bool { requireReference = flag } else {
+                problem(required, "\(path).validation.required", "expected true or false, found \(kind(required))")
+            }
+        }
         if let canary = m["canary"] {
             problem(canary, "\(path).canary", "canary rollouts are not supported yet; use labels to address a second version")
         }
         return DesiredState.ModelSpec(
             name: name, versions: versions, labels: labels, replicas: replicas, placement: placement,
-            hedging: hedgingPolicy, batching: batchingPolicy
+            hedging: hedgingPolicy, batching: batchingPolicy, requireReference: requireReference
         )
     }
 

@@ -24,6 +24,8 @@ public final class ModelManager: Sendable {
         var requestedBatching: BatchingPolicy?
         /// The version's config.yaml batching, once loaded.
         var configBatching: BatchingPolicy?
+        /// The desired state asks for a `reference.json`: without one the load fails.
+        var requireReference = false
 
         var batching: BatchingPolicy { requestedBatching ?? configBatching ?? .default }
     }
@@ -59,7 +61,7 @@ public final class ModelManager: Sendable {
     /// given, replaces the version's batching policy (also for a version already loaded); nil leaves it to the
     /// version's config.yaml.
     @discardableResult
-    public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil) throws(HedgerowError) -> LoadOutcome {
+    public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil, requireReference: Bool = false) throws(HedgerowError) -> LoadOutcome {
         guard FileManager.default.fileExists(atPath: repository.modelFile(id)) else {
             throw HedgerowError(.notFound, "model repository has no \(id.model) version \(id.version) (looked for \(id.model)/\(id.version)/model.onnx)")
         }
@@ -67,11 +69,12 @@ public final class ModelManager: Sendable {
             if var entry = entries[id] {
                 let action = entry.lifecycle.loadRequested()
                 entry.requestedBatching = batching
+                entry.requireReference = requireReference
                 entry.batcher?.policy = entry.batching
                 entries[id] = entry
                 return (action, entry.lifecycle.state)
             }
-            entries[id] = Entry(requestedBatching: batching)
+            entries[id] = Entry(requestedBatching: batching, requireReference: requireReference)
             return (.startLoad, .loading)
         }
         if action == .startLoad { startLoad(id) }
@@ -211,7 +214,8 @@ public final class ModelManager: Sendable {
                     fatalError("fault injection: crash on load")
                 }
                 let graph = try ModelLoader.load(contentsOf: path)
-                try checkGoldenOutputs(graph, id)
+                let required = entries.withLockedValue { $0[id]?.requireReference ?? false }
+                try checkGoldenOutputs(graph, id, required: required)
                 loaded = graph
             } catch {
                 loadError = error.message
@@ -252,7 +256,7 @@ public final class ModelManager: Sendable {
     /// The golden-output gate, which is also the warm-up: with a `reference.json`, the version must answer its
     /// inputs as the file says (the whole batch three times, then the first row alone) or the load fails and the
     /// version never serves; without one, it is warmed up on zeros and a warning is logged.
-    private func checkGoldenOutputs(_ graph: ModelGraph, _ id: ModelVersionID) throws(HedgerowError) {
+    private func checkGoldenOutputs(_ graph: ModelGraph, _ id: ModelVersionID, required: Bool) throws(HedgerowError) {
         let started = ContinuousClock.now
         let dimensions = [("model", id.model.rawValue), ("version", String(id.version.number))]
         func count(_ result: String) {
@@ -261,6 +265,10 @@ public final class ModelManager: Sendable {
                 .recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         }
         guard let path = try repository.verifiedReferenceFile(id) else {
+            if required {
+                count("failed")
+                throw HedgerowError(.loadFailed, "no reference.json in \(id.model)/\(id.version)/, and the desired state requires one (validation: { required: true })")
+            }
             logger.warning("no reference.json: serving without a golden-output check", metadata: ["model": "\(id)"])
             count("skipped")
             try Self.warmUp(graph)
