@@ -80,10 +80,13 @@ public struct DesiredState: Sendable, Equatable {
         /// `validation: { required: true }`: a version without `reference.json` fails its load instead of serving
         /// unchecked.
         public var requireReference: Bool
+        /// Sampled inference logs written by routers; nil when neither the model nor `defaults` asks for them.
+        public var logging: InferenceLogPolicy?
 
         public init(
             name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
-            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?, requireReference: Bool = false
+            placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?, requireReference: Bool = false,
+            logging: InferenceLogPolicy? = nil
         ) {
             self.name = name
             self.versions = versions
@@ -93,6 +96,7 @@ public struct DesiredState: Sendable, Equatable {
             self.hedging = hedging
             self.batching = batching
             self.requireReference = requireReference
+            self.logging = logging
         }
     }
 }

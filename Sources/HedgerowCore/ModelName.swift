@@ -23,6 +23,11 @@ public struct ModelName: Hashable, Sendable, Comparable, CustomStringConvertible
         return utf8.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
     }
 
+    /// A byte a name (or a path segment Hedgerow builds from names) may hold: `A-Z a-z 0-9 _ . -`.
+    public static func isAllowedByte(_ byte: UInt8) -> Bool {
+        isAlphanumeric(byte) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+    }
+
     /// Hostile text made safe to put in an error message or a log line: at most 64 characters, quoted, with
     /// anything but printable ASCII (control characters, NUL, newlines, non-ASCII) shown as `\u{..}` so an
     /// error can neither forge log lines nor carry kilobytes of attacker input.

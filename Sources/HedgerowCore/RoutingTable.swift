@@ -43,19 +43,25 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         /// Replica address → the zone of its worker, so that a router sends backups to another zone first.
         /// May be empty (tables from older synchronizers); routers then tell hosts apart by address.
         public var zones: [String: String]
+        /// The model's sampled inference log, if the desired state asks for one (absent in older tables).
+        public var logging: InferenceLogPolicy?
 
         enum CodingKeys: String, CodingKey {
             case versions, labels
             case defaultVersion = "default"
-            case hedging, zones
+            case hedging, zones, logging
         }
 
-        public init(versions: [String: [String]], labels: [String: Int], defaultVersion: Int?, hedging: HedgingPolicy, zones: [String: String] = [:]) {
+        public init(
+            versions: [String: [String]], labels: [String: Int], defaultVersion: Int?, hedging: HedgingPolicy, zones: [String: String] = [:],
+            logging: InferenceLogPolicy? = nil
+        ) {
             self.versions = versions
             self.labels = labels
             self.defaultVersion = defaultVersion
             self.hedging = hedging
             self.zones = zones
+            self.logging = logging
         }
 
         /// Decodes and checks: version keys are positive decimal versions, every replica is `host:port`, labels and
@@ -68,6 +74,7 @@ public struct RoutingTable: Sendable, Equatable, Codable {
             defaultVersion = try c.decodeIfPresent(Int.self, forKey: .defaultVersion)
             hedging = try c.decode(HedgingPolicy.self, forKey: .hedging)
             zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
+            logging = try c.decodeIfPresent(InferenceLogPolicy.self, forKey: .logging)
             func refuse(_ key: CodingKeys, _ message: String) -> DecodingError {
                 DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: message)
             }

@@ -35,6 +35,11 @@ public enum MetricNames {
     public static let routerUpstreamDuration = "hedgerow_router_upstream_duration_seconds"
     /// Inference requests of a `model` this router holds now (admitted against `--max-in-flight-per-model`).
     public static let routerRequestsInFlight = "hedgerow_router_requests_in_flight"
+    /// Sampled inference records written to the model's log file, per `model`.
+    public static let routerInferenceLogRecords = "hedgerow_router_inference_log_records_total"
+    /// Sampled inference records not written, per `model` and `reason`: queue_full (the disk is slower than the
+    /// sampled traffic) or write_error (unwritable path, full disk). Requests are never affected.
+    public static let routerInferenceLogDropped = "hedgerow_router_inference_log_dropped_total"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
     // Worker
     public static let workerInferenceDuration = "hedgerow_worker_inference_duration_seconds"

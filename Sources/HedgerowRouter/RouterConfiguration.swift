@@ -16,12 +16,15 @@ public struct RouterConfiguration: Sendable {
     public var balancing: UpstreamPool.Balancing
     /// How long a suspected query of death is refused (see `PoisonQuarantine`).
     public var quarantine: PoisonQuarantine.Settings
+    /// Where sampled inference logs go (each model's `logging.path` is relative to it), and how they rotate.
+    public var inferenceLog: InferenceLogWriter.Settings
 
     public init(
         listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000,
         maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init(), balancing: UpstreamPool.Balancing = .peakEWMA,
-        quarantine: PoisonQuarantine.Settings = .init()
+        quarantine: PoisonQuarantine.Settings = .init(), inferenceLog: InferenceLogWriter.Settings = .init(directory: "inference-logs")
     ) {
+        self.inferenceLog = inferenceLog
         self.quarantine = quarantine
         self.balancing = balancing
         self.listen = listen

@@ -85,6 +85,34 @@ import Testing
         }
     }
 
+    @Test func loggingComesFromTheModelOrTheDefaults() throws {
+        let yaml = """
+            repository: ../Models
+            defaults:
+              logging: { samplePercent: 2, path: skew/ }
+            models:
+              - { name: a }
+              - { name: b, logging: { samplePercent: 50 } }
+            """
+        let models = try DesiredStateParser.parse(yaml, file: file).models
+        #expect(models[0].logging == (try InferenceLogPolicy(samplePercent: 2, path: "skew/")))
+        #expect(models[1].logging == (try InferenceLogPolicy(samplePercent: 50, path: "skew/")))
+        #expect(try DesiredStateParser.parse("repository: a\nmodels:\n  - { name: x }\n", file: file).models[0].logging == nil)
+        do {
+            _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - { name: x, logging: { samplePercent: 150, path: ../../etc } }\n", file: "d.yaml")
+            Issue.record("invalid logging accepted")
+        } catch {
+            let lines = error.problems.map(\.description)
+            #expect(lines.contains { $0.contains("models[0].logging: samplePercent must be from 0 to 100") }, "\(lines)")
+        }
+        do {
+            _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - { name: x, logging: { path: /var/log } }\n", file: "d.yaml")
+            Issue.record("absolute logging path accepted")
+        } catch {
+            #expect(error.problems.map(\.description).contains { $0.contains("must be relative") }, "\(error.problems)")
+        }
+    }
+
     @Test func syntaxErrorsAreLocated() {
         #expect(throws: DesiredStateError.self) { try DesiredStateParser.parse("models: [unclosed", file: "x.yaml") }
         do { _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - name: x\n   bad: [", file: "x.yaml") } catch {

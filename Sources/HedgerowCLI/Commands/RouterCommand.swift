@@ -24,6 +24,9 @@ struct RouterCommand: AsyncParsableCommand {
     var balancer = UpstreamPool.Balancing.peakEWMA
     @Option(help: "Seconds a request stays refused after two replicas lost their connection while holding it (a suspected query of death); 0 turns the quarantine off.")
     var quarantineSeconds = 60
+    @Option(help: "Directory of sampled inference logs: a model's `logging.path` in the desired state is relative to it.") var inferenceLogDir = "inference-logs"
+    @Option(help: "Size at which an inference log file is rotated, MiB.") var inferenceLogFileMb = 64
+    @Option(help: "Rotated inference log files kept per model (the oldest is deleted).") var inferenceLogFiles = 5
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
@@ -42,6 +45,9 @@ struct RouterCommand: AsyncParsableCommand {
         var quarantine = PoisonQuarantine.Settings()
         quarantine.duration = UInt64(quarantineSeconds) * 1_000_000_000
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give --tls-cert and --tls-key together") }
+        guard (1...4096).contains(inferenceLogFileMb) else { throw ValidationError("--inference-log-file-mb must be within 1...4096, got \(inferenceLogFileMb)") }
+        guard (1...1000).contains(inferenceLogFiles) else { throw ValidationError("--inference-log-files must be within 1...1000, got \(inferenceLogFiles)") }
+        let inferenceLog = InferenceLogWriter.Settings(directory: inferenceLogDir, maxFileBytes: inferenceLogFileMb << 20, keptFiles: inferenceLogFiles)
         var listenConfiguration = try HTTPServerConfiguration(listen: normalizeAddress(listen), maxBodyBytes: maxBodyBytes)
         if let tlsCert, let tlsKey {
             do {
@@ -53,7 +59,8 @@ struct RouterCommand: AsyncParsableCommand {
         let configuration = RouterConfiguration(
             listen: listenConfiguration,
             synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs,
-            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers, balancing: balancer, quarantine: quarantine
+            maxInFlightPerModel: maxInFlightPerModel, outliers: outliers, balancing: balancer, quarantine: quarantine,
+            inferenceLog: inferenceLog
         )
         try await RoleRunner.run(role: "router", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             RouterService(configuration: configuration, group: group, logger: logger)

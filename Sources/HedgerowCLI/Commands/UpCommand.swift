@@ -89,7 +89,8 @@ struct UpCommand: AsyncParsableCommand {
         }
         roles.append(RoleSpec(
             name: "router",
-            arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json", "--exit-with-parent", me]
+            arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json",
+                        "--inference-log-dir", "\(runDir)/inference-logs", "--exit-with-parent", me]
                 + tlsArguments + routerArgument,
             logPath: "\(runDir)/router.log"
         ))

@@ -43,7 +43,7 @@ enum Readiness {
                 lines.append("  try           curl --http2-prior-knowledge -s \(routerURL)/v2/models/\(first.model)")
             }
             lines.append("  metrics       \(routerURL)/metrics, and /metrics on the synchronizer and every worker (Deploy/prometheus/)")
-            lines.append("  logs          \(logs)")
+            lines.append("  logs          \(logs)   (sampled inference logs, for models with logging:, in inference-logs/)")
             lines.append("Press Ctrl-C to stop.")
             return lines.joined(separator: "\n")
         }

@@ -144,6 +144,8 @@ final class HedgedCall: @unchecked Sendable {
             if !losers.isEmpty { traffic.metrics.cancelledAttempts.increment(by: losers.count) }
             if attempts[winner]?.kind == .hedge { traffic.hedgeWon(now: now) }
             if let replica = attempts[winner]?.tracked.replica { response.headers.replaceOrAdd(name: "hedgerow-replica", value: replica) }
+            // Backups were sent (hedges or retries): the client, and the inference log, can tell.
+            if let started = attempts.keys.max(), started > 1 { response.headers.replaceOrAdd(name: "hedgerow-attempts", value: String(started)) }
             complete(response)
         case .fail(let failure, let cancel):
             abandon(cancel)

@@ -1,3 +1,4 @@
+import Foundation
 import HedgerowCore
 import HedgerowHTTP
 import HedgerowMetrics
@@ -18,6 +19,7 @@ final class RouterResponder: HTTPResponder {
     let random = BalancingRandom()
     let containment: QueryOfDeathGuard
     let upstreams: HedgedCall.Dependencies
+    let inferenceLog: InferenceLogWriter
 
     init(configuration: RouterConfiguration, store: RoutingTableStore, transport: any UpstreamTransport, pool: UpstreamPool, logger: Logger) {
         self.configuration = configuration
@@ -25,6 +27,7 @@ final class RouterResponder: HTTPResponder {
         self.pool = pool
         self.containment = QueryOfDeathGuard(settings: configuration.quarantine)
         self.upstreams = HedgedCall.Dependencies(transport: transport, pool: pool, containment: containment, logger: logger)
+        self.inferenceLog = InferenceLogWriter(settings: configuration.inferenceLog, logger: logger)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -142,14 +145,37 @@ final class RouterResponder: HTTPResponder {
         )
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
+        // Sampled inference log: decided here, written by the log's own thread after the answer.
+        var logged: (policy: InferenceLogPolicy, requestId: String)?
+        if let policy = routes?.logging, policy.samplePercent > 0 {
+            let requestId = request.headers.first(name: "x-request-id").map { String($0.prefix(256)) } ?? Self.newRequestId()
+            if InferenceLogSampler.isSampled(requestId: requestId, percent: policy.samplePercent) { logged = (policy, requestId) }
+        }
+        let arrived = logged == nil ? nil : Date()
         answer.whenComplete { [self] result in
             let ended = NIODeadline.now()
             // The future does not fail (failures are answers), but a slot must never leak if it did.
             let status = (try? result.get()).map { Int($0.status.code) } ?? 500
             traffic.release(status: status, nanos: (ended - started).nanoseconds, now: ended.uptimeNanoseconds)
             if case .success = result { requestDurations[ModelStatus(model: modelName, status: status)].recordNanoseconds((ended - started).nanoseconds) }
+            if let logged, let arrived, case .success(let response) = result {
+                let record = InferenceLogRecord(
+                    time: InferenceLogRecord.timestamp(arrived), requestId: logged.requestId, model: modelName, version: version.number,
+                    api: action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
+                    hedged: response.headers.first(name: "hedgerow-attempts") != nil, replica: response.headers.first(name: "hedgerow-replica"),
+                    request: .init(request.body, contentType: request.headers.first(name: "content-type")),
+                    response: .init(response.body, contentType: response.headers.first(name: "content-type"))
+                )
+                if let line = record.line() { inferenceLog.enqueue(line, path: logged.policy.directory, model: modelName) }
+            }
         }
         return answer
+    }
+
+    /// 128 random bits in hex, for a request that came without `x-request-id`.
+    static func newRequestId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 16) + String(generator.next() as UInt64, radix: 16)
     }
 
     /// Records a request answered without going upstream; `traffic` when it was an inference request of a known

@@ -3,7 +3,7 @@ import Yams
 
 extension DesiredStateParser {
     mutating func model(_ node: Node, _ path: String, defaults: ModelDefaults, workers: [DesiredState.StaticWorker]) -> DesiredState.ModelSpec? {
-        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "validation", "canary"]) else { return nil }
+        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "validation", "logging", "canary"]) else { return nil }
         guard let nameText = string(m["name"], "\(path).name", required: true) else { return nil }
         guard let name = try? ModelName(nameText) else {
             problem(m["name"], "\(path).name", "'\(nameText)' is not a valid model name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter or digit)")
@@ -46,6 +46,7 @@ extension DesiredStateParser {
         }
         let hedgingPolicy = m["hedging"].flatMap { hedging($0, "\(path).hedging", base: defaults.hedging) } ?? defaults.hedging
         let batchingPolicy = m["batching"].flatMap { batching($0, "\(path).batching", base: defaults.batching ?? .default) } ?? defaults.batching
+        let loggingPolicy = m["logging"].flatMap { logging($0, "\(path).logging", base: defaults.logging) } ?? defaults.logging
         var requireReference = false
         if let v = m["validation"], let vm = mapping(v, "\(path).validation", allowed: ["required"]), let required = vm["required"] {
             if let flag = required.bool { requireReference = flag } else {
@@ -57,7 +58,8 @@ extension DesiredStateParser {
         }
         return DesiredState.ModelSpec(
             name: name, versions: versions, labels: labels, replicas: replicas, placement: placement,
-            hedging: hedgingPolicy, batching: batchingPolicy, requireReference: requireReference
+            hedging: hedgingPolicy, batching: batchingPolicy, requireReference: requireReference,
+            logging: loggingPolicy
         )
     }
 
@@ -74,6 +76,19 @@ extension DesiredStateParser {
                                      maxAttempts: maxAttempts, timeoutMs: timeout)
         } catch {
             problem(node, path, error.message.replacingOccurrences(of: "hedging.", with: ""))
+            return nil
+        }
+    }
+
+    /// `logging: { samplePercent: 1, path: logs/ }`; `base` (the defaults') fills what the model leaves out.
+    mutating func logging(_ node: Node, _ path: String, base: InferenceLogPolicy?) -> InferenceLogPolicy? {
+        guard let l = mapping(node, path, allowed: ["samplePercent", "path"]) else { return nil }
+        let percent = l["samplePercent"].flatMap { double($0, "\(path).samplePercent") } ?? base?.samplePercent ?? 1
+        let directory = l["path"].flatMap { string($0, "\(path).path") } ?? base?.path ?? "logs"
+        do {
+            return try InferenceLogPolicy(samplePercent: percent, path: directory)
+        } catch {
+            problem(node, path, error.message)
             return nil
         }
     }

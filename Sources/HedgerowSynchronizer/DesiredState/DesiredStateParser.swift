@@ -68,10 +68,11 @@ public struct DesiredStateParser {
         let repository = repositoryText.hasPrefix("/") ? repositoryText : base.appendingPathComponent(repositoryText).standardizedFileURL.path
 
         var defaults = ModelDefaults()
-        if let node = map["defaults"], let d = mapping(node, "defaults", allowed: ["replicas", "hedging", "batching"]) {
+        if let node = map["defaults"], let d = mapping(node, "defaults", allowed: ["replicas", "hedging", "batching", "logging"]) {
             defaults.replicas = int(d["replicas"], "defaults.replicas", in: DesiredState.Limits.replicas) ?? defaults.replicas
             if let h = d["hedging"] { defaults.hedging = hedging(h, "defaults.hedging", base: defaults.hedging) ?? defaults.hedging }
             if let b = d["batching"] { defaults.batching = batching(b, "defaults.batching", base: .default) }
+            if let l = d["logging"] { defaults.logging = logging(l, "defaults.logging", base: nil) }
         }
 
         var workers: [DesiredState.StaticWorker] = []
@@ -110,5 +111,6 @@ public struct DesiredStateParser {
         var hedging = HedgingPolicy.default
         /// Nil unless the file sets it: models without a batching of their own then follow their config.yaml.
         var batching: BatchingPolicy?
+        var logging: InferenceLogPolicy?
     }
 }

@@ -163,7 +163,7 @@ public enum Reconciler {
         // A desired model with no replica up right now (its only worker just died) stays in the table, empty: the
         // router answers 503 with Retry-After ("retry shortly"), not 404 ("no such model").
         for spec in input.models where output.routes[spec.name.rawValue] == nil {
-            output.routes[spec.name.rawValue] = RoutingTable.ModelRoutes(versions: [:], labels: [:], defaultVersion: nil, hedging: spec.hedging)
+            output.routes[spec.name.rawValue] = RoutingTable.ModelRoutes(versions: [:], labels: [:], defaultVersion: nil, hedging: spec.hedging, logging: spec.logging)
         }
         return output
     }
@@ -183,7 +183,7 @@ public enum Reconciler {
             let addresses = Set(versions.values.joined())
             result[model.rawValue] = RoutingTable.ModelRoutes(
                 versions: versions, labels: labels, defaultVersion: numbers.max(), hedging: spec?.hedging ?? .default,
-                zones: zones.filter { addresses.contains($0.key) }
+                zones: zones.filter { addresses.contains($0.key) }, logging: spec?.logging
             )
         }
         return result
