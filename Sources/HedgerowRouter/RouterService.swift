@@ -25,6 +25,8 @@ public struct RouterService: Service {
         defer { client.shutdown() }
         let pool = UpstreamPool(outlierSettings: configuration.outliers, balancing: configuration.balancing)
         let responder = RouterResponder(configuration: configuration, store: store, transport: client, pool: pool, logger: logger)
+        // Sampled inference records still queued are written before the process ends.
+        defer { responder.inferenceLog.stop() }
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let watcher = RouteWatcher(synchronizer: configuration.synchronizer, store: store, client: client, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
