@@ -82,11 +82,13 @@ public struct DesiredState: Sendable, Equatable {
         public var requireReference: Bool
         /// Sampled inference logs written by routers; nil when neither the model nor `defaults` asks for them.
         public var logging: InferenceLogPolicy?
+        /// The version answering `splitPercent` of requests that name no version, instead of the stable one.
+        public var canary: CanarySplit?
 
         public init(
             name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
             placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?, requireReference: Bool = false,
-            logging: InferenceLogPolicy? = nil
+            logging: InferenceLogPolicy? = nil, canary: CanarySplit? = nil
         ) {
             self.name = name
             self.versions = versions
@@ -97,6 +99,7 @@ public struct DesiredState: Sendable, Equatable {
             self.batching = batching
             self.requireReference = requireReference
             self.logging = logging
+            self.canary = canary
         }
     }
 }

@@ -45,17 +45,20 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         public var zones: [String: String]
         /// The model's sampled inference log, if the desired state asks for one (absent in older tables).
         public var logging: InferenceLogPolicy?
+        /// Present only while the canary version has a replica in `versions`.
+        public var canary: CanarySplit?
 
         enum CodingKeys: String, CodingKey {
             case versions, labels
             case defaultVersion = "default"
-            case hedging, zones, logging
+            case hedging, zones, logging, canary
         }
 
         public init(
             versions: [String: [String]], labels: [String: Int], defaultVersion: Int?, hedging: HedgingPolicy, zones: [String: String] = [:],
-            logging: InferenceLogPolicy? = nil
+            logging: InferenceLogPolicy? = nil, canary: CanarySplit? = nil
         ) {
+            self.canary = canary
             self.versions = versions
             self.labels = labels
             self.defaultVersion = defaultVersion
@@ -75,6 +78,7 @@ public struct RoutingTable: Sendable, Equatable, Codable {
             hedging = try c.decode(HedgingPolicy.self, forKey: .hedging)
             zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
             logging = try c.decodeIfPresent(InferenceLogPolicy.self, forKey: .logging)
+            canary = try c.decodeIfPresent(CanarySplit.self, forKey: .canary)
             func refuse(_ key: CodingKeys, _ message: String) -> DecodingError {
                 DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: message)
             }
@@ -87,6 +91,9 @@ public struct RoutingTable: Sendable, Equatable, Codable {
             for (label, version) in labels {
                 guard ModelName.isValid(label) else { throw refuse(.labels, "'\(label.prefix(140))' is not a valid label") }
                 guard versions[String(version)] != nil else { throw refuse(.labels, "label '\(label)' names version \(version), which the table does not list") }
+            }
+            if let canary, versions[String(canary.version)] == nil {
+                throw refuse(.canary, "canary version \(canary.version) is not listed")
             }
             if let defaultVersion, versions[String(defaultVersion)] == nil {
                 throw refuse(.defaultVersion, "default version \(defaultVersion) is not listed")

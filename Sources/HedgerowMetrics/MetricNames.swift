@@ -40,6 +40,8 @@ public enum MetricNames {
     /// Sampled inference records not written, per `model` and `reason`: queue_full (the disk is slower than the
     /// sampled traffic) or write_error (unwritable path, full disk). Requests are never affected.
     public static let routerInferenceLogDropped = "hedgerow_router_inference_log_dropped_total"
+    /// Requests naming no version of a model with a canary, by the `version` the split sent them to.
+    public static let routerCanarySplitRequests = "hedgerow_router_canary_split_requests_total"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
     // Worker
     public static let workerInferenceDuration = "hedgerow_worker_inference_duration_seconds"

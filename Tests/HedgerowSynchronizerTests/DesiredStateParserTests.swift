@@ -113,6 +113,36 @@ import Testing
         }
     }
 
+    @Test func aCanarySplitsAndRefusesWhatIsNotBuiltYet() throws {
+        let yaml = """
+            repository: ../Models
+            models:
+              - name: digits
+                versions: { specific: [1, 2] }
+                labels: { stable: 1 }
+                canary: { version: 2, splitPercent: 30, mirrorPercent: 0 }
+            """
+        #expect(try DesiredStateParser.parse(yaml, file: file).models[0].canary == (try CanarySplit(version: 2, splitPercent: 30)))
+        let bad = """
+            repository: ../Models
+            models:
+              - name: digits
+                versions: { specific: [1, 2] }
+                canary: { version: 3, splitPercent: 130, mirrorPercent: 20, compare: { atol: 1e-4 }, abort: { minSamples: 200 } }
+            """
+        do {
+            _ = try DesiredStateParser.parse(bad, file: "d.yaml")
+            Issue.record("invalid canary accepted")
+        } catch {
+            let lines = error.problems.map(\.description)
+            #expect(lines.contains { $0.contains("models[0].canary.version: version 3 is not among the model's versions (1, 2)") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].canary.mirrorPercent: mirroring to a canary is not built yet") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].canary.compare: compare applies to mirrored comparisons") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].canary.abort: abort applies") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].canary: splitPercent must be from 0 to 100") }, "\(lines)")
+        }
+    }
+
     @Test func syntaxErrorsAreLocated() {
         #expect(throws: DesiredStateError.self) { try DesiredStateParser.parse("models: [unclosed", file: "x.yaml") }
         do { _ = try DesiredStateParser.parse("repository: a\nmodels:\n  - name: x\n   bad: [", file: "x.yaml") } catch {

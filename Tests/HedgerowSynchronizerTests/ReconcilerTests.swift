@@ -1,5 +1,5 @@
 import HedgerowCore
-import HedgerowSynchronizer
+@testable import HedgerowSynchronizer
 import Testing
 
 @Suite struct ReconcilerTests {
@@ -19,6 +19,17 @@ import Testing
             models: [spec], plan: .init(assignments: [m1: plan], problems: [:]),
             observed: Dictionary(uniqueKeysWithValues: observed.map { ($0.name, $0) }), now: now, drainSeconds: 2
         )
+    }
+
+    /// Unnamed requests go to the stable label's version when it is routable; a canary never becomes the default
+    /// by being the newest.
+    @Test func theDefaultVersionIsStableThenTheNewestThatIsNotTheCanary() {
+        #expect(Reconciler.defaultVersion([1, 2], labels: ["stable": 1], canary: nil) == 1)
+        #expect(Reconciler.defaultVersion([1, 2], labels: ["stable": 3], canary: nil) == 2)
+        #expect(Reconciler.defaultVersion([1, 2], labels: [:], canary: 2) == 1)
+        #expect(Reconciler.defaultVersion([2], labels: [:], canary: 2) == 2)
+        #expect(Reconciler.defaultVersion([1, 2, 3], labels: [:], canary: nil) == 3)
+        #expect(Reconciler.defaultVersion([], labels: ["stable": 1], canary: nil) == nil)
     }
 
     @Test func loadsMissingReplicasAndRoutesOnlyAvailableOnes() {

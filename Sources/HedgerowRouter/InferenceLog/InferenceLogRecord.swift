@@ -1,4 +1,5 @@
 import Foundation
+import HedgerowCore
 import NIOCore
 
 /// One line of a sampled inference log (JSONL): what a request asked, what it was answered and how. The fields map
@@ -62,17 +63,10 @@ struct InferenceLogRecord: Encodable {
 /// Which requests are written: a hash of the request id, so that every router (and a retry of the same request)
 /// makes the same choice, and a client that sends ids can tell which of its requests are logged.
 enum InferenceLogSampler {
-    /// FNV-1a 64 of the id into a millionth-of-a-percent bucket.
+    /// The id's bucket (salted apart from the canary split's) against the share.
     static func isSampled(requestId: String, percent: Double) -> Bool {
         guard percent > 0 else { return false }
         guard percent < 100 else { return true }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in requestId.utf8 {
-            h ^= UInt64(byte)
-            h = h &* 0x100_0000_01b3
-        }
-        // The low bits of FNV-1a mix poorly for short inputs; fold the high half in.
-        h ^= h >> 32
-        return Double(h % 100_000_000) < percent * 1_000_000
+        return Double(RequestIdBucket.of(requestId, salt: "log")) < percent * 1_000_000
     }
 }

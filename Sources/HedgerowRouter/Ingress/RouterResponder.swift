@@ -73,9 +73,17 @@ final class RouterResponder: HTTPResponder {
     ) -> EventLoopFuture<HTTPResponse> {
         let started = NIODeadline.now()
         let table = store.current
-        let version: ModelVersion, replicas: [String]
+        var resolved: (version: ModelVersion, replicas: [String])
+        // The request id, taken or made once: the canary split and the inference log sample by it.
+        var requestId: String?
+        func id() -> String {
+            if let requestId { return requestId }
+            let made = request.headers.first(name: "x-request-id").map { String($0.prefix(256)) } ?? Self.newRequestId()
+            requestId = made
+            return made
+        }
         do {
-            (version, replicas) = try table.resolve(model: model, selector: selector)
+            resolved = try table.resolve(model: model, selector: selector)
         } catch {
             // A name the routing table does not know is the client's to choose: counted under one label, so that
             // requests for made-up models cannot grow the metrics without bound.
@@ -87,6 +95,15 @@ final class RouterResponder: HTTPResponder {
             }
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
+        if selector == .latest, route.isInference, let canary = table.models[model.rawValue]?.canary, canary.version != resolved.version.number,
+           let candidate = try? ModelVersion(canary.version) {
+            let candidates = table.models[model.rawValue]?.replicas(of: candidate) ?? []
+            if !candidates.isEmpty, canary.takes(requestId: id()) {
+                resolved = (candidate, candidates)
+            }
+            canarySplits[ModelVersionKey(model: model.rawValue, version: resolved.version.number)].increment()
+        }
+        let (version, replicas) = resolved
         if action == .v2Ready {
             return context.eventLoop.makeSucceededFuture(.jsonBytes(.init(string: #"{"ready":true}"#)))
         }
@@ -147,9 +164,8 @@ final class RouterResponder: HTTPResponder {
         guard route.isInference else { return answer }
         // Sampled inference log: decided here, written by the log's own thread after the answer.
         var logged: (policy: InferenceLogPolicy, requestId: String)?
-        if let policy = routes?.logging, policy.samplePercent > 0 {
-            let requestId = request.headers.first(name: "x-request-id").map { String($0.prefix(256)) } ?? Self.newRequestId()
-            if InferenceLogSampler.isSampled(requestId: requestId, percent: policy.samplePercent) { logged = (policy, requestId) }
+        if let policy = routes?.logging, policy.samplePercent > 0, InferenceLogSampler.isSampled(requestId: id(), percent: policy.samplePercent) {
+            logged = (policy, id())
         }
         let arrived = logged == nil ? nil : Date()
         answer.whenComplete { [self] result in
@@ -189,6 +205,16 @@ final class RouterResponder: HTTPResponder {
     private struct ModelStatus: Hashable {
         var model: String
         var status: Int
+    }
+
+    private struct ModelVersionKey: Hashable {
+        var model: String
+        var version: Int
+    }
+
+    /// Requests that named no version of a model with a canary, by the version that answered them.
+    private let canarySplits = MetricHandles<ModelVersionKey, Counter> {
+        Counter(label: MetricNames.routerCanarySplitRequests, dimensions: [("model", $0.model), ("version", String($0.version))])
     }
 
     /// Model names are bounded by the routing table (unknown ones are counted as "(unknown)"), statuses by HTTP.

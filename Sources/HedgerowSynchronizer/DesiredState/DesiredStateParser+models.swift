@@ -53,13 +53,11 @@ extension DesiredStateParser {
                 problem(required, "\(path).validation.required", "expected true or false, found \(kind(required))")
             }
         }
-        if let canary = m["canary"] {
-            problem(canary, "\(path).canary", "canary rollouts are not supported yet; use labels to address a second version")
-        }
+        let canarySplit = m["canary"].flatMap { canary($0, "\(path).canary", versions: versions) }
         return DesiredState.ModelSpec(
             name: name, versions: versions, labels: labels, replicas: replicas, placement: placement,
             hedging: hedgingPolicy, batching: batchingPolicy, requireReference: requireReference,
-            logging: loggingPolicy
+            logging: loggingPolicy, canary: canarySplit
         )
     }
 
@@ -76,6 +74,33 @@ extension DesiredStateParser {
                                      maxAttempts: maxAttempts, timeoutMs: timeout)
         } catch {
             problem(node, path, error.message.replacingOccurrences(of: "hedging.", with: ""))
+            return nil
+        }
+    }
+
+    /// `canary: { version: 2, splitPercent: 10 }`. The version must be one the model serves (when `versions` lists
+    /// them). Mirroring and its comparison are not built yet: `mirrorPercent` above 0, `compare` and `abort` are
+    /// refused with that reason rather than accepted and ignored.
+    mutating func canary(_ node: Node, _ path: String, versions: DesiredState.VersionPolicy) -> CanarySplit? {
+        guard let c = mapping(node, path, allowed: ["version", "splitPercent", "mirrorPercent", "compare", "abort"]) else { return nil }
+        guard let version = int(c["version"], "\(path).version", in: DesiredState.Limits.version) else {
+            if c["version"] == nil { problem(node, "\(path).version", "name the candidate version (version: N)") }
+            return nil
+        }
+        if case .specific(let listed) = versions, !listed.contains(where: { $0.number == version }) {
+            problem(c["version"] ?? node, "\(path).version", "version \(version) is not among the model's versions (\(listed.map { String($0.number) }.joined(separator: ", ")))")
+        }
+        let percent = c["splitPercent"].flatMap { double($0, "\(path).splitPercent") } ?? 0
+        if let mirror = c["mirrorPercent"], let value = double(mirror, "\(path).mirrorPercent"), value != 0 {
+            problem(mirror, "\(path).mirrorPercent", "mirroring to a canary is not built yet; set mirrorPercent: 0 (splitPercent works)")
+        }
+        for key in ["compare", "abort"] where c[key] != nil {
+            problem(c[key] ?? node, "\(path).\(key)", "\(key) applies to mirrored comparisons, which are not built yet; remove it")
+        }
+        do {
+            return try CanarySplit(version: version, splitPercent: percent)
+        } catch {
+            problem(node, path, error.message)
             return nil
         }
     }

@@ -168,6 +168,14 @@ public enum Reconciler {
         return output
     }
 
+    /// The version answering requests that name none: the `stable` label's when it is routable (so adding a
+    /// version never makes it live by itself once a model says what is stable), else the highest routable version
+    /// that is not the canary, else the highest.
+    static func defaultVersion(_ routable: [Int], labels: [String: Int], canary: Int?) -> Int? {
+        if let stable = labels["stable"], routable.contains(stable) { return stable }
+        return routable.filter { $0 != canary }.max() ?? routable.max()
+    }
+
     private static func routes(
         _ routable: [ModelVersionID: [String]], specs: [ModelName: DesiredState.ModelSpec], zones: [String: String]
     ) -> [String: RoutingTable.ModelRoutes] {
@@ -181,9 +189,10 @@ public enum Reconciler {
             var labels: [String: Int] = [:]
             for (label, version) in spec?.labels ?? [:] where numbers.contains(version.number) { labels[label] = version.number }
             let addresses = Set(versions.values.joined())
+            let canary = spec?.canary.flatMap { numbers.contains($0.version) ? $0 : nil }
             result[model.rawValue] = RoutingTable.ModelRoutes(
-                versions: versions, labels: labels, defaultVersion: numbers.max(), hedging: spec?.hedging ?? .default,
-                zones: zones.filter { addresses.contains($0.key) }, logging: spec?.logging
+                versions: versions, labels: labels, defaultVersion: defaultVersion(numbers, labels: labels, canary: spec?.canary?.version),
+                hedging: spec?.hedging ?? .default, zones: zones.filter { addresses.contains($0.key) }, logging: spec?.logging, canary: canary
             )
         }
         return result
