@@ -53,13 +53,7 @@ import Testing
         for model in ["good", "passwd", "cfg", "escaped"] {
             try manager.load(ModelVersionID(model: try ModelName(model), version: try ModelVersion(1)))
         }
-        let deadline = ContinuousClock.now + .seconds(60)
-        var report = manager.report()
-        while report.contains(where: { $0.state == .loading }) && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            report = manager.report()
-        }
-        let states = Dictionary(uniqueKeysWithValues: report.map { ($0.model, $0) })
+        let states = try await manager.settledStates()
         #expect(states["good"]?.state == .available)
         for model in ["passwd", "cfg", "escaped"] {
             #expect(states[model]?.state == .failed, "\(model): \(String(describing: states[model]))")
@@ -68,5 +62,18 @@ import Testing
         }
         await manager.shutdown()
         try await pool.shutdownGracefully()
+    }
+}
+
+extension ModelManager {
+    /// Each model's report once no load is running any more (bounded: 60 s).
+    func settledStates() async throws -> [String: LoadedModelVersion] {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var report = self.report()
+        while report.contains(where: { $0.state == .loading }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            report = self.report()
+        }
+        return Dictionary(uniqueKeysWithValues: report.map { ($0.model, $0) })
     }
 }

@@ -33,13 +33,7 @@ import Testing
         _ = try manager.load(try id("plain"))
         _ = try manager.load(try id("required"), requireReference: true)
         _ = try manager.load(try id("linked"))
-        let deadline = ContinuousClock.now + .seconds(60)
-        var report = manager.report()
-        while report.contains(where: { $0.state == .loading }) && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-            report = manager.report()
-        }
-        let states = Dictionary(uniqueKeysWithValues: report.map { ($0.model, $0) })
+        let states = try await manager.settledStates()
         #expect(states["golden"]?.state == .available)
         #expect(states["plain"]?.state == .available)
         #expect(states["required"]?.state == .failed)
