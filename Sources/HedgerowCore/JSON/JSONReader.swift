@@ -8,12 +8,12 @@
 /// strings must be valid UTF-8 without raw control characters, numbers follow the JSON grammar exactly (no NaN,
 /// Infinity, leading `+`, hex or leading zeros), and nothing may follow the value but whitespace. Sizes allocated
 /// are those of what was read, never of a count the input states.
-struct JSONReader {
-    /// Deeper than this is refused (as Foundation does); inputs have at most `RequestShape.maxRank` levels anyway.
-    static let maxDepth = 512
+public struct JSONReader {
+    /// Deeper than this is refused (as Foundation does); a worker's inputs have at most `RequestShape.maxRank` levels anyway.
+    public static let maxDepth = 512
 
-    struct Failure: Error {
-        var message: String
+    public struct Failure: Error {
+        public var message: String
     }
 
     private let bytes: UnsafeRawBufferPointer
@@ -22,7 +22,7 @@ struct JSONReader {
     private init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
     /// The value `bytes` hold, or why they are not JSON ("unexpected 'x' at byte 12").
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> JSONNode {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> JSONNode {
         var reader = JSONReader(bytes)
         reader.skipWhitespace()
         let value = try reader.value(depth: 0)

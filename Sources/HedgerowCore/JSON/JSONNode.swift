@@ -1,8 +1,9 @@
 /// A parsed JSON value, shaped for inference requests: a list whose elements are all numbers (tensor data, nearly
-/// every byte of a request) is one flat `[Double]`, not a list of boxed values.
+/// every byte of a request) is one flat `[Double]`, not a list of boxed values. Shared by workers (request bodies,
+/// reference.json) and routers (comparing two versions' answers), which must not import each other.
 ///
 /// Objects keep their members in order; a key given twice means its last value, as most JSON parsers read it.
-indirect enum JSONNode: Sendable {
+public indirect enum JSONNode: Sendable {
     case object([(key: String, value: JSONNode)])
     case array([JSONNode])
     /// A list of numbers only, including the empty list.
@@ -13,13 +14,13 @@ indirect enum JSONNode: Sendable {
     case null
 
     /// The value of `key` in an object; nil for a missing key or a value that is not an object.
-    subscript(key: String) -> JSONNode? {
+    public subscript(key: String) -> JSONNode? {
         guard case .object(let members) = self else { return nil }
         return members.last { $0.key == key }?.value
     }
 
     /// The elements of a list (of either representation), or nil if this is not a list.
-    var elements: [JSONNode]? {
+    public var elements: [JSONNode]? {
         switch self {
         case .array(let list): list
         case .numbers(let values): values.map { .number($0) }
@@ -27,10 +28,10 @@ indirect enum JSONNode: Sendable {
         }
     }
 
-    var isObject: Bool { if case .object = self { true } else { false } }
+    public var isObject: Bool { if case .object = self { true } else { false } }
 
     /// What this is, for messages: "a string", "an object", …
-    var kind: String {
+    public var kind: String {
         switch self {
         case .object: "an object"
         case .array, .numbers: "a list"
@@ -43,7 +44,7 @@ indirect enum JSONNode: Sendable {
 
     /// A number as a request would spell it: integers without a fraction, so that messages quote `[1, 63]`, not
     /// `[1.0, 63.0]`.
-    static func text(_ number: Double) -> String {
+    public static func text(_ number: Double) -> String {
         if number.rounded() == number, abs(number) < 9.2e18 { return String(Int64(number)) }
         return "\(number)"
     }

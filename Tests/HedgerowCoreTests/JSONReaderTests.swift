@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import HedgerowWorker
+@testable import HedgerowCore
 
 @Suite struct JSONReaderTests {
     func parse(_ text: String) throws -> JSONNode {
