@@ -26,54 +26,20 @@ enum TensorJSON {
         return parsed
     }
 
-    /// The numbers of a (possibly nested) JSON list in row-major order, the shape the nesting implies, and where
-    /// the first JSON boolean was (booleans only make sense for BOOL inputs).
-    struct Flattened {
-        var values: [Double] = []
-        var shape: [Int] = []
-        var firstBoolean: Int?
-    }
+    typealias Flattened = JSONNode.Flattened
 
     /// Flattens a (possibly nested) JSON list of numbers into values and a shape. Ragged lists, non-numbers and
     /// nesting deeper than `RequestShape.maxRank` are 400s naming `what`.
     static func flatten(_ value: JSONNode, what: String) throws(HedgerowError) -> Flattened {
-        var result = Flattened()
-        result.shape = try flatten(value, depth: 0, into: &result, what: what)
-        return result
-    }
-
-    private static func flatten(_ value: JSONNode, depth: Int, into result: inout Flattened, what: String) throws(HedgerowError) -> [Int] {
-        switch value {
-        case .numbers(let values):
-            try checkDepth(depth, what: what)
-            result.values.append(contentsOf: values)
-            return [values.count]
-        case .array(let list):
-            try checkDepth(depth, what: what)
-            var childShape: [Int]?
-            for element in list {
-                let shape = try flatten(element, depth: depth + 1, into: &result, what: what)
-                if let childShape, childShape != shape {
-                    throw HedgerowError(.badRequest, "\(what): ragged nested list (rows of shapes \(childShape) and \(shape))")
-                }
-                childShape = shape
+        do {
+            return try value.flattened(maxDepth: RequestShape.maxRank)
+        } catch {
+            switch error {
+            case .ragged(let a, let b): throw HedgerowError(.badRequest, "\(what): ragged nested list (rows of shapes \(a) and \(b))")
+            case .notANumber(let kind): throw HedgerowError(.badRequest, "\(what): expected numbers, found \(kind)")
+            case .tooDeep:
+                throw HedgerowError(.badRequest, "\(what): lists nested deeper than \(RequestShape.maxRank) levels; no model input has that many dimensions")
             }
-            return [list.count] + (childShape ?? [])
-        case .number(let number):
-            result.values.append(number)
-            return []
-        case .bool(let flag):
-            if result.firstBoolean == nil { result.firstBoolean = result.values.count }
-            result.values.append(flag ? 1 : 0)
-            return []
-        case .object, .string, .null:
-            throw HedgerowError(.badRequest, "\(what): expected numbers, found \(value.kind)")
-        }
-    }
-
-    private static func checkDepth(_ depth: Int, what: String) throws(HedgerowError) {
-        guard depth < RequestShape.maxRank else {
-            throw HedgerowError(.badRequest, "\(what): lists nested deeper than \(RequestShape.maxRank) levels; no model input has that many dimensions")
         }
     }
 
