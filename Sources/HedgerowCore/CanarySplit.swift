@@ -33,9 +33,7 @@ public struct CanarySplit: Sendable, Equatable, Codable {
 
     /// Whether the request with this id goes to the canary.
     public func takes(requestId: String) -> Bool {
-        guard splitPercent > 0 else { return false }
-        guard splitPercent < 100 else { return true }
-        return Double(RequestIdBucket.of(requestId, salt: "canary")) < splitPercent * 1_000_000
+        RequestIdBucket.isWithin(splitPercent, requestId: requestId, salt: "canary")
     }
 }
 
@@ -44,6 +42,13 @@ public struct CanarySplit: Sendable, Equatable, Codable {
 /// inference log samples must not all be the canary's 30 %).
 public enum RequestIdBucket {
     public static let count: UInt64 = 100_000_000
+
+    /// Whether the id's bucket falls in the first `percent` % of them: 0 takes none, 100 takes all.
+    public static func isWithin(_ percent: Double, requestId: String, salt: String) -> Bool {
+        guard percent > 0 else { return false }
+        guard percent < 100 else { return true }
+        return Double(of(requestId, salt: salt)) < percent * Double(count / 100)
+    }
 
     public static func of(_ requestId: String, salt: String) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325

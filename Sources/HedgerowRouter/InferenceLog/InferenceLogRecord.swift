@@ -65,8 +65,6 @@ struct InferenceLogRecord: Encodable {
 enum InferenceLogSampler {
     /// The id's bucket (salted apart from the canary split's) against the share.
     static func isSampled(requestId: String, percent: Double) -> Bool {
-        guard percent > 0 else { return false }
-        guard percent < 100 else { return true }
-        return Double(RequestIdBucket.of(requestId, salt: "log")) < percent * 1_000_000
+        RequestIdBucket.isWithin(percent, requestId: requestId, salt: "log")
     }
 }
