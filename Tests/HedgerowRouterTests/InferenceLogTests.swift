@@ -20,12 +20,12 @@ import Testing
 
     @Test func aRecordIsOneLineOfJSONWithTheBodiesReadable() throws {
         let record = InferenceLogRecord(
-            time: InferenceLogRecord.timestamp(Date(timeIntervalSince1970: 1_764_000_000.5)), requestId: "r1", model: "digits", version: 2,
+            time: Date(timeIntervalSince1970: 1_764_000_000.5), requestId: "r1", model: "digits", version: 2,
             api: "v2", status: 200, latencyMs: 1.5, hedged: true, replica: "127.0.0.1:8701",
             request: .init(ByteBuffer(string: #"{"inputs":[{"name":"input","data":[1,2]}]}"#), contentType: "application/json"),
             response: .init(ByteBuffer(bytes: [0xff, 0x00, 0x41]), contentType: nil)
         )
-        let line = try #require(record.line())
+        let line = try #require(record.line(with: InferenceLogRecord.makeEncoder()))
         #expect(line.last == UInt8(ascii: "\n") && line.dropLast().allSatisfy { $0 != UInt8(ascii: "\n") })
         let json = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
         #expect(json["time"] as? String == "2025-11-24T16:00:00.500Z")
@@ -36,9 +36,26 @@ import Testing
         #expect(response["base64"] as? String == "/wBB" && response["text"] == nil)
     }
 
-    @Test func bodiesPastTheLimitAreCut() {
+    @Test func bodiesPastTheLimitAreCut() throws {
         let body = InferenceLogRecord.Body(ByteBuffer(repeating: UInt8(ascii: "a"), count: InferenceLogRecord.Body.maxLoggedBytes + 10), contentType: nil)
-        #expect(body.truncated == true && body.bytes == InferenceLogRecord.Body.maxLoggedBytes + 10 && body.text?.utf8.count == InferenceLogRecord.Body.maxLoggedBytes)
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(body)) as? [String: Any])
+        #expect(json["truncated"] as? Bool == true && json["bytes"] as? Int == InferenceLogRecord.Body.maxLoggedBytes + 10)
+        #expect((json["text"] as? String)?.utf8.count == InferenceLogRecord.Body.maxLoggedBytes)
+    }
+
+    @Test func timestampsAreUTCWithMilliseconds() {
+        #expect(InferenceLogRecord.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(InferenceLogRecord.timestamp(Date(timeIntervalSince1970: 1_795_555_230.0419)) == "2026-11-24T21:20:30.041Z")
+        #expect(InferenceLogRecord.timestamp(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
+    }
+
+    /// A record whose request id carries `n`, with a padding body, to fill files.
+    func record(_ n: Int, pad: Int = 0) -> InferenceLogRecord {
+        InferenceLogRecord(
+            time: Date(timeIntervalSince1970: 0), requestId: String(format: "n-%02d", n), model: "digits", version: 1, api: "v2", status: 200,
+            latencyMs: 1, hedged: false, replica: nil, request: .init(ByteBuffer(string: String(repeating: "x", count: pad)), contentType: nil),
+            response: .init(ByteBuffer(), contentType: nil)
+        )
     }
 
     @Test func policyPathsStayInsideTheLogDirectory() throws {
@@ -64,16 +81,17 @@ import Testing
     @Test func filesRotateAndOnlyTheKeptOnesRemain() throws {
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let writer = InferenceLogWriter(settings: .init(directory: directory.path, maxFileBytes: 100, keptFiles: 2), logger: Logger(label: "test"))
-        for i in 0..<20 { writer.enqueue(Array(String(format: "{\"n\":%02d,\"pad\":\"%@\"}\n", i, String(repeating: "x", count: 30)).utf8), path: "logs", model: "digits") }
+        // A record's line is about 250 bytes: one per file.
+        let writer = InferenceLogWriter(settings: .init(directory: directory.path, maxFileBytes: 300, keptFiles: 2), logger: Logger(label: "test"))
+        for i in 0..<20 { writer.enqueue(record(i), path: "logs", model: "digits") }
         writer.stop()
         let base = directory.appendingPathComponent("logs/digits.jsonl")
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent("logs").path).sorted()
         #expect(names == ["digits.jsonl", "digits.jsonl.1", "digits.jsonl.2"], "\(names)")
         // Newest last: the current file holds the last records, .1 the ones before, .2 the ones before those.
         let all = lines(URL(fileURLWithPath: base.path + ".2")) + lines(URL(fileURLWithPath: base.path + ".1")) + lines(base)
-        let numbers = all.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["n"] as? Int }
-        #expect(numbers == Array((20 - numbers.count)..<20), "\(numbers)")
+        let numbers = all.compactMap { ((try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["requestId"] as? String).flatMap { Int($0.dropFirst(2)) } }
+        #expect(numbers == Array((20 - numbers.count)..<20) && numbers.count >= 3, "\(numbers)")
         #expect(writer.droppedRecords == 0)
     }
 
@@ -83,7 +101,7 @@ import Testing
         // `blocked` is a file, so nothing can be created under it (also as root).
         try Data("x".utf8).write(to: directory.appendingPathComponent("blocked"))
         let writer = InferenceLogWriter(settings: .init(directory: directory.path), logger: Logger(label: "test"))
-        for _ in 0..<5 { #expect(writer.enqueue(Array("{}\n".utf8), path: "blocked/logs", model: "digits")) }
+        for i in 0..<5 { #expect(writer.enqueue(record(i), path: "blocked/logs", model: "digits")) }
         writer.stop()
         #expect(writer.droppedRecords == 5)
     }
@@ -92,7 +110,7 @@ import Testing
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         let writer = InferenceLogWriter(settings: .init(directory: directory.path, queueBytes: 10), logger: Logger(label: "test"))
-        #expect(!writer.enqueue(Array(String(repeating: "y", count: 11).utf8), path: "logs", model: "digits"))
+        #expect(!writer.enqueue(record(0), path: "logs", model: "digits"))
         #expect(writer.droppedRecords == 1)
         writer.stop()
     }

@@ -6,30 +6,44 @@ import NIOCore
 /// one to one onto TensorFlow Serving's `PredictionLog` (`log_metadata.model_spec` = model and version,
 /// `predict_log.request` / `.response` = the bodies) and onto KServe's logger pair (two CloudEvents sharing the
 /// request id as `ce-id`, `ce-type` request / response); docs/inference-logs.md has the table.
+///
+/// Building one on the event loop costs two buffer references and a few fields: the bodies are turned into text or
+/// base64 and the line is encoded on the log's own thread (`line(with:)`), never on the request path.
 struct InferenceLogRecord: Encodable {
     /// A body as sent: UTF-8 text as a string (JSON requests stay readable: `json.loads(record["request"]["text"])`),
-    /// anything else base64, cut at `maxLoggedBytes`.
+    /// anything else base64, cut at `maxLoggedBytes`. Holds the bytes until it is encoded.
     struct Body: Encodable {
         var contentType: String?
         var bytes: Int
-        var text: String?
-        var base64: String?
-        var truncated: Bool?
+        /// The first `maxLoggedBytes` of the body (a slice: no copy).
+        var kept: ByteBuffer
 
         static let maxLoggedBytes = 1 << 20
 
         init(_ buffer: ByteBuffer, contentType: String?) {
             self.contentType = contentType
             bytes = buffer.readableBytes
-            let kept = buffer.getSlice(at: buffer.readerIndex, length: min(buffer.readableBytes, Self.maxLoggedBytes)) ?? ByteBuffer()
-            if bytes > Self.maxLoggedBytes { truncated = true }
+            kept = buffer.getSlice(at: buffer.readerIndex, length: min(buffer.readableBytes, Self.maxLoggedBytes)) ?? ByteBuffer()
+        }
+
+        var isTruncated: Bool { bytes > Self.maxLoggedBytes }
+
+        enum CodingKeys: String, CodingKey { case contentType, bytes, text, base64, truncated }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeIfPresent(contentType, forKey: .contentType)
+            try c.encode(bytes, forKey: .bytes)
             let data = Data(kept.readableBytesView)
-            if let string = String(data: data, encoding: .utf8) { text = string } else { base64 = data.base64EncodedString() }
+            if let text = String(data: data, encoding: .utf8) { try c.encode(text, forKey: .text) } else {
+                try c.encode(data.base64EncodedString(), forKey: .base64)
+            }
+            if isTruncated { try c.encode(true, forKey: .truncated) }
         }
     }
 
-    /// ISO 8601 with milliseconds, UTC: when the request arrived.
-    var time: String
+    /// When the request arrived; written ISO 8601 with milliseconds, UTC.
+    var time: Date
     var requestId: String
     var model: String
     var version: Int
@@ -44,19 +58,37 @@ struct InferenceLogRecord: Encodable {
     var request: Body
     var response: Body
 
-    /// The record as one JSON line, newline included; nil if it cannot be encoded (never expected).
-    func line() -> [UInt8]? {
+    /// About the memory the record holds, for the writer's queue bound: the whole bodies (a slice keeps its whole
+    /// buffer alive) and the fields around them.
+    var approximateBytes: Int { request.bytes + response.bytes + 512 }
+
+    /// An encoder for `line(with:)`: sorted keys, times as ISO 8601 with milliseconds. Not for sharing between
+    /// threads; the log's thread keeps one.
+    static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(timestamp(date))
+        }
+        return encoder
+    }
+
+    /// `2026-11-24T22:31:05.118Z`: UTC, milliseconds.
+    static func timestamp(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                      parts.tm_hour, parts.tm_min, parts.tm_sec, Int32(((millis % 1000) + 1000) % 1000))
+    }
+
+    /// The record as one JSON line, newline included; nil if it cannot be encoded (never expected).
+    func line(with encoder: JSONEncoder) -> [UInt8]? {
         guard var data = try? encoder.encode(self) else { return nil }
         data.append(UInt8(ascii: "\n"))
         return Array(data)
-    }
-
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 }
 

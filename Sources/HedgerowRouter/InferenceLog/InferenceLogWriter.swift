@@ -9,8 +9,8 @@ import NIOConcurrencyHelpers
 
 /// Writes sampled inference records to `<directory>/<policy path>/<model>.jsonl` off the request path.
 ///
-/// Requests only append a line to a bounded in-memory queue (a lock and an array append); one thread writes and
-/// rotates files. When the queue is full (the disk is slower than the sampled traffic) or a write fails (full disk,
+/// Requests only append a record to a bounded in-memory queue (a lock and an array append); one thread encodes,
+/// writes and rotates files. When the queue is full (the disk is slower than the sampled traffic) or a write fails (full disk,
 /// unwritable path), the record is dropped and counted in `hedgerow_router_inference_log_dropped_total{model,
 /// reason}`, and a warning is logged at most once a minute: a request never waits for, or fails because of, its log.
 /// A file past `maxFileBytes` is renamed `<model>.jsonl.1` (older ones shift up, `keptFiles` are kept).
@@ -33,7 +33,8 @@ public final class InferenceLogWriter: Sendable {
     struct Pending {
         var file: String
         var model: String
-        var line: [UInt8]
+        var record: InferenceLogRecord
+        var bytes: Int
     }
 
     private struct Queue {
@@ -65,12 +66,13 @@ public final class InferenceLogWriter: Sendable {
 
     /// Queues one record for `model` under the policy directory `path`; false when it was dropped.
     @discardableResult
-    func enqueue(_ line: [UInt8], path: String, model: String) -> Bool {
+    func enqueue(_ record: InferenceLogRecord, path: String, model: String) -> Bool {
         let file = "\(settings.directory)/\(path)/\(model).jsonl"
+        let bytes = record.approximateBytes
         let accepted = queue.withLockedValue { queue in
-            guard !queue.stopped, queue.bytes + line.count <= settings.queueBytes else { return false }
-            queue.items.append(Pending(file: file, model: model, line: line))
-            queue.bytes += line.count
+            guard !queue.stopped, queue.bytes + bytes <= settings.queueBytes else { return false }
+            queue.items.append(Pending(file: file, model: model, record: record, bytes: bytes))
+            queue.bytes += bytes
             return true
         }
         if accepted { wake.signal() } else { drop(model, reason: "queue_full", detail: "the write queue is full (\(settings.queueBytes) bytes): the disk is slower than the sampled traffic") }
@@ -115,6 +117,7 @@ public final class InferenceLogWriter: Sendable {
 
     private func run() {
         var files: [String: OpenFile] = [:]
+        let encoder = InferenceLogRecord.makeEncoder()
         while true {
             _ = wake.wait(timeout: .now() + 1)
             let (batch, stopped) = queue.withLockedValue { queue -> ([Pending], Bool) in
@@ -123,7 +126,13 @@ public final class InferenceLogWriter: Sendable {
                 queue.bytes = 0
                 return (items, queue.stopped)
             }
-            for item in batch { write(item, files: &files) }
+            for item in batch {
+                guard let line = item.record.line(with: encoder) else {
+                    drop(item.model, reason: "write_error", detail: "a record could not be encoded")
+                    continue
+                }
+                write(line, of: item, files: &files)
+            }
             for file in files.values { fflush(file.handle) }
             if stopped { break }
         }
@@ -131,8 +140,8 @@ public final class InferenceLogWriter: Sendable {
         done.signal()
     }
 
-    private func write(_ item: Pending, files: inout [String: OpenFile]) {
-        if let open = files[item.file], open.size > 0, open.size + item.line.count > settings.maxFileBytes {
+    private func write(_ line: [UInt8], of item: Pending, files: inout [String: OpenFile]) {
+        if let open = files[item.file], open.size > 0, open.size + line.count > settings.maxFileBytes {
             fclose(open.handle)
             files[item.file] = nil
             rotate(item.file)
@@ -142,8 +151,8 @@ public final class InferenceLogWriter: Sendable {
             return
         }
         files[item.file] = file
-        let count = item.line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file.handle) }
-        guard count == item.line.count else {
+        let count = line.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file.handle) }
+        guard count == line.count else {
             drop(item.model, reason: "write_error", detail: "writing \(item.file): \(String(cString: strerror(errno)))")
             fclose(file.handle)
             files[item.file] = nil

@@ -162,10 +162,10 @@ final class RouterResponder: HTTPResponder {
         )
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
-        // Sampled inference log: decided here, written by the log's own thread after the answer.
-        var logged: (policy: InferenceLogPolicy, requestId: String)?
-        if let policy = routes?.logging, policy.samplePercent > 0, InferenceLogSampler.isSampled(requestId: id(), percent: policy.samplePercent) {
-            logged = (policy, id())
+        // Sampled inference log: decided here; the record is encoded and written by the log's own thread.
+        let logged: (policy: InferenceLogPolicy, requestId: String)? = routes?.logging.flatMap { policy in
+            guard policy.samplePercent > 0, InferenceLogSampler.isSampled(requestId: id(), percent: policy.samplePercent) else { return nil }
+            return (policy, id())
         }
         let arrived = logged == nil ? nil : Date()
         answer.whenComplete { [self] result in
@@ -176,13 +176,13 @@ final class RouterResponder: HTTPResponder {
             if case .success = result { requestDurations[ModelStatus(model: modelName, status: status)].recordNanoseconds((ended - started).nanoseconds) }
             if let logged, let arrived, case .success(let response) = result {
                 let record = InferenceLogRecord(
-                    time: InferenceLogRecord.timestamp(arrived), requestId: logged.requestId, model: modelName, version: version.number,
+                    time: arrived, requestId: logged.requestId, model: modelName, version: version.number,
                     api: action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
                     hedged: response.headers.first(name: "hedgerow-attempts") != nil, replica: response.headers.first(name: "hedgerow-replica"),
                     request: .init(request.body, contentType: request.headers.first(name: "content-type")),
                     response: .init(response.body, contentType: response.headers.first(name: "content-type"))
                 )
-                if let line = record.line() { inferenceLog.enqueue(line, path: logged.policy.directory, model: modelName) }
+                inferenceLog.enqueue(record, path: logged.policy.directory, model: modelName)
             }
         }
         return answer
