@@ -150,21 +150,12 @@ extension GoldenOutputs {
         let batches = Set(inputs.values.map { $0.shape.first ?? 0 })
         guard batches.count == 1, let n = batches.first, n > 1,
               outputs.allSatisfy({ $0.shape.first == n && $0.values.count % n == 0 }) else { return nil }
+        guard let first = BatchAssembly.split(inputs, rows: [1, n - 1])?.first else { return nil }
         var row = self
         row.labels = labels.map { Array($0.prefix(1)) }
-        row.inputs = inputs.mapValues { Self.firstRow(of: $0, batch: n) }
+        row.inputs = first
         row.outputs = outputs.map { Expected(name: $0.name, shape: [1] + $0.shape.dropFirst(), values: Array($0.values.prefix($0.values.count / n))) }
         return row
-    }
-
-    private static func firstRow(of tensor: Tensor, batch n: Int) -> Tensor {
-        let shape = [1] + tensor.shape.dropFirst()
-        switch tensor.storage {
-        case .float32(let v): return Tensor(shape: shape, floats: Array(v.prefix(v.count / n)))
-        case .int64(let v): return Tensor(shape: shape, int64s: Array(v.prefix(v.count / n)))
-        case .int32(let v): return Tensor(shape: shape, int32s: Array(v.prefix(v.count / n)))
-        case .bool(let v): return Tensor(shape: shape, bools: Array(v.prefix(v.count / n)))
-        }
     }
 
     /// Six significant digits: enough to see how far off a value is, short enough to read in a status line.
