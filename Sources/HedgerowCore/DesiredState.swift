@@ -83,12 +83,12 @@ public struct DesiredState: Sendable, Equatable {
         /// Sampled inference logs written by routers; nil when neither the model nor `defaults` asks for them.
         public var logging: InferenceLogPolicy?
         /// The version answering `splitPercent` of requests that name no version, instead of the stable one.
-        public var canary: CanarySplit?
+        public var canary: CanaryPolicy?
 
         public init(
             name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
             placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?, requireReference: Bool = false,
-            logging: InferenceLogPolicy? = nil, canary: CanarySplit? = nil
+            logging: InferenceLogPolicy? = nil, canary: CanaryPolicy? = nil
         ) {
             self.name = name
             self.versions = versions
@@ -163,12 +163,15 @@ public struct SynchronizerStateReport: Sendable, Codable, Equatable {
     public var versions: [VersionStatus]
     /// Versions kept off every worker because loading them took a worker down (absent from older reports).
     public var poisoned: [PoisonedVersionStatus]?
+    /// Canaries in the desired state, with the routers' summed comparisons (absent from older reports).
+    public var canaries: [CanaryStatus]?
 
     public init(
         configFile: String, configHash: String?, configAppliedAt: String?, lastConfigError: String?, lastConfigErrorAt: String? = nil,
         configFileRefused: Bool = false, generation: Int, workers: [WorkerStatus], versions: [VersionStatus],
-        poisoned: [PoisonedVersionStatus]? = nil
+        poisoned: [PoisonedVersionStatus]? = nil, canaries: [CanaryStatus]? = nil
     ) {
+        self.canaries = canaries
         self.poisoned = poisoned
         self.lastConfigErrorAt = lastConfigErrorAt
         self.configFileRefused = configFileRefused

@@ -46,7 +46,7 @@ public struct RoutingTable: Sendable, Equatable, Codable {
         /// The model's sampled inference log, if the desired state asks for one (absent in older tables).
         public var logging: InferenceLogPolicy?
         /// Present only while the canary version has a replica in `versions`.
-        public var canary: CanarySplit?
+        public var canary: CanaryPolicy?
 
         enum CodingKeys: String, CodingKey {
             case versions, labels
@@ -56,7 +56,7 @@ public struct RoutingTable: Sendable, Equatable, Codable {
 
         public init(
             versions: [String: [String]], labels: [String: Int], defaultVersion: Int?, hedging: HedgingPolicy, zones: [String: String] = [:],
-            logging: InferenceLogPolicy? = nil, canary: CanarySplit? = nil
+            logging: InferenceLogPolicy? = nil, canary: CanaryPolicy? = nil
         ) {
             self.canary = canary
             self.versions = versions
@@ -78,7 +78,7 @@ public struct RoutingTable: Sendable, Equatable, Codable {
             hedging = try c.decode(HedgingPolicy.self, forKey: .hedging)
             zones = try c.decodeIfPresent([String: String].self, forKey: .zones) ?? [:]
             logging = try c.decodeIfPresent(InferenceLogPolicy.self, forKey: .logging)
-            canary = try c.decodeIfPresent(CanarySplit.self, forKey: .canary)
+            canary = try c.decodeIfPresent(CanaryPolicy.self, forKey: .canary)
             func refuse(_ key: CodingKeys, _ message: String) -> DecodingError {
                 DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: message)
             }

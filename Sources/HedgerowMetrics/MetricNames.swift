@@ -42,6 +42,17 @@ public enum MetricNames {
     public static let routerInferenceLogDropped = "hedgerow_router_inference_log_dropped_total"
     /// Requests naming no version of a model with a canary, by the `version` the split sent them to.
     public static let routerCanarySplitRequests = "hedgerow_router_canary_split_requests_total"
+    /// Requests stable answered that were mirrored to a canary `candidate`, by `result`: sent, or shed (the model's
+    /// in-flight bound or the comparison queue was full).
+    public static let routerCanaryMirrors = "hedgerow_router_canary_mirrors_total"
+    /// Mirrored answers compared with stable's, per `model`, `candidate` and `result`: agree, out_of_tolerance,
+    /// top1_disagree, error (the candidate answered an error), incomparable (other outputs or shapes), no_answer
+    /// (past the mirror's deadline or shed by a busy worker: not a sample).
+    public static let routerCanaryComparisons = "hedgerow_router_canary_comparisons_total"
+    /// Largest absolute difference of any output element per compared request, per `model` and `candidate`.
+    public static let routerCanaryMaxAbsDifference = "hedgerow_router_canary_max_abs_difference"
+    /// How long the candidate took to answer a mirror, per `model` and `candidate`.
+    public static let routerCanaryMirrorDuration = "hedgerow_router_canary_mirror_duration_seconds"
     public static let routerRoutingGeneration = "hedgerow_router_routing_generation"
     // Worker
     public static let workerInferenceDuration = "hedgerow_worker_inference_duration_seconds"
@@ -56,12 +67,15 @@ public enum MetricNames {
     public static let workerValidations = "hedgerow_worker_validation_total"
     /// Time of a version's golden-output check (which is also its warm-up), per `model`.
     public static let workerValidationDuration = "hedgerow_worker_validation_duration_seconds"
-    /// Inference requests received, by `attempt`: "primary", or "backup" for a router's hedge or retry.
+    /// Inference requests received, by `attempt`: "primary", "backup" for a router's hedge or retry, or "shadow"
+    /// for a copy mirrored to a canary (queued behind served requests).
     public static let workerRequests = "hedgerow_worker_requests_total"
     /// Requests dropped before they ran because the client (or a router that lost interest) reset the stream.
     public static let workerCancelled = "hedgerow_worker_cancelled_total"
     /// Inference requests refused with 503 because requests waited over `--max-queue-delay-ms` for a thread.
     public static let workerShed = "hedgerow_worker_shed_total"
+    /// Requests mirrored to a canary refused because `ShadowLane` already held its bound of them, per `model`.
+    public static let workerShadowsShed = "hedgerow_worker_shadows_shed_total"
     // Synchronizer
     /// Replicas the desired state asks for, per `model` and `version` (of the versions the plan places).
     public static let syncDesiredReplicas = "hedgerow_sync_desired_replicas"
@@ -79,4 +93,7 @@ public enum MetricNames {
     public static let syncPoisonedVersions = "hedgerow_sync_poisoned_versions_total"
     /// Versions of a `model` poisoned now (placed nowhere until their files change or `clear-poison`).
     public static let syncVersionsPoisoned = "hedgerow_sync_versions_poisoned"
+    /// 1 for each canary in the desired state in its current `state` (running or aborted), per `model` and
+    /// `candidate`; the other state's series is 0. Gone when the canary block is removed.
+    public static let syncCanaryState = "hedgerow_sync_canary_state"
 }

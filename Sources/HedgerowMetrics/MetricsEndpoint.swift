@@ -28,6 +28,8 @@ public enum MetricsEndpoint {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = latencyBuckets
         factory.defaultValueHistogramBuckets = [1, 2, 4, 8, 16, 32, 64, 128]
+        // Differences between a canary's answers and stable's: from float rounding (1e-7) to unrelated (10).
+        factory.valueHistogramBuckets[MetricNames.routerCanaryMaxAbsDifference] = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 10]
         MetricsSystem.bootstrap(factory)
         let info = MetricNameDescriptor(metricName: MetricNames.buildInfo, unitName: "", helpText: "Always 1: the version and role of this process.")
         registry.makeGauge(descriptor: info, labels: [("version", HedgerowVersion.current), ("role", role)]).set(to: 1.0)

@@ -18,12 +18,17 @@ public struct RouterConfiguration: Sendable {
     public var quarantine: PoisonQuarantine.Settings
     /// Where sampled inference logs go (each model's `logging.path` is relative to it), and how they rotate.
     public var inferenceLog: InferenceLogWriter.Settings
+    /// Bearer token for the synchronizer's calls that change state (canary reports); the synchronizer's
+    /// `--admin-token-file`, when it has one.
+    public var adminToken: String?
 
     public init(
         listen: HTTPServerConfiguration, synchronizer: String, routesCacheFile: String? = nil, defaultTimeoutMs: Int = 30_000,
         maxInFlightPerModel: Int = 1024, outliers: OutlierDetector.Settings = .init(), balancing: UpstreamPool.Balancing = .peakEWMA,
-        quarantine: PoisonQuarantine.Settings = .init(), inferenceLog: InferenceLogWriter.Settings = .init(directory: "inference-logs")
+        quarantine: PoisonQuarantine.Settings = .init(), inferenceLog: InferenceLogWriter.Settings = .init(directory: "inference-logs"),
+        adminToken: String? = nil
     ) {
+        self.adminToken = adminToken
         self.inferenceLog = inferenceLog
         self.quarantine = quarantine
         self.balancing = balancing

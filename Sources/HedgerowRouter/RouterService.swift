@@ -33,6 +33,10 @@ public struct RouterService: Service {
             group.addTask { try await server.run() }
             group.addTask { try await watcher.run() }
             group.addTask { try await HealthProber(pool: pool, store: store, client: client, logger: logger).run() }
+            group.addTask {
+                try await CanaryReporter(synchronizer: configuration.synchronizer, scoreboard: responder.canaryMirror.scoreboard, client: client,
+                                         adminToken: configuration.adminToken, logger: logger).run()
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ struct ReconcileLoop: Sendable {
     let inventory: WorkerInventory
     let report: NIOLockedValueBox<SynchronizerStateReport>
     let poisoned: PoisonRegistry
+    let canaries: CanaryRegistry
     let clock: @Sendable () -> Double
     let logger: Logger
 
@@ -33,8 +34,10 @@ struct ReconcileLoop: Sendable {
 
     init(
         configuration: SynchronizerConfiguration, admin: AdminClient, publisher: RoutesPublisher, inventory: WorkerInventory,
-        report: NIOLockedValueBox<SynchronizerStateReport>, poisoned: PoisonRegistry, clock: @escaping @Sendable () -> Double, logger: Logger
+        report: NIOLockedValueBox<SynchronizerStateReport>, poisoned: PoisonRegistry, canaries: CanaryRegistry = CanaryRegistry(),
+        clock: @escaping @Sendable () -> Double, logger: Logger
     ) {
+        self.canaries = canaries
         self.poisoned = poisoned
         self.configuration = configuration
         self.admin = admin
@@ -64,6 +67,9 @@ struct ReconcileLoop: Sendable {
         guard let desired = source.current else {
             publishReport(observed: [:], now: clock())
             return
+        }
+        canaries.withVerdicts { verdicts in
+            verdicts.setDesired(Dictionary(desired.models.compactMap { m in m.canary.map { (m.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a }))
         }
 
         // Observe every known worker.
@@ -179,7 +185,8 @@ struct ReconcileLoop: Sendable {
         }
         // Only unloads the worker confirmed explain a version gone from it.
         unloadsBefore = unloaded
-        let generation = publisher.publish(output.routes)
+        // Latched canary aborts stay in every table published until the canary block is edited.
+        let generation = publisher.publish(canaries.withVerdicts { $0.applied(to: output.routes) })
         Gauge(label: MetricNames.syncGeneration).record(generation)
         publishReport(observed: observed, now: now)
     }
@@ -296,6 +303,7 @@ struct ReconcileLoop: Sendable {
         var poisonedNow: [String: Int] = [:]
         for model in source.current?.models ?? [] { poisonedNow[model.name.rawValue] = 0 }
         for entry in poisoned.entries { poisonedNow[entry.id.model.rawValue, default: 0] += 1 }
+        canaries.publishGauges()
         gauges.publish(versions: counts, workersAlive: alive, workersDead: workers.count - alive, configRefused: source.isRefused, poisoned: poisonedNow)
     }
 }

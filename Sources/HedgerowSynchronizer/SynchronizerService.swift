@@ -38,8 +38,10 @@ public struct SynchronizerService: Service {
         let client = HTTP2ClientPool(group: group)
         defer { client.shutdown() }
         let poisoned = PoisonRegistry()
+        let canaries = CanaryRegistry()
         let responder = SynchronizerResponder(
-            publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, adminToken: configuration.adminToken, clock: clock
+            publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, canaries: canaries, adminToken: configuration.adminToken,
+            clock: clock, logger: logger
         )
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let initialLoop = ReconcileLoop(
@@ -47,7 +49,7 @@ public struct SynchronizerService: Service {
                 client: client, token: configuration.adminToken,
                 stateTimeout: .milliseconds(Int64(configuration.heartbeatIntervalSeconds * 1000))
             ),
-            publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, clock: clock, logger: logger
+            publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, canaries: canaries, clock: clock, logger: logger
         )
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }

@@ -52,7 +52,7 @@ import Testing
             let answer = try await h2.send(.POST, path, body: body, headers: ["x-request-id": id])
             return answer.status == 200 ? (answer.json?["model_version"] as? String ?? "?") : "status \(answer.status)"
         }
-        let canary = try CanarySplit(version: 2, splitPercent: 30)
+        let canary = try CanaryPolicy(version: 2, splitPercent: 30)
         var mismatches: [String] = [], toCanary = 0
         for i in 0..<1_000 {
             let id = "client-\(i)"

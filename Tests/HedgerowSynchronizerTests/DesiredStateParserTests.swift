@@ -113,22 +113,37 @@ import Testing
         }
     }
 
-    @Test func aCanarySplitsAndRefusesWhatIsNotBuiltYet() throws {
+    @Test func aCanaryIsReadWithItsDefaultsAndRefusedWithLocatedProblems() throws {
         let yaml = """
             repository: ../Models
             models:
               - name: digits
                 versions: { specific: [1, 2] }
                 labels: { stable: 1 }
-                canary: { version: 2, splitPercent: 30, mirrorPercent: 0 }
+                canary: { version: 2, splitPercent: 30 }
+              - name: other
+                versions: { specific: [1, 2] }
+                canary:
+                  version: 2
+                  mirrorPercent: 20
+                  mirrorTimeoutMs: 250
+                  compare: { atol: 1e-5 }
+                  abort: { minSamples: 50, maxTop1DisagreePercent: 0.5 }
             """
-        #expect(try DesiredStateParser.parse(yaml, file: file).models[0].canary == (try CanarySplit(version: 2, splitPercent: 30)))
+        let models = try DesiredStateParser.parse(yaml, file: file).models
+        #expect(models[0].canary == (try CanaryPolicy(version: 2, splitPercent: 30)))
+        let mirrored = try #require(models[1].canary)
+        #expect(mirrored.mirrorPercent == 20 && mirrored.splitPercent == 0 && mirrored.mirrorTimeoutMs == 250)
+        #expect(mirrored.compare == .init(atol: 1e-5, rtol: 1e-3))
+        #expect(mirrored.abort == .init(minSamples: 50, maxTop1DisagreePercent: 0.5, maxOutOfTolerancePercent: 5, maxErrorPercent: 1))
         let bad = """
             repository: ../Models
             models:
               - name: digits
                 versions: { specific: [1, 2] }
-                canary: { version: 3, splitPercent: 130, mirrorPercent: 20, compare: { atol: 1e-4 }, abort: { minSamples: 200 } }
+                canary: { version: 3, splitPercent: 130, mirrorPercent: 20, compare: { atol: -1, ztol: 1 }, abort: { minSamples: 0 } }
+              - name: other
+                canary: { version: 2, abort: { minSamples: 10 } }
             """
         do {
             _ = try DesiredStateParser.parse(bad, file: "d.yaml")
@@ -136,10 +151,21 @@ import Testing
         } catch {
             let lines = error.problems.map(\.description)
             #expect(lines.contains { $0.contains("models[0].canary.version: version 3 is not among the model's versions (1, 2)") }, "\(lines)")
-            #expect(lines.contains { $0.contains("models[0].canary.mirrorPercent: mirroring to a canary is not built yet") }, "\(lines)")
-            #expect(lines.contains { $0.contains("models[0].canary.compare: compare applies to mirrored comparisons") }, "\(lines)")
-            #expect(lines.contains { $0.contains("models[0].canary.abort: abort applies") }, "\(lines)")
-            #expect(lines.contains { $0.contains("models[0].canary: splitPercent must be from 0 to 100") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].canary.compare: unknown key 'ztol'") || $0.contains("models[0].canary.compare.ztol") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[0].canary.abort.minSamples") }, "\(lines)")
+            #expect(lines.contains { $0.contains("models[1].canary: compare and abort judge mirrored requests") }, "\(lines)")
+        }
+        // The values each check alone, with the field named.
+        for (block, message) in [("splitPercent: 130", "splitPercent must be from 0 to 100"), ("mirrorPercent: -1", "mirrorPercent must be from 0 to 100"),
+                                 ("mirrorPercent: 5, compare: { atol: -1 }", "compare.atol must be a finite number"),
+                                 ("mirrorPercent: 5, abort: { maxErrorPercent: 101 }", "abort.maxErrorPercent must be from 0 to 100")] {
+            let text = "repository: a\nmodels:\n  - { name: x, canary: { version: 2, \(block) } }\n"
+            do {
+                _ = try DesiredStateParser.parse(text, file: "d.yaml")
+                Issue.record("accepted: \(block)")
+            } catch {
+                #expect(error.problems.map(\.description).contains { $0.contains("models[0].canary: \(message)") }, "\(block): \(error.problems)")
+            }
         }
     }
 

@@ -27,6 +27,7 @@ struct RouterCommand: AsyncParsableCommand {
     @Option(help: "Directory of sampled inference logs: a model's `logging.path` in the desired state is relative to it.") var inferenceLogDir = "inference-logs"
     @Option(help: "Size at which an inference log file is rotated, MiB.") var inferenceLogFileMb = 64
     @Option(help: "Rotated inference log files kept per model (the oldest is deleted).") var inferenceLogFiles = 5
+    @Option(help: "File holding the synchronizer's admin token (its --admin-token-file): canary reports carry it.") var adminTokenFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = Logger.Level.info
     @Option(help: .hidden) var exitWithParent: Int32?
 
@@ -60,7 +61,7 @@ struct RouterCommand: AsyncParsableCommand {
             listen: listenConfiguration,
             synchronizer: try normalizeAddress(synchronizer), routesCacheFile: routesCache, defaultTimeoutMs: defaultTimeoutMs,
             maxInFlightPerModel: maxInFlightPerModel, outliers: outliers, balancing: balancer, quarantine: quarantine,
-            inferenceLog: inferenceLog
+            inferenceLog: inferenceLog, adminToken: try readToken(adminTokenFile)
         )
         try await RoleRunner.run(role: "router", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             RouterService(configuration: configuration, group: group, logger: logger)

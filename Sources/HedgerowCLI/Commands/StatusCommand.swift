@@ -49,6 +49,10 @@ enum StatusTable {
             lines.append(row.enumerated().map { c, cell in c == row.count - 1 ? cell : cell.padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
         }
         if report.versions.isEmpty { lines.append("(no model versions planned yet)") }
+        for canary in report.canaries ?? [] {
+            lines.append("")
+            lines.append(line(canary))
+        }
         for p in report.poisoned ?? [] {
             lines.append("")
             lines.append("POISONED   \(p.model) v\(p.version) since \(p.since): \(p.reason); placed on no worker until its files change or `hedgerow clear-poison \(p.model) \(p.version)`")
@@ -57,6 +61,44 @@ enum StatusTable {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `digits: canary v2 — mirror 20%, 1,204 compared, top-1 agree 99.9%, max|Δ| 3e-07 — healthy`.
+    static func line(_ canary: CanaryStatus) -> String {
+        let t = canary.tally
+        var parts = ["mirror \(percent(canary.mirrorPercent))%"]
+        if canary.splitPercent > 0 { parts.append("split \(percent(canary.splitPercent))%") }
+        parts.append("\(grouped(t.compared)) compared")
+        if t.rows > 0 { parts.append("top-1 agree \(percent(100 - t.top1DisagreePercent))%") }
+        if t.compared > 0 { parts.append("max|Δ| \(String(format: "%.3g", t.maxAbsDifference))") }
+        if t.elements > 0 && t.outOfTolerance > 0 { parts.append("\(percent(t.outOfTolerancePercent))% out of tolerance") }
+        if t.candidateErrors + t.incomparable > 0 { parts.append("\(grouped(t.candidateErrors + t.incomparable)) failed") }
+        if t.timedOut + t.shed > 0 { parts.append("\(grouped(t.timedOut + t.shed)) unanswered or shed") }
+        let verdict: String
+        if canary.state == "aborted" {
+            verdict = "ABORTED: \(canary.reason ?? "?"); nothing sent to v\(canary.candidate) until the canary block is edited"
+        } else if canary.mirrorPercent == 0 {
+            verdict = "split only, not judged"
+        } else if canary.routers == 0 {
+            verdict = "no router has reported yet"
+        } else {
+            verdict = "healthy"
+        }
+        return "\(canary.model): canary v\(canary.candidate) — \(parts.joined(separator: ", ")) — \(verdict)"
+    }
+
+    private static func percent(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+    }
+
+    private static func grouped(_ value: Int) -> String {
+        let digits = Array(String(value))
+        var out = ""
+        for (i, d) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(d)
+        }
+        return out
     }
 }
 

@@ -90,7 +90,7 @@ struct UpCommand: AsyncParsableCommand {
         roles.append(RoleSpec(
             name: "router",
             arguments: ["router", "--listen", "127.0.0.1:\(routerPort)", "--synchronizer", sync, "--routes-cache", "\(runDir)/routes.json",
-                        "--inference-log-dir", "\(runDir)/inference-logs", "--exit-with-parent", me]
+                        "--inference-log-dir", "\(runDir)/inference-logs", "--admin-token-file", tokenFile, "--exit-with-parent", me]
                 + tlsArguments + routerArgument,
             logPath: "\(runDir)/router.log"
         ))

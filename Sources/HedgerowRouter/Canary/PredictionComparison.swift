@@ -8,13 +8,12 @@ import HedgerowCore
 /// object of named tensors), and compared by name. For each output: the largest absolute difference, the relative
 /// L2 distance `‖c − s‖ / ‖s‖`, and how many elements are out of tolerance (`|c − s| > atol + rtol·|s|`); for an
 /// output of class scores (2-D, one row per request row) whether each row's top-1 class agrees.
+///
+/// Cost is linear in the answers' size; the router runs it off its event loops (`CanaryMirror`).
 enum PredictionComparison {
-    struct Tolerance: Equatable, Sendable {
-        var atol = 1e-4
-        var rtol = 1e-3
-    }
+    typealias Tolerance = CanaryPolicy.Tolerance
 
-    struct OutputComparison: Equatable, Sendable {
+    struct OutputComparison: Equatable, Sendable, Encodable {
         var name: String
         var elements: Int
         var maxAbsDifference: Double
@@ -146,5 +145,44 @@ enum PredictionComparison {
             return .failure(Problem(message: "no outputs or predictions"))
         }
         return .success(result)
+    }
+}
+
+extension PredictionComparison.Outcome {
+    /// The `result` label of `hedgerow_router_canary_comparisons_total`: `agree` (every element within tolerance),
+    /// `out_of_tolerance` (some element out, every top-1 class the same), `top1_disagree`, `error`, `incomparable`.
+    var result: String {
+        switch self {
+        case .compared(let outputs):
+            if outputs.contains(where: { ($0.top1Agreements ?? 0) < ($0.rows ?? 0) }) { return "top1_disagree" }
+            return outputs.contains(where: { $0.outOfTolerance > 0 }) ? "out_of_tolerance" : "agree"
+        case .candidateFailed: return "error"
+        case .incomparable: return "incomparable"
+        }
+    }
+
+    /// The largest absolute difference over every output, when the answers were compared.
+    var maxAbsDifference: Double? {
+        guard case .compared(let outputs) = self else { return nil }
+        return outputs.map(\.maxAbsDifference).max() ?? 0
+    }
+}
+
+extension CanaryTally {
+    /// Counts one sample.
+    mutating func record(_ outcome: PredictionComparison.Outcome) {
+        switch outcome {
+        case .compared(let outputs):
+            compared += 1
+            for output in outputs {
+                elements += output.elements
+                outOfTolerance += output.outOfTolerance
+                rows += output.rows ?? 0
+                top1Disagreements += (output.rows ?? 0) - (output.top1Agreements ?? 0)
+                if output.maxAbsDifference.isFinite { maxAbsDifference = max(maxAbsDifference, output.maxAbsDifference) }
+            }
+        case .candidateFailed: candidateErrors += 1
+        case .incomparable: incomparable += 1
+        }
     }
 }

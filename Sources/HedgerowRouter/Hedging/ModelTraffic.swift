@@ -25,6 +25,8 @@ final class ModelTraffic: Sendable {
         var budget: HedgeBudget
         var versions: [ModelVersion: VersionLatency] = [:]
         var inFlight = 0
+        /// Mirrors to a canary in flight (see `admitMirror`).
+        var mirrorsInFlight = 0
         var history: TrafficHistory
         /// The hedge delay computed last, of any version: what the dashboard shows.
         var lastDelayMicros: UInt64?
@@ -60,6 +62,21 @@ final class ModelTraffic: Sendable {
             state.history.recordAnswer(status: status, micros: UInt64(max(nanos, 0) / 1000), now: now)
         }
         metrics.inFlight.decrement()
+    }
+
+    /// Takes a slot for a mirror to a canary, which is shed first: admitted only while served requests and mirrors
+    /// together stay under `limit` and mirrors hold at most a quarter of it. Served requests never count mirrors
+    /// against their own bound, so a mirror cannot turn a client away.
+    func admitMirror(limit: Int) -> Bool {
+        state.withLockedValue { state in
+            guard state.inFlight + state.mirrorsInFlight < limit, state.mirrorsInFlight < max(1, limit / 4) else { return false }
+            state.mirrorsInFlight += 1
+            return true
+        }
+    }
+
+    func releaseMirror() {
+        state.withLockedValue { $0.mirrorsInFlight = max($0.mirrorsInFlight - 1, 0) }
     }
 
     /// Records an inference request answered without being admitted (shed, quarantined).

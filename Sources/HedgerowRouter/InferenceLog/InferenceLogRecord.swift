@@ -57,10 +57,28 @@ struct InferenceLogRecord: Encodable {
     var replica: String?
     var request: Body
     var response: Body
+    /// False when the request id was not sampled and the record is written because a mirrored canary disagreed.
+    var sampled = true
+    /// For a request mirrored to a canary: how the candidate's answer compared.
+    var canary: Canary?
+
+    /// A mirrored request's comparison: the candidate version, the `result` (as in
+    /// `hedgerow_router_canary_comparisons_total`, or `no_answer`), per-output figures, and the candidate's answer.
+    struct Canary: Encodable {
+        var candidate: Int
+        var result: String
+        /// Why the answers could not be compared.
+        var detail: String?
+        var replica: String
+        var status: Int?
+        var latencyMs: Double
+        var outputs: [PredictionComparison.OutputComparison]?
+        var response: Body?
+    }
 
     /// About the memory the record holds, for the writer's queue bound: the whole bodies (a slice keeps its whole
     /// buffer alive) and the fields around them.
-    var approximateBytes: Int { request.bytes + response.bytes + 512 }
+    var approximateBytes: Int { request.bytes + response.bytes + (canary?.response?.bytes ?? 0) + 1024 }
 
     /// An encoder for `line(with:)`: sorted keys, times as ISO 8601 with milliseconds. Not for sharing between
     /// threads; the log's thread keeps one.

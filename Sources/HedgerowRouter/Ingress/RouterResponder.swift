@@ -20,20 +20,31 @@ final class RouterResponder: HTTPResponder {
     let containment: QueryOfDeathGuard
     let upstreams: HedgedCall.Dependencies
     let inferenceLog: InferenceLogWriter
+    let canaryMirror: CanaryMirror
 
-    init(configuration: RouterConfiguration, store: RoutingTableStore, transport: any UpstreamTransport, pool: UpstreamPool, logger: Logger) {
+    init(
+        configuration: RouterConfiguration, store: RoutingTableStore, transport: any UpstreamTransport, pool: UpstreamPool,
+        routerId: String = RouterResponder.newRequestId(), logger: Logger
+    ) {
         self.configuration = configuration
         self.store = store
         self.pool = pool
         self.containment = QueryOfDeathGuard(settings: configuration.quarantine)
         self.upstreams = HedgedCall.Dependencies(transport: transport, pool: pool, containment: containment, logger: logger)
         self.inferenceLog = InferenceLogWriter(settings: configuration.inferenceLog, logger: logger)
+        self.canaryMirror = CanaryMirror(scoreboard: CanaryScoreboard(routerId: routerId), transport: transport, logger: logger)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
         let loop = context.eventLoop
         if request.path == "/metrics" { return loop.makeSucceededFuture(MetricsEndpoint.response()) }
         if request.path == "/v1/routes" { return loop.makeSucceededFuture(.json(store.current)) }
+        if request.path == "/v1/canary" {
+            guard request.method == .GET else {
+                return loop.makeSucceededFuture(.error(HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")))
+            }
+            return loop.makeSucceededFuture(.json(CanaryReport(router: canaryMirror.scoreboard.routerId, canaries: canaryMirror.scoreboard.snapshot().entries)))
+        }
         if request.path == "/dashboard" || request.path == "/dashboard/data" {
             guard request.method == .GET else {
                 return loop.makeSucceededFuture(.error(HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")))
@@ -95,11 +106,19 @@ final class RouterResponder: HTTPResponder {
             }
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
-        if selector == .latest, route.isInference, let canary = table.models[model.rawValue]?.canary, canary.version != resolved.version.number,
-           let candidate = try? ModelVersion(canary.version) {
+        // The canary (as this router applies it: stopped if its own comparisons crossed a threshold) answers its
+        // split share of requests that name no version, and is sent a mirror of its mirror share of the rest.
+        var mirrorTo: (canary: CanaryPolicy, version: ModelVersion, replicas: [String])?
+        if selector == .latest, route.isInference, let listed = table.models[model.rawValue]?.canary, listed.version != resolved.version.number,
+           let candidate = try? ModelVersion(listed.version) {
+            let canary = canaryMirror.scoreboard.effective(listed, model: model.rawValue)
             let candidates = table.models[model.rawValue]?.replicas(of: candidate) ?? []
-            if !candidates.isEmpty, canary.takes(requestId: id()) {
-                resolved = (candidate, candidates)
+            if !candidates.isEmpty {
+                if canary.takes(requestId: id()) {
+                    resolved = (candidate, candidates)
+                } else if canary.mirrors(requestId: id()) {
+                    mirrorTo = (canary, candidate, candidates)
+                }
             }
             canarySplits[ModelVersionKey(model: model.rawValue, version: resolved.version.number)].increment()
         }
@@ -160,6 +179,16 @@ final class RouterResponder: HTTPResponder {
             ),
             traffic: traffic, eventLoop: context.eventLoop, dependencies: upstreams
         )
+        // A mirror goes out with the stable call, never before the request is admitted; it is shed first.
+        let mirror: CanaryMirror.InFlight? = mirrorTo.flatMap { mirrorTo in
+            var shadow = upstream
+            shadow.target = route.path(pinnedTo: mirrorTo.version)
+            let (order, _) = pool.candidates(mirrorTo.replicas, domain: { address in
+                zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
+            }, now: now, random: random.callAsFunction)
+            return canaryMirror.start(shadow, replicas: order, model: modelName, canary: mirrorTo.canary, traffic: traffic,
+                                      limit: configuration.maxInFlightPerModel, on: context.eventLoop)
+        }
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
         // Sampled inference log: decided here; the record is encoded and written by the log's own thread.
@@ -167,22 +196,38 @@ final class RouterResponder: HTTPResponder {
             guard policy.samplePercent > 0, InferenceLogSampler.isSampled(requestId: id(), percent: policy.samplePercent) else { return nil }
             return (policy, id())
         }
-        let arrived = logged == nil ? nil : Date()
-        answer.whenComplete { [self] result in
+        let arrived = logged == nil && mirror == nil ? nil : Date()
+        let mirroredId = mirror == nil ? nil : id()
+        answer.whenComplete { [self, loop = context.eventLoop] result in
             let ended = NIODeadline.now()
             // The future does not fail (failures are answers), but a slot must never leak if it did.
             let status = (try? result.get()).map { Int($0.status.code) } ?? 500
             traffic.release(status: status, nanos: (ended - started).nanoseconds, now: ended.uptimeNanoseconds)
             if case .success = result { requestDurations[ModelStatus(model: modelName, status: status)].recordNanoseconds((ended - started).nanoseconds) }
-            if let logged, let arrived, case .success(let response) = result {
-                let record = InferenceLogRecord(
-                    time: arrived, requestId: logged.requestId, model: modelName, version: version.number,
-                    api: action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
-                    hedged: response.headers.first(name: "hedgerow-attempts") != nil, replica: response.headers.first(name: "hedgerow-replica"),
-                    request: .init(request.body, contentType: request.headers.first(name: "content-type")),
-                    response: .init(response.body, contentType: response.headers.first(name: "content-type"))
-                )
-                inferenceLog.enqueue(record, path: logged.policy.directory, model: modelName)
+            guard let arrived, case .success(let response) = result else {
+                if let mirror { _ = canaryMirror.finish(mirror, stable: nil, traffic: traffic, on: loop) }
+                return
+            }
+            let record = InferenceLogRecord(
+                time: arrived, requestId: logged?.requestId ?? mirroredId ?? "", model: modelName, version: version.number,
+                api: action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
+                hedged: response.headers.first(name: "hedgerow-attempts") != nil, replica: response.headers.first(name: "hedgerow-replica"),
+                request: .init(request.body, contentType: request.headers.first(name: "content-type")),
+                response: .init(response.body, contentType: response.headers.first(name: "content-type")),
+                sampled: logged != nil
+            )
+            guard let mirror else {
+                if let logged { inferenceLog.enqueue(record, path: logged.policy.directory, model: modelName) }
+                return
+            }
+            // A mirrored request is logged once the comparison is in: when sampled, or whenever the candidate
+            // disagreed (rate-capped), to the model's log (or the default path when it has none).
+            canaryMirror.finish(mirror, stable: response, traffic: traffic, on: loop).whenSuccess { [self] judgement in
+                let disagreed = judgement.isDisagreement && canaryMirror.mayLogDisagreement(model: modelName, now: NIODeadline.now().uptimeNanoseconds)
+                guard logged != nil || disagreed else { return }
+                var record = record
+                record.canary = .init(judgement, candidate: mirror.canary.version)
+                inferenceLog.enqueue(record, path: logged?.policy.directory ?? routes?.logging?.directory ?? "logs", model: modelName)
             }
         }
         return answer

@@ -78,11 +78,11 @@ extension DesiredStateParser {
         }
     }
 
-    /// `canary: { version: 2, splitPercent: 10 }`. The version must be one the model serves (when `versions` lists
-    /// them). Mirroring and its comparison are not built yet: `mirrorPercent` above 0, `compare` and `abort` are
-    /// refused with that reason rather than accepted and ignored.
-    mutating func canary(_ node: Node, _ path: String, versions: DesiredState.VersionPolicy) -> CanarySplit? {
-        guard let c = mapping(node, path, allowed: ["version", "splitPercent", "mirrorPercent", "compare", "abort"]) else { return nil }
+    /// `canary: { version: 2, splitPercent: 10, mirrorPercent: 20, mirrorTimeoutMs: 1000, compare: { atol, rtol },
+    /// abort: { minSamples, maxTop1DisagreePercent, maxOutOfTolerancePercent, maxErrorPercent } }`. The version must be
+    /// one the model serves (when `versions` lists them); what is left out takes `CanaryPolicy`'s defaults.
+    mutating func canary(_ node: Node, _ path: String, versions: DesiredState.VersionPolicy) -> CanaryPolicy? {
+        guard let c = mapping(node, path, allowed: ["version", "splitPercent", "mirrorPercent", "mirrorTimeoutMs", "compare", "abort"]) else { return nil }
         guard let version = int(c["version"], "\(path).version", in: DesiredState.Limits.version) else {
             if c["version"] == nil { problem(node, "\(path).version", "name the candidate version (version: N)") }
             return nil
@@ -90,15 +90,27 @@ extension DesiredStateParser {
         if case .specific(let listed) = versions, !listed.contains(where: { $0.number == version }) {
             problem(c["version"] ?? node, "\(path).version", "version \(version) is not among the model's versions (\(listed.map { String($0.number) }.joined(separator: ", ")))")
         }
-        let percent = c["splitPercent"].flatMap { double($0, "\(path).splitPercent") } ?? 0
-        if let mirror = c["mirrorPercent"], let value = double(mirror, "\(path).mirrorPercent"), value != 0 {
-            problem(mirror, "\(path).mirrorPercent", "mirroring to a canary is not built yet; set mirrorPercent: 0 (splitPercent works)")
+        let split = c["splitPercent"].flatMap { double($0, "\(path).splitPercent") } ?? 0
+        let mirror = c["mirrorPercent"].flatMap { double($0, "\(path).mirrorPercent") } ?? 0
+        let timeout = c["mirrorTimeoutMs"].flatMap { int($0, "\(path).mirrorTimeoutMs", in: 1...DesiredState.Limits.milliseconds.upperBound) }
+            ?? CanaryPolicy.defaultMirrorTimeoutMs
+        var tolerance = CanaryPolicy.Tolerance()
+        if let t = c["compare"], let tm = mapping(t, "\(path).compare", allowed: ["atol", "rtol"]) {
+            tolerance.atol = tm["atol"].flatMap { double($0, "\(path).compare.atol") } ?? tolerance.atol
+            tolerance.rtol = tm["rtol"].flatMap { double($0, "\(path).compare.rtol") } ?? tolerance.rtol
         }
-        for key in ["compare", "abort"] where c[key] != nil {
-            problem(c[key] ?? node, "\(path).\(key)", "\(key) applies to mirrored comparisons, which are not built yet; remove it")
+        var abort = CanaryPolicy.AbortThresholds()
+        if let a = c["abort"], let am = mapping(a, "\(path).abort", allowed: ["minSamples", "maxTop1DisagreePercent", "maxOutOfTolerancePercent", "maxErrorPercent"]) {
+            abort.minSamples = am["minSamples"].flatMap { int($0, "\(path).abort.minSamples", in: CanaryPolicy.minSamplesRange) } ?? abort.minSamples
+            abort.maxTop1DisagreePercent = am["maxTop1DisagreePercent"].flatMap { double($0, "\(path).abort.maxTop1DisagreePercent") } ?? abort.maxTop1DisagreePercent
+            abort.maxOutOfTolerancePercent = am["maxOutOfTolerancePercent"].flatMap { double($0, "\(path).abort.maxOutOfTolerancePercent") } ?? abort.maxOutOfTolerancePercent
+            abort.maxErrorPercent = am["maxErrorPercent"].flatMap { double($0, "\(path).abort.maxErrorPercent") } ?? abort.maxErrorPercent
+        }
+        if mirror == 0, c["compare"] != nil || c["abort"] != nil {
+            problem(c["compare"] ?? c["abort"] ?? node, path, "compare and abort judge mirrored requests: set mirrorPercent above 0, or remove them")
         }
         do {
-            return try CanarySplit(version: version, splitPercent: percent)
+            return try CanaryPolicy(version: version, splitPercent: split, mirrorPercent: mirror, mirrorTimeoutMs: timeout, compare: tolerance, abort: abort)
         } catch {
             problem(node, path, error.message)
             return nil

@@ -17,12 +17,16 @@ final class WorkerResponder: HTTPResponder {
     let models: ModelManager
     let inferencePool: NIOThreadPool
     let gate: QueueDelayGate
+    /// Requests mirrored to a canary wait here, behind served ones.
+    let shadows: ShadowLane
 
     init(configuration: WorkerConfiguration, models: ModelManager, inferencePool: NIOThreadPool) {
         self.configuration = configuration
         self.models = models
         self.inferencePool = inferencePool
-        self.gate = QueueDelayGate(targetNanoseconds: Int64(configuration.maxQueueDelayMs) * 1_000_000)
+        let gate = QueueDelayGate(targetNanoseconds: Int64(configuration.maxQueueDelayMs) * 1_000_000)
+        self.gate = gate
+        self.shadows = ShadowLane(maxRunning: configuration.inferenceThreads / 2, servedWaiting: { gate.waitingCount })
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -56,12 +60,13 @@ final class WorkerResponder: HTTPResponder {
 
     private struct ModelAttempt: Hashable {
         var model: String
-        var isBackup: Bool
+        /// primary, backup (a router's hedge or retry) or shadow (mirrored to a canary).
+        var kind: String
     }
 
     /// Handles per model served here (a bounded set: models are loaded by the synchronizer, not named by clients).
     private let requestCounters = MetricHandles<ModelAttempt, Counter> {
-        Counter(label: MetricNames.workerRequests, dimensions: [("model", $0.model), ("attempt", $0.isBackup ? "backup" : "primary")])
+        Counter(label: MetricNames.workerRequests, dimensions: [("model", $0.model), ("attempt", $0.kind)])
     }
 
     private func methodNotAllowed(_ request: HTTPRequest) -> HedgerowError {
@@ -81,8 +86,10 @@ final class WorkerResponder: HTTPResponder {
         let body = request.body
         let modelLabel = lease.id.model.rawValue
         let isBackup = (request.headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
-        requestCounters[ModelAttempt(model: modelLabel, isBackup: isBackup)].increment()
+        let isShadow = request.headers.first(name: "hedgerow-shadow") == "1"
+        requestCounters[ModelAttempt(model: modelLabel, kind: isShadow ? "shadow" : isBackup ? "backup" : "primary")].increment()
         let pool = inferencePool
+        let shadows = self.shadows
         let faultDelay: EventLoopFuture<Void>
         if configuration.faultDelayPercent > 0, Double.random(in: 0..<100) < configuration.faultDelayPercent {
             faultDelay = context.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.faultDelayMs))) {}.futureResult
@@ -92,60 +99,96 @@ final class WorkerResponder: HTTPResponder {
         let loop = context.eventLoop
         return faultDelay.flatMap {
             // Admission is judged once the request is really here (after an injected fault delay, which stands
-            // for a replica slow before queueing, not for a queue).
-            guard let ticket = gate.admit() else {
-                lease.release()
-                return loop.makeSucceededFuture(.error(self.overloaded(model)))
+            // for a replica slow before queueing, not for a queue). A shadow takes no ticket: it never makes a
+            // served request look late, and it is refused whenever served requests would be.
+            let ticket: UInt64?
+            if isShadow {
+                guard !gate.isPastTarget() else {
+                    lease.release()
+                    return loop.makeSucceededFuture(.error(self.overloaded(model)))
+                }
+                ticket = nil
+            } else {
+                guard let admitted = gate.admit() else {
+                    lease.release()
+                    return loop.makeSucceededFuture(.error(self.overloaded(model)))
+                }
+                ticket = admitted
+            }
+            /// A served request stopped waiting for a thread: a waiting shadow may go.
+            let stoppedWaiting: @Sendable () -> Void = {
+                if let ticket {
+                    gate.stoppedWaiting(ticket)
+                    shadows.pump()
+                }
             }
             let answer = loop.makePromise(of: HTTPResponse.self)
             // Every way out of this request goes through here: the lease is released exactly once.
             let finish: @Sendable (HTTPResponse) -> Void = { response in
-                gate.stoppedWaiting(ticket)
+                stoppedWaiting()
                 lease.release()
+                if isShadow { shadows.finished() }
                 answer.succeed(response)
             }
-            pool.submit { state in
-                guard case .active = state else {
-                    return finish(.error(HedgerowError(.unavailable, "worker is shutting down")))
-                }
-                guard gate.mayProceed(ticket) else {
-                    return finish(.error(self.overloaded(model)))
-                }
-                if cancellation.isCancelled {
-                    // The client reset the stream while this waited: spend nothing on it.
-                    Counter(label: MetricNames.workerCancelled, dimensions: [("model", modelLabel)]).increment()
-                    return finish(.error(HedgerowError(.unavailable, "request cancelled by the client")))
-                }
-                let graph = lease.graph
-                let data = Data(body.readableBytesView)
-                // Decode here, off the event loop; the batcher runs the graph; encode on the thread that ran it.
-                let encode: @Sendable ([String: Tensor]) -> String
-                let feeds: [String: Tensor]
-                do throws(HedgerowError) {
-                    switch action {
-                    case .tfPredict:
-                        let (decoded, format) = try TFServingCodec.decode(data, graph: graph)
-                        feeds = decoded
-                        encode = { TFServingCodec.encode($0, graph: graph, format: format) }
-                    default:
-                        let decoded = try KServeCodec.decode(data, graph: graph)
-                        feeds = decoded.feeds
-                        encode = { KServeCodec.encode($0, request: decoded, model: lease.id, graph: graph) }
+            let work: @Sendable () -> Void = {
+                pool.submit { state in
+                    guard case .active = state else {
+                        return finish(.error(HedgerowError(.unavailable, "worker is shutting down")))
                     }
-                } catch {
-                    return finish(.error(error))
-                }
-                var request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
-                    switch result {
-                    case .success(let outputs): finish(.jsonBytes(ByteBuffer(string: encode(outputs))))
-                    case .failure(let error): finish(.error(error))
+                    if let ticket, !gate.mayProceed(ticket) {
+                        return finish(.error(self.overloaded(model)))
                     }
+                    if cancellation.isCancelled {
+                        // The client reset the stream while this waited: spend nothing on it.
+                        Counter(label: MetricNames.workerCancelled, dimensions: [("model", modelLabel)]).increment()
+                        return finish(.error(HedgerowError(.unavailable, "request cancelled by the client")))
+                    }
+                    let graph = lease.graph
+                    let data = Data(body.readableBytesView)
+                    // Decode here, off the event loop; the batcher runs the graph; encode on the thread that ran it.
+                    let encode: @Sendable ([String: Tensor]) -> String
+                    let feeds: [String: Tensor]
+                    do throws(HedgerowError) {
+                        switch action {
+                        case .tfPredict:
+                            let (decoded, format) = try TFServingCodec.decode(data, graph: graph)
+                            feeds = decoded
+                            encode = { TFServingCodec.encode($0, graph: graph, format: format) }
+                        default:
+                            let decoded = try KServeCodec.decode(data, graph: graph)
+                            feeds = decoded.feeds
+                            encode = { KServeCodec.encode($0, request: decoded, model: lease.id, graph: graph) }
+                        }
+                    } catch {
+                        return finish(.error(error))
+                    }
+                    var request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
+                        switch result {
+                        case .success(let outputs): finish(.jsonBytes(ByteBuffer(string: encode(outputs))))
+                        case .failure(let error): finish(.error(error))
+                        }
+                    }
+                    request.onRun = stoppedWaiting
+                    lease.batcher.submit(request, eventLoop: loop)
                 }
-                request.onRun = { gate.stoppedWaiting(ticket) }
-                lease.batcher.submit(request, eventLoop: loop)
+            }
+            guard isShadow else {
+                work()
+                return answer.futureResult
+            }
+            guard shadows.submit(work) else {
+                lease.release()
+                self.shadowsShed[modelLabel].increment()
+                return loop.makeSucceededFuture(.error(HedgerowError(.unavailable,
+                    "worker \(self.configuration.name) has \(shadows.capacity) mirrored requests waiting behind served ones; this mirror is dropped")))
             }
             return answer.futureResult
         }
+    }
+
+    /// Mirrored requests refused because the shadow lane was full, per model.
+    private let shadowsShed = MetricHandles<String, Counter> {
+        Counter(label: MetricNames.workerShadowsShed, dimensions: [("model", $0)])
     }
 }
 

@@ -47,6 +47,12 @@ final class QueueDelayGate: Sendable {
         }
     }
 
+    /// Whether the worker is past its capacity now (a new served request would be refused): shadows are refused too.
+    func isPastTarget(now: NIODeadline = .now()) -> Bool {
+        guard target > 0 else { return false }
+        return state.withLockedValue { state in state.order.first.map { (now - $0.at).nanoseconds > target } ?? false }
+    }
+
     /// A thread took the request to decode it; false if it waited so long that it must be refused instead.
     func mayProceed(_ ticket: UInt64, now: NIODeadline = .now()) -> Bool {
         guard target > 0 else { return true }
