@@ -183,7 +183,8 @@ let package = Package(
         .testTarget(
             name: "HedgerowIntegrationTests",
             dependencies: [
-                "HedgerowCore", "HedgerowHTTP",
+                // The runtime's ONNX types: tests build candidate versions from an example model's file.
+                "HedgerowCore", "HedgerowHTTP", "HedgerowRuntime",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
