@@ -38,5 +38,6 @@ public struct RouterService: Service {
                                          adminToken: configuration.adminToken, logger: logger).run()
             }
         }
+        try? await responder.comparisonThread.shutdownGracefully()
     }
 }

@@ -24,7 +24,10 @@ public struct WorkerService: Service {
         let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, logger: logger)
         models.crashOnLoad.withLockedValue { $0 = configuration.faultCrashOnLoad }
         let client = HTTP2ClientPool(group: group)
-        var responder: any HTTPResponder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool)
+        // Requests mirrored to a canary run on a thread of their own at the lowest CPU priority (see `ShadowLane`).
+        let shadowPool = NIOThreadPool(numberOfThreads: 1)
+        shadowPool.start()
+        var responder: any HTTPResponder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool, shadowPool: shadowPool)
         if let marker = configuration.faultCrashOnBody {
             logger.warning("fault injection: this worker crashes on any inference request whose body contains the marker given by --fault-crash-on-body")
             responder = CrashFaultResponder(wrapped: responder, marker: Array(marker.utf8))
@@ -42,6 +45,7 @@ public struct WorkerService: Service {
             }
         }
         try? await inferencePool.shutdownGracefully()
+        try? await shadowPool.shutdownGracefully()
         await models.shutdown()
     }
 }

@@ -7,14 +7,14 @@ import NIOPosix
 
 /// Mirrors a share of stable's requests to a canary and judges the candidate's answers against stable's.
 ///
-/// A mirror is one attempt to one candidate replica, sent with the stable call: never hedged or retried, never paid
-/// from the hedge or retry budget, bounded by the canary's `mirrorTimeoutMs`, and marked `hedgerow-shadow: 1` so
-/// that the worker queues it behind served requests. It is shed before it is sent when the model's in-flight bound
-/// is near (`ModelTraffic.admitMirror`) or when comparisons are backed up; the client's request never waits for
-/// it. Mirrors are not reported to the `UpstreamPool`: replica costs and ejections follow served traffic only.
+/// A mirror is one attempt to one candidate replica, sent when stable's 2xx answer has gone to the client (so it
+/// never competes with the request it copies, and a request stable failed is not mirrored): never hedged or
+/// retried, never paid from the hedge or retry budget, bounded by the canary's `mirrorTimeoutMs`, and marked
+/// `hedgerow-shadow: 1` so that the worker queues it behind served requests. It is shed before it is sent when the
+/// model's in-flight bound is near (`ModelTraffic.admitMirror`) or when comparisons are backed up. Mirrors are not reported to the `UpstreamPool`: replica costs and ejections follow served traffic only.
 ///
-/// When both answers are in, `PredictionComparison` runs on a thread pool (never on an event loop: its cost grows
-/// with the answers), the result goes to the `CanaryScoreboard`, and a record goes to the inference log when the
+/// When both answers are in, `PredictionComparison` runs on a thread pool at the lowest CPU priority (never on an
+/// event loop: its cost grows with the answers; see `BackgroundPriority`), the result goes to the `CanaryScoreboard`, and a record goes to the inference log when the
 /// request was sampled or the candidate disagreed (disagreements are rate-capped per model).
 final class CanaryMirror: Sendable {
     /// Comparisons waiting for or running on the thread pool; mirrors past this are shed.
@@ -122,7 +122,8 @@ final class CanaryMirror: Sendable {
             let candidateBody = candidate?.body ?? ByteBuffer()
             let tolerance = mirror.canary.compare
             return threads.runIfActive(eventLoop: eventLoop) {
-                PredictionComparison.compare(
+                BackgroundPriority.lowerCurrentThread()
+                return PredictionComparison.compare(
                     stable: Array(stableBody.readableBytesView), candidate: Array(candidateBody.readableBytesView),
                     candidateStatus: candidateStatus, tolerance: tolerance
                 )

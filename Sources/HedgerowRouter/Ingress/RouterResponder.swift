@@ -6,6 +6,7 @@ import Logging
 import Metrics
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 
 /// The client-facing endpoint. Resolves the model (and version or label) through the routing table, orders the
 /// replicas by power of two choices (ejected replicas left out), and forwards the body as bytes (it never parses
@@ -21,6 +22,8 @@ final class RouterResponder: HTTPResponder {
     let upstreams: HedgedCall.Dependencies
     let inferenceLog: InferenceLogWriter
     let canaryMirror: CanaryMirror
+    /// Where mirrored answers are compared; shut down with the router (`RouterService`).
+    let comparisonThread: NIOThreadPool
 
     init(
         configuration: RouterConfiguration, store: RoutingTableStore, transport: any UpstreamTransport, pool: UpstreamPool,
@@ -32,7 +35,11 @@ final class RouterResponder: HTTPResponder {
         self.containment = QueryOfDeathGuard(settings: configuration.quarantine)
         self.upstreams = HedgedCall.Dependencies(transport: transport, pool: pool, containment: containment, logger: logger)
         self.inferenceLog = InferenceLogWriter(settings: configuration.inferenceLog, logger: logger)
-        self.canaryMirror = CanaryMirror(scoreboard: CanaryScoreboard(routerId: routerId), transport: transport, logger: logger)
+        // Comparisons get a thread of their own, at the lowest priority: never one an event loop or another pool needs.
+        let comparisonThread = NIOThreadPool(numberOfThreads: 1)
+        comparisonThread.start()
+        self.comparisonThread = comparisonThread
+        self.canaryMirror = CanaryMirror(scoreboard: CanaryScoreboard(routerId: routerId), transport: transport, threads: comparisonThread, logger: logger)
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -180,14 +187,11 @@ final class RouterResponder: HTTPResponder {
             traffic: traffic, eventLoop: context.eventLoop, dependencies: upstreams
         )
         // A mirror goes out with the stable call, never before the request is admitted; it is shed first.
-        let mirror: CanaryMirror.InFlight? = mirrorTo.flatMap { mirrorTo in
+        // The mirror's request, sent once stable has answered (see below).
+        let shadow: (request: HTTPRequest, canary: CanaryPolicy, replicas: [String])? = mirrorTo.map { mirrorTo in
             var shadow = upstream
             shadow.target = route.path(pinnedTo: mirrorTo.version)
-            let (order, _) = pool.candidates(mirrorTo.replicas, domain: { address in
-                zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
-            }, now: now, random: random.callAsFunction)
-            return canaryMirror.start(shadow, replicas: order, model: modelName, canary: mirrorTo.canary, traffic: traffic,
-                                      limit: configuration.maxInFlightPerModel, on: context.eventLoop)
+            return (shadow, mirrorTo.canary, mirrorTo.replicas)
         }
         let answer = call.run(cancellation: context.cancellation)
         guard route.isInference else { return answer }
@@ -196,18 +200,15 @@ final class RouterResponder: HTTPResponder {
             guard policy.samplePercent > 0, InferenceLogSampler.isSampled(requestId: id(), percent: policy.samplePercent) else { return nil }
             return (policy, id())
         }
-        let arrived = logged == nil && mirror == nil ? nil : Date()
-        let mirroredId = mirror == nil ? nil : id()
+        let arrived = logged == nil && shadow == nil ? nil : Date()
+        let mirroredId = shadow == nil ? nil : id()
         answer.whenComplete { [self, loop = context.eventLoop] result in
             let ended = NIODeadline.now()
             // The future does not fail (failures are answers), but a slot must never leak if it did.
             let status = (try? result.get()).map { Int($0.status.code) } ?? 500
             traffic.release(status: status, nanos: (ended - started).nanoseconds, now: ended.uptimeNanoseconds)
             if case .success = result { requestDurations[ModelStatus(model: modelName, status: status)].recordNanoseconds((ended - started).nanoseconds) }
-            guard let arrived, case .success(let response) = result else {
-                if let mirror { _ = canaryMirror.finish(mirror, stable: nil, traffic: traffic, on: loop) }
-                return
-            }
+            guard let arrived, case .success(let response) = result else { return }
             let record = InferenceLogRecord(
                 time: arrived, requestId: logged?.requestId ?? mirroredId ?? "", model: modelName, version: version.number,
                 api: action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
@@ -216,18 +217,31 @@ final class RouterResponder: HTTPResponder {
                 response: .init(response.body, contentType: response.headers.first(name: "content-type")),
                 sampled: logged != nil
             )
-            guard let mirror else {
+            guard let shadow, (200..<300).contains(response.status.code) else {
                 if let logged { inferenceLog.enqueue(record, path: logged.policy.directory, model: modelName) }
                 return
             }
-            // A mirrored request is logged once the comparison is in: when sampled, or whenever the candidate
-            // disagreed (rate-capped), to the model's log (or the default path when it has none).
-            canaryMirror.finish(mirror, stable: response, traffic: traffic, on: loop).whenSuccess { [self] judgement in
-                let disagreed = judgement.isDisagreement && canaryMirror.mayLogDisagreement(model: modelName, now: NIODeadline.now().uptimeNanoseconds)
-                guard logged != nil || disagreed else { return }
-                var record = record
-                record.canary = .init(judgement, candidate: mirror.canary.version)
-                inferenceLog.enqueue(record, path: logged?.policy.directory ?? routes?.logging?.directory ?? "logs", model: modelName)
+            // The mirror goes out once the client has stable's answer: it never competes with the request it copies
+            // (a request stable failed is not mirrored: there would be nothing to compare). This callback runs
+            // before the server writes the answer, so the mirror waits for the event loop's next turn.
+            loop.execute { [self] in
+                let (order, _) = pool.candidates(shadow.replicas, domain: { address in
+                    zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
+                }, now: NIODeadline.now().uptimeNanoseconds, random: random.callAsFunction)
+                guard let mirror = canaryMirror.start(shadow.request, replicas: order, model: modelName, canary: shadow.canary, traffic: traffic,
+                                                      limit: configuration.maxInFlightPerModel, on: loop) else {
+                    if let logged { inferenceLog.enqueue(record, path: logged.policy.directory, model: modelName) }
+                    return
+                }
+                // A mirrored request is logged once the comparison is in: when sampled, or whenever the candidate
+                // disagreed (rate-capped), to the model's log (or the default path when it has none).
+                canaryMirror.finish(mirror, stable: response, traffic: traffic, on: loop).whenSuccess { [self] judgement in
+                    let disagreed = judgement.isDisagreement && canaryMirror.mayLogDisagreement(model: modelName, now: NIODeadline.now().uptimeNanoseconds)
+                    guard logged != nil || disagreed else { return }
+                    var record = record
+                    record.canary = .init(judgement, candidate: shadow.canary.version)
+                    inferenceLog.enqueue(record, path: logged?.policy.directory ?? routes?.logging?.directory ?? "logs", model: modelName)
+                }
             }
         }
         return answer

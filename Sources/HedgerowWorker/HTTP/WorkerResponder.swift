@@ -17,16 +17,20 @@ final class WorkerResponder: HTTPResponder {
     let models: ModelManager
     let inferencePool: NIOThreadPool
     let gate: QueueDelayGate
-    /// Requests mirrored to a canary wait here, behind served ones.
+    /// Requests mirrored to a canary wait here, behind served ones, and run on `shadowPool`.
     let shadows: ShadowLane
+    let shadowPool: NIOThreadPool
 
-    init(configuration: WorkerConfiguration, models: ModelManager, inferencePool: NIOThreadPool) {
+    /// `shadowPool`: one thread for mirrored requests, which each run on it at the lowest CPU priority, outside the
+    /// batch queue (nil: the inference pool, at normal priority; for tests).
+    init(configuration: WorkerConfiguration, models: ModelManager, inferencePool: NIOThreadPool, shadowPool: NIOThreadPool? = nil) {
         self.configuration = configuration
         self.models = models
         self.inferencePool = inferencePool
+        self.shadowPool = shadowPool ?? inferencePool
         let gate = QueueDelayGate(targetNanoseconds: Int64(configuration.maxQueueDelayMs) * 1_000_000)
         self.gate = gate
-        self.shadows = ShadowLane(maxRunning: configuration.inferenceThreads / 2, servedWaiting: { gate.waitingCount })
+        self.shadows = ShadowLane(maxRunning: 1, servedWaiting: { gate.waitingCount })
     }
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
@@ -88,7 +92,7 @@ final class WorkerResponder: HTTPResponder {
         let isBackup = (request.headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
         let isShadow = request.headers.first(name: "hedgerow-shadow") == "1"
         requestCounters[ModelAttempt(model: modelLabel, kind: isShadow ? "shadow" : isBackup ? "backup" : "primary")].increment()
-        let pool = inferencePool
+        let pool = isShadow ? shadowPool : inferencePool
         let shadows = self.shadows
         let faultDelay: EventLoopFuture<Void>
         if configuration.faultDelayPercent > 0, Double.random(in: 0..<100) < configuration.faultDelayPercent {
@@ -132,6 +136,7 @@ final class WorkerResponder: HTTPResponder {
             }
             let work: @Sendable () -> Void = {
                 pool.submit { state in
+                    if isShadow { BackgroundPriority.lowerCurrentThread() }
                     guard case .active = state else {
                         return finish(.error(HedgerowError(.unavailable, "worker is shutting down")))
                     }
@@ -169,7 +174,9 @@ final class WorkerResponder: HTTPResponder {
                         }
                     }
                     request.onRun = stoppedWaiting
-                    lease.batcher.submit(request, eventLoop: loop)
+                    // A shadow runs here, alone, on its low-priority thread: never in a batch with served requests,
+                    // never on an inference thread.
+                    if isShadow { lease.batcher.runAlone(request) } else { lease.batcher.submit(request, eventLoop: loop) }
                 }
             }
             guard isShadow else {

@@ -74,6 +74,11 @@ final class ModelBatcher: Sendable {
         perform(action, eventLoop: eventLoop)
     }
 
+    /// Runs one request now on the calling thread, outside the batch queue (a canary's shadow on its own thread).
+    func runAlone(_ request: Request) {
+        run([request])
+    }
+
     private func perform(_ action: BatchQueue<Request>.Action, eventLoop: any EventLoop) {
         switch action {
         case .none:

@@ -2,7 +2,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 
 /// Where requests mirrored to a canary (`hedgerow-shadow: 1`) wait: behind served traffic, so that a shadow never
-/// takes an inference thread a client's request is waiting for.
+/// takes CPU a client's request is waiting for. The worker runs started shadows on a thread of their own at the
+/// lowest CPU priority (`BackgroundPriority`), outside the batch queue, so the kernel too runs served inference first.
 ///
 /// A shadow is handed to the inference pool only while no served request waits for a thread (`servedWaiting` is 0:
 /// the `QueueDelayGate`'s admitted-but-not-running count) and fewer than `maxRunning` shadows are in the pool; the
