@@ -173,6 +173,11 @@ import Testing
         let sentAtEnd = await cluster.metric(cluster.router, "hedgerow_router_canary_mirrors_total{model=\"digits\",candidate=\"2\",result=\"sent\"}")
         #expect(sentAfterAbort != nil && sentAfterAbort == sentAtEnd, "mirrors after the abort: \(String(describing: sentAfterAbort)) → \(String(describing: sentAtEnd))")
         #expect(await cluster.metric(cluster.synchronizer, "hedgerow_sync_canary_state{model=\"digits\",candidate=\"2\",state=\"aborted\"}") == 1)
+        // The worker told shadows apart from served requests.
+        let worker = H2Client(address: "127.0.0.1:\(cluster.setup.workerPort)")
+        let shadows = await cluster.metric(worker, "hedgerow_worker_requests_total{model=\"digits\",attempt=\"shadow\"}") ?? 0
+        await worker.close()
+        #expect(shadows >= Double(tally?["compared"] as? Int ?? 0), "shadows counted by the worker: \(shadows)")
         let status = try cluster.hedgerowStatus()
         #expect(status.contains("digits: canary v2 — mirror 50%") && status.contains("ABORTED: ") && status.contains("top-1 class disagreed"), "\(status)")
         // Every disagreement is logged though no logging block samples anything (rate-capped).

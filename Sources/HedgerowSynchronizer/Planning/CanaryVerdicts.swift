@@ -49,13 +49,19 @@ struct CanaryVerdicts: Sendable {
             routers[report.router] = RouterTotals(tally: entry.tally, aborted: entry.aborted, at: now)
             reports[entry.model] = routers
             guard latched[entry.model] == nil else { continue }
-            let reason = entry.aborted.map { "router \(report.router.prefix(64)): \($0.prefix(1000))" } ?? total(entry.model).tally.verdict(canary.abort)
+            // A router's reason is cut by bytes: the routing table refuses a canary whose reason passes 4096.
+            let reason = entry.aborted.map { "router \(Self.cut(report.router, 64)): \(Self.cut($0, 1000))" } ?? total(entry.model).tally.verdict(canary.abort)
             if let reason {
                 latched[entry.model] = Latch(identity: canary.identity, reason: reason)
                 aborted.append((entry.model, canary.version, reason))
             }
         }
         return aborted
+    }
+
+    /// At most `bytes` UTF-8 bytes of `text` (a character cut in two is replaced, never kept half).
+    static func cut(_ text: String, _ bytes: Int) -> String {
+        String(decoding: Array(text.utf8.prefix(bytes)), as: UTF8.self)
     }
 
     /// The sum of every router's totals of a model's canary, and how many routers reported.
