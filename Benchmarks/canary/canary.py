@@ -1,16 +1,13 @@
 """Stable's latency with canary mirroring off, 20 % and 100 %, on one `hedgerow up`. See run.sh."""
-import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "lib"))
 from h2loadrun import free_ports, h2load  # noqa: E402
+from upprocs import pct, stop  # noqa: E402
 
 MIRRORS = (0, 20, 100)
 
-
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))] if values else float("nan")
 
 
 class Cluster:
@@ -72,11 +69,7 @@ class Cluster:
         return float(m.group(1)) if m else 0.0
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
 
 def h2load_cell(cluster, url, body_file, seconds, rate, workdir):

@@ -1,5 +1,5 @@
 """What the Python benchmarks need to know about a running `hedgerow up`: its roles' pids and their memory."""
-import os
+import os, signal, subprocess
 
 
 def roles(up_pid):
@@ -30,3 +30,20 @@ def rss_mb(pid):
     except OSError:
         return None
     return None
+
+
+def stop(proc, grace=30):
+    """Stops a `hedgerow up` (SIGTERM: it stops its roles), killing it if it has not ended after `grace` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def pct(values, p):
+    """The p-th percentile of `values` (nearest rank), NaN when empty."""
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]

@@ -1,10 +1,10 @@
 """Drives `hedgerow up` past its capacity with h2load and reports what clients got. See run.sh."""
-import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "Benchmarks", "lib"))
 from h2loadrun import free_ports, h2load  # noqa: E402
-from upprocs import roles, rss_mb  # noqa: E402
+from upprocs import pct, roles, rss_mb, stop  # noqa: E402
 
 
 def encoder_body():
@@ -50,18 +50,8 @@ class Cluster:
         return roles(self.proc.pid)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop(self.proc)
 
-
-def pct(values, p):
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
 def measure(binary, seconds, queue_ms, rate, workdir, body_file):

@@ -166,9 +166,9 @@ final class RouterResponder: HTTPResponder {
             hedgeDelay = traffic.hedgeDelay(version, policy: policy, now: now)
         }
         let zones = routes?.zones ?? [:]
-        let (candidates, ejected) = pool.candidates(replicas, domain: { address in
-            zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
-        }, now: now, random: random.callAsFunction)
+        // A replica's failure domain: its worker's zone, else its host.
+        let domain: @Sendable (String) -> String = { address in zones[address] ?? (try? HostAndPort.parse(address).host) ?? address }
+        let (candidates, ejected) = pool.candidates(replicas, domain: domain, now: now, random: random.callAsFunction)
         traffic.metrics.ejectedReplicas.record(ejected)
         let isInference = route.isInference
         let call = HedgedCall(
@@ -186,7 +186,6 @@ final class RouterResponder: HTTPResponder {
             ),
             traffic: traffic, eventLoop: context.eventLoop, dependencies: upstreams
         )
-        // A mirror goes out with the stable call, never before the request is admitted; it is shed first.
         // The mirror's request, sent once stable has answered (see below).
         let shadow: (request: HTTPRequest, canary: CanaryPolicy, replicas: [String])? = mirrorTo.map { mirrorTo in
             var shadow = upstream
@@ -225,9 +224,7 @@ final class RouterResponder: HTTPResponder {
             // (a request stable failed is not mirrored: there would be nothing to compare). This callback runs
             // before the server writes the answer, so the mirror waits for the event loop's next turn.
             loop.execute { [self] in
-                let (order, _) = pool.candidates(shadow.replicas, domain: { address in
-                    zones[address] ?? (try? HostAndPort.parse(address).host) ?? address
-                }, now: NIODeadline.now().uptimeNanoseconds, random: random.callAsFunction)
+                let (order, _) = pool.candidates(shadow.replicas, domain: domain, now: NIODeadline.now().uptimeNanoseconds, random: random.callAsFunction)
                 guard let mirror = canaryMirror.start(shadow.request, replicas: order, model: modelName, canary: shadow.canary, traffic: traffic,
                                                       limit: configuration.maxInFlightPerModel, on: loop) else {
                     if let logged { inferenceLog.enqueue(record, path: logged.policy.directory, model: modelName) }
