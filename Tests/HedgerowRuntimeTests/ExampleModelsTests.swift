@@ -91,3 +91,34 @@ import Testing
         #expect(both[0..<10].contains { $0.isNaN }, "a NaN pixel gives NaN probabilities, not made-up numbers")
     }
 }
+
+/// The scikit-learn examples (Scripts/make-classic-ml-models.py: skl2onnx into ai.onnx.ml) against onnxruntime's
+/// outputs for the same rows: labels exactly, scores within the tolerance their reference.json gives.
+@Suite struct ClassicMLExampleModelsTests {
+    @Test(arguments: ["iris-logreg", "iris-forest", "diabetes-gbr"])
+    func matchesOnnxruntime(_ model: String) throws {
+        let dir = ExampleModelsTests.models.appendingPathComponent("\(model)/1")
+        let graph = try ModelLoader.load(contentsOf: dir.appendingPathComponent("model.onnx").path)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as? [String: Any])
+        let rows = try #require((json["inputs"] as? [String: Any])?["input"] as? [[Double]])
+        let input = Tensor(shape: [rows.count, rows[0].count], floats: rows.flatMap { $0.map { Float($0) } })
+        let result = try graph.run(["input": input])
+        let outputs = try #require(json["outputs"] as? [String: Any])
+        let helper = ExampleModelsTests()
+        for (name, want) in outputs {
+            let got = try #require(result[name], "\(model): no output '\(name)'")
+            let (values, shape) = helper.flatten(want)
+            #expect(got.shape == shape || (got.shape.count == 2 && got.shape[1] == 1 && [got.shape[0]] == shape) || (shape.count == 2 && shape[1] == 1 && got.shape == shape),
+                    "\(model) \(name): shape \(got.shape), onnxruntime \(shape)")
+            switch got.storage {
+            case .int64(let labels):
+                #expect(labels.map { Double($0) } == values, "\(model) \(name): \(labels.prefix(10)) against \(values.prefix(10))")
+            default:
+                let floats = try got.floats(name)
+                var worst = 0.0
+                for (g, w) in zip(floats, values) { worst = max(worst, abs(Double(g) - w) - 1e-4 * abs(w)) }
+                #expect(worst <= 1e-5, "\(model) \(name): off by \(worst) beyond 1e-4 relative")
+            }
+        }
+    }
+}

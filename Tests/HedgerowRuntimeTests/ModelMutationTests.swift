@@ -184,7 +184,8 @@ import Testing
         try Data(contentsOf: ExampleModelsTests.models.appendingPathComponent("\(name)/1/model.onnx"))
     }
 
-    @Test(arguments: [("digits", UInt64(11)), ("digits-cnn", UInt64(12)), ("encoder", UInt64(13))])
+    @Test(arguments: [("digits", UInt64(11)), ("digits-cnn", UInt64(12)), ("encoder", UInt64(13)),
+                      ("iris-logreg", UInt64(14)), ("iris-forest", UInt64(15)), ("diabetes-gbr", UInt64(16))])
     func mutatedModelsThrowOrRunButNeverTrap(_ name: String, seed: UInt64) throws {
         let original = try Self.modelBytes(name)
         let proto = try Onnx_ModelProto(serializedBytes: original)

@@ -7,6 +7,8 @@ import SwiftProtobuf
 public enum ModelLoader {
     /// The default-domain opsets the kernels are written for (the ONNX releases up to 1.16).
     public static let supportedOpsets = 1...21
+    /// The ai.onnx.ml opsets the classic-ML kernels are written for (`MLOperators`).
+    public static let supportedMLOpsets = 1...5
 
     public static func load(contentsOf path: String) throws(HedgerowError) -> ModelGraph {
         let data: Data
@@ -31,6 +33,10 @@ public enum ModelLoader {
             throw HedgerowError(.loadFailed, defaultImports.isEmpty
                 ? "\(source) imports no default-domain opset (opset_import has no entry for it)"
                 : "\(source) uses default-domain opset \(opset); Hedgerow supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound) (re-export with one of them)")
+        }
+        let mlImports = Set(proto.opsetImport.filter { $0.domain == MLOperators.domain }.map(\.version))
+        if let ml = mlImports.first(where: { !supportedMLOpsets.contains(Int(clamping: $0)) }) {
+            throw HedgerowError(.loadFailed, "\(source) uses \(MLOperators.domain) opset \(ml); Hedgerow supports \(supportedMLOpsets.lowerBound) to \(supportedMLOpsets.upperBound)")
         }
         return try build(proto.graph, opset: opset, source: source)
     }
@@ -66,13 +72,25 @@ public enum ModelLoader {
                 }
                 attributes[attribute.name] = try decode(attribute, node: label, source: source)
             }
-            nodes.append(Node(name: proto.name, opType: proto.opType, inputs: proto.input, outputs: proto.output, attributes: attributes))
-            if !proto.domain.isEmpty && proto.domain != "ai.onnx" {
+            nodes.append(Node(name: proto.name, opType: proto.opType, inputs: proto.input, outputs: proto.output, attributes: attributes,
+                              domain: proto.domain == "ai.onnx" ? "" : proto.domain))
+            if !proto.domain.isEmpty && proto.domain != "ai.onnx" && proto.domain != MLOperators.domain {
                 throw HedgerowError(.loadFailed, "\(source): node '\(nodes[index].label)' uses operator domain '\(proto.domain)', which Hedgerow does not support")
             }
         }
         let ordered = try GraphOrder.topological(nodes, available: Set(initializers.keys).union(inputs.map(\.name)), source: source)
         let kernels = try ordered.map { (node: Node) throws(HedgerowError) -> Kernel in
+            if node.domain == MLOperators.domain {
+                // Classic-ML kernels are built per node at load: a tree ensemble is flattened into arrays once.
+                let built: Kernel?
+                do throws(HedgerowError) { built = try MLOperators.kernel(for: node) } catch {
+                    throw HedgerowError(.loadFailed, "\(source): \(error.message)")
+                }
+                guard let built else {
+                    throw HedgerowError(.loadFailed, "\(source): unsupported operator '\(MLOperators.domain).\(node.opType)' in node '\(node.label)'")
+                }
+                return built
+            }
             guard let kernel = Operators.kernel(for: node.opType, opset: opset) else {
                 throw HedgerowError(.loadFailed, "\(source): unsupported operator '\(node.opType)' in node '\(node.label)'")
             }
@@ -109,6 +127,7 @@ public enum ModelLoader {
         case .ints: return .ints(attribute.ints.map { Int($0) })
         case .floats: return .floats(attribute.floats)
         case .string: return .string(String(decoding: attribute.s, as: UTF8.self))
+        case .strings: return .strings(attribute.strings.map { String(decoding: $0, as: UTF8.self) })
         case .tensor: return .tensor(try TensorDecoding.decode(attribute.t, what: "\(source): attribute '\(attribute.name)' of node '\(node)'"))
         default:
             throw HedgerowError(.loadFailed, "\(source): node '\(node)': attribute '\(attribute.name)' has a kind (\(attribute.type)) Hedgerow does not support")

@@ -7,6 +7,7 @@ enum AttributeValue: Sendable, Equatable {
     case ints([Int])
     case floats([Float])
     case string(String)
+    case strings([String])
     case tensor(Tensor)
 }
 
@@ -17,6 +18,8 @@ struct Node: Sendable {
     var inputs: [String]
     var outputs: [String]
     var attributes: [String: AttributeValue]
+    /// The operator's domain: "" (the default, ai.onnx) or "ai.onnx.ml".
+    var domain = ""
 
     /// Node name for messages: its own name, or its first output when unnamed.
     var label: String { name.isEmpty ? "\(opType)→\(outputs.first ?? "?")" : name }
@@ -93,6 +96,14 @@ extension Node {
         case nil: return nil
         case .tensor(let v): return v
         default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a tensor")
+        }
+    }
+
+    func strings(_ key: String) throws(HedgerowError) -> [String]? {
+        switch attributes[key] {
+        case nil: return nil
+        case .strings(let v): return v
+        default: throw HedgerowError(.loadFailed, "node '\(label)' (\(opType)): attribute '\(key)' must be a list of strings")
         }
     }
 }
