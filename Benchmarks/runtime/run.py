@@ -2,7 +2,8 @@
 
     bash Benchmarks/runtime/run.sh            # builds release, makes a venv with onnxruntime, runs this
 
-For each model under Models/ (digits, digits-cnn, recommender, encoder): batch-1 latency (median and p99 of
+For each model under Models/ (digits, digits-cnn, recommender, encoder, and with --models the scikit-learn ones:
+iris-logreg, iris-forest, diabetes-gbr): batch-1 latency (median and p99 of
 back-to-back runs) and batch-32 throughput (rows/s from the mean run time), for onnxruntime with one intra-op
 thread and with all threads, and for `hedgerow bench-runtime` with OpenBLAS on one thread and on all threads.
 Both are timed in-process around the run call (onnxruntime's includes its Python binding, a few µs). Inputs are
@@ -25,9 +26,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def inputs_for(model, batch, rng):
     if model == "recommender":
         return {"user": rng.integers(0, 100_000, batch, dtype=np.int64), "item": rng.integers(0, 100_000, batch, dtype=np.int64)}
-    shape = {"digits": (64,), "digits-cnn": (1, 8, 8), "encoder": (16, 64)}[model]
-    name = {"digits": "input", "digits-cnn": "images", "encoder": "tokens"}[model]
-    return {name: rng.random((batch,) + shape, dtype=np.float32)}
+    shape = {"digits": (64,), "digits-cnn": (1, 8, 8), "encoder": (16, 64), "iris-logreg": (4,), "iris-forest": (4,), "diabetes-gbr": (10,)}[model]
+    name = {"digits-cnn": "images", "encoder": "tokens"}.get(model, "input")
+    scale = {"iris-logreg": 8.0, "iris-forest": 8.0, "diabetes-gbr": 0.2}.get(model, 1.0)
+    return {name: (rng.random((batch,) + shape, dtype=np.float32) * scale).astype(np.float32)}
 
 
 def time_ort(path, feeds, threads, seconds, max_runs):

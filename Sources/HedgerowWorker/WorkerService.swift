@@ -27,7 +27,8 @@ public struct WorkerService: Service {
         // Requests mirrored to a canary run on a thread of their own at the lowest CPU priority (see `ShadowLane`).
         let shadowPool = NIOThreadPool(numberOfThreads: 1)
         shadowPool.start()
-        var responder: any HTTPResponder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool, shadowPool: shadowPool)
+        let workerResponder = WorkerResponder(configuration: configuration, models: models, inferencePool: inferencePool, shadowPool: shadowPool)
+        var responder: any HTTPResponder = workerResponder
         if let marker = configuration.faultCrashOnBody {
             logger.warning("fault injection: this worker crashes on any inference request whose body contains the marker given by --fault-crash-on-body")
             responder = CrashFaultResponder(wrapped: responder, marker: Array(marker.utf8))
@@ -46,6 +47,7 @@ public struct WorkerService: Service {
         }
         try? await inferencePool.shutdownGracefully()
         try? await shadowPool.shutdownGracefully()
+        workerResponder.shadows.drain()
         await models.shutdown()
     }
 }

@@ -65,7 +65,10 @@ import Testing
         let processes = [
             try HedgerowProcess(["synchronizer", "--listen", setup.synchronizer, "--desired", config, "--admin-token-file", setup.tokenFile]),
             try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(setup.workerPort)", "--name", "w1", "--repository", digits.deletingLastPathComponent().path,
-                                 "--admin-token-file", setup.tokenFile]),
+                                 "--admin-token-file", setup.tokenFile,
+                                 // One worker serves everything while the whole suite runs beside it on two cores: it must queue,
+                                 // not shed, or a busy machine fails client requests this test counts.
+                                 "--max-queue-delay-ms", "5000"]),
             try HedgerowProcess(["router", "--listen", setup.router, "--synchronizer", setup.synchronizer, "--admin-token-file", setup.tokenFile,
                                  "--inference-log-dir", logs.path]),
         ]
@@ -105,7 +108,7 @@ import Testing
         let failures = NIOLockedValueBox<[String]>([])
         let stopped = NIOLockedValueBox(false)
 
-        func run(_ cluster: Cluster, clients: Int = 4) -> Task<Void, Never> {
+        func run(_ cluster: Cluster, clients: Int = 3) -> Task<Void, Never> {
             Task {
                 await withTaskGroup(of: Void.self) { group in
                     for client in 0..<clients {
@@ -120,10 +123,10 @@ import Testing
                                     if answer.status == 200 {
                                         self.versions.withLockedValue { $0[answer.json?["model_version"] as? String ?? "?", default: 0] += 1 }
                                     } else {
-                                        self.failures.withLockedValue { $0.append("\(answer.status): \(answer.text.prefix(200))") }
+                                        self.failures.withLockedValue { if $0.count < 50 { $0.append("\(answer.status): \(answer.text.prefix(200))") } }
                                     }
                                 } catch {
-                                    self.failures.withLockedValue { $0.append("\(error)") }
+                                    self.failures.withLockedValue { if $0.count < 50 { $0.append("\(error)") } }
                                 }
                                 i += 1
                             }
@@ -201,7 +204,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         let tally = state?["tally"] as? [String: Any]
-        #expect(state?["state"] as? String == "running", "\(String(describing: state))")
+        #expect(state?["state"] as? String == "running", "\(String(describing: state))\n\(cluster.processes.map(\.text).joined(separator: "\n---\n").suffix(8000))")
         #expect((tally?["compared"] as? Int ?? 0) >= 400 && tally?["top1Disagreements"] as? Int == 0 && tally?["candidateErrors"] as? Int == 0, "\(String(describing: tally))")
         #expect((tally?["maxAbsDifference"] as? Double ?? 1) < 1e-4, "\(String(describing: tally))")
         let status = try cluster.hedgerowStatus()
@@ -223,7 +226,7 @@ import Testing
         await load.stop(task)
         defer { Task { await cluster.stop() } }
         let last = load.versions.withLockedValue { $0 }
-        #expect(promoted, "never promoted: \(last)")
+        #expect(promoted, "never promoted: \(last)\n\(cluster.processes.map(\.text).joined(separator: "\n---\n").prefix(6000))")
         #expect((last["1"] ?? 0) == (oneAfter["1"] ?? 0), "v1 still answered after the promotion: \(oneAfter) → \(last)")
         #expect(load.failures.withLockedValue { $0 }.isEmpty, "\(load.failures.withLockedValue { $0.prefix(5) })")
         #expect(await cluster.metric(cluster.synchronizer, "hedgerow_sync_canary_state{") == nil, "the canary's gauges are gone with its block")

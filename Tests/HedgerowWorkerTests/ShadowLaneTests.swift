@@ -26,4 +26,13 @@ import Testing
         lane.finished()
         #expect(lane.counts == (0, 0))
     }
+
+    @Test func drainingStartsEveryWaitingShadow() {
+        let started = NIOLockedValueBox(0)
+        let lane = ShadowLane(capacity: 8, maxRunning: 1, servedWaiting: { 1 })
+        for _ in 0..<3 { #expect(lane.submit { started.withLockedValue { $0 += 1 } }) }
+        #expect(started.withLockedValue { $0 } == 0 && lane.counts.waiting == 3)
+        lane.drain()
+        #expect(started.withLockedValue { $0 } == 3 && lane.counts.waiting == 0)
+    }
 }

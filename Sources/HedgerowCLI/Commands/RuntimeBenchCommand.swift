@@ -45,7 +45,10 @@ struct RuntimeBenchCommand: ParsableCommand {
             timing["p99Ms"] = runs[min(count - 1, count * 99 / 100)] / .milliseconds(1)
             timing["meanMs"] = runs.reduce(.zero, +) / count / .milliseconds(1)
             var values: [String: [Double]] = [:]
-            for (output, tensor) in outputs { values[output] = try tensor.floats(output).map(Double.init) }
+            for (output, tensor) in outputs {
+                // Classifiers answer int64 labels beside their float scores.
+                values[output] = tensor.elementType == .int64 ? try tensor.int64s(output).map(Double.init) : try tensor.floats(output).map(Double.init)
+            }
             timing["outputs"] = values
             report[name] = timing
         }

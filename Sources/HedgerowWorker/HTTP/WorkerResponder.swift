@@ -183,10 +183,12 @@ final class WorkerResponder: HTTPResponder {
                 work()
                 return answer.futureResult
             }
-            guard shadows.submit(work) else {
+            if !shadows.submit(work) {
+                // Refused without running: answered here, through the same promise (a promise dropped unanswered
+                // is a leak, and a debug build traps on it).
                 lease.release()
                 self.shadowsShed[modelLabel].increment()
-                return loop.makeSucceededFuture(.error(HedgerowError(.unavailable,
+                answer.succeed(.error(HedgerowError(.unavailable,
                     "worker \(self.configuration.name) has \(shadows.capacity) mirrored requests waiting behind served ones; this mirror is dropped")))
             }
             return answer.futureResult

@@ -68,6 +68,17 @@ final class ShadowLane: Sendable {
         }
     }
 
+    /// Starts every waiting shadow now, whatever runs: at shutdown, so that each is answered (its pool, shut down,
+    /// answers "shutting down") rather than dropped with its response never sent.
+    func drain() {
+        let waiting = state.withLockedValue { state -> [Work] in
+            defer { state.waiting.removeAll() }
+            state.running += state.waiting.count
+            return Array(state.waiting)
+        }
+        for work in waiting { work() }
+    }
+
     /// Shadows waiting and running (for tests).
     var counts: (waiting: Int, running: Int) { state.withLockedValue { ($0.waiting.count, $0.running) } }
 }
