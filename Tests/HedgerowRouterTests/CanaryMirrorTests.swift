@@ -32,7 +32,7 @@ import Testing
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let canary = try! CanaryPolicy(version: 2, splitPercent: 0, mirrorPercent: 100, mirrorTimeoutMs: 250)
 
-    func judge(_ candidate: @escaping @Sendable () -> Result<HTTPResponse, any Error>, stable: HTTPResponse? = v2([0.1, 0.9]))
+    func judge(_ candidate: @escaping @Sendable () -> Result<HTTPResponse, any Error>, stable: HTTPResponse = v2([0.1, 0.9]))
         async throws -> (CanaryMirror.Judgement?, AnsweringTransport, CanaryMirror) {
         let transport = AnsweringTransport(candidate)
         let mirror = CanaryMirror(scoreboard: CanaryScoreboard(routerId: "r"), transport: transport, logger: Logger(label: "test"))

@@ -52,7 +52,7 @@ final class CanaryMirror: Sendable {
         var status: Int?
         var latencyMs: Double
         var response: HTTPResponse?
-        /// Not a sample: the mirror timed out, was shed by a busy worker, or stable itself failed.
+        /// Not a sample: the mirror timed out or was shed by a busy worker (or stable's answer was not 2xx).
         var unanswered: Bool { outcome == nil }
         var isDisagreement: Bool { outcome.map { $0.result != "agree" } ?? false }
     }
@@ -88,12 +88,13 @@ final class CanaryMirror: Sendable {
         return InFlight(model: model, canary: canary, replica: replica, attempt: attempt, started: .now())
     }
 
-    /// Stable's answer is in (nil: it failed): waits for the mirror, compares on the thread pool, records, and
-    /// completes with the judgement (on `eventLoop`). A failed stable answer cancels the mirror: nothing to compare.
-    func finish(_ mirror: InFlight, stable: HTTPResponse?, traffic: ModelTraffic, on eventLoop: any EventLoop) -> EventLoopFuture<Judgement> {
-        let stableBody = stable.flatMap { (200..<300).contains($0.status.code) ? $0.body : nil }
-        if stableBody == nil { mirror.attempt.cancel() }
-        return mirror.attempt.response.hop(to: eventLoop).map { Result<HTTPResponse, any Error>.success($0) }.recover { .failure($0) }
+    /// Stable's answer is in: waits for the mirror, compares on the thread pool, records, and completes with the
+    /// judgement (on `eventLoop`). The router mirrors only requests stable answered 2xx; an answer that is not
+    /// 2xx here cancels the mirror (nothing to compare) and counts nothing.
+    func finish(_ mirror: InFlight, stable: HTTPResponse, traffic: ModelTraffic, on eventLoop: any EventLoop) -> EventLoopFuture<Judgement> {
+        let stableAnswered = (200..<300).contains(stable.status.code)
+        if !stableAnswered { mirror.attempt.cancel() }
+        let judged = mirror.attempt.response.hop(to: eventLoop).map { Result<HTTPResponse, any Error>.success($0) }.recover { .failure($0) }
             .flatMap { [self] result -> EventLoopFuture<Judgement> in
             traffic.releaseMirror()
             let took = NIODeadline.now() - mirror.started
@@ -102,10 +103,7 @@ final class CanaryMirror: Sendable {
             if candidate != nil { scoreboard.metrics.mirrorDuration[labels].recordNanoseconds(took.nanoseconds) }
             let judgement = Judgement(outcome: nil, replica: mirror.replica, status: candidate.map { Int($0.status.code) },
                                       latencyMs: Double(took.nanoseconds) / 1e6, response: candidate)
-            guard let stableBody else {
-                pending.withLockedValue { $0 -= 1 }
-                return eventLoop.makeSucceededFuture(judgement)
-            }
+            guard stableAnswered else { return eventLoop.makeSucceededFuture(judgement) }
             let candidateStatus: Int
             switch result {
             case .success(let response) where response.status != .serviceUnavailable:
@@ -115,10 +113,10 @@ final class CanaryMirror: Sendable {
                 candidateStatus = 502
             default:
                 // No answer in time, or a busy worker shed the shadow: says nothing about what the candidate computes.
-                pending.withLockedValue { $0 -= 1 }
                 scoreboard.unanswered(model: mirror.model, canary: mirror.canary)
                 return eventLoop.makeSucceededFuture(judgement)
             }
+            let stableBody = stable.body
             let candidateBody = candidate?.body ?? ByteBuffer()
             let tolerance = mirror.canary.compare
             return threads.runIfActive(eventLoop: eventLoop) {
@@ -128,7 +126,6 @@ final class CanaryMirror: Sendable {
                     candidateStatus: candidateStatus, tolerance: tolerance
                 )
             }.map { [self] outcome in
-                pending.withLockedValue { $0 -= 1 }
                 var judgement = judgement
                 judgement.outcome = outcome
                 if let reason = scoreboard.record(outcome, model: mirror.model, canary: mirror.canary) {
@@ -136,11 +133,11 @@ final class CanaryMirror: Sendable {
                                  metadata: ["model": "\(mirror.model)"])
                 }
                 return judgement
-            }.recover { [self] _ in
-                pending.withLockedValue { $0 -= 1 }
-                return judgement
-            }
+            }.recover { _ in judgement }
         }
+        // The comparison slot `start` reserved is given back once, however the mirror ended.
+        judged.whenComplete { [pending] _ in pending.withLockedValue { $0 -= 1 } }
+        return judged
     }
 
     /// Whether one more disagreement record of `model` may be logged this second.

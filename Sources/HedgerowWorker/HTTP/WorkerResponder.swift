@@ -105,19 +105,10 @@ final class WorkerResponder: HTTPResponder {
             // Admission is judged once the request is really here (after an injected fault delay, which stands
             // for a replica slow before queueing, not for a queue). A shadow takes no ticket: it never makes a
             // served request look late, and it is refused whenever served requests would be.
-            let ticket: UInt64?
-            if isShadow {
-                guard !gate.isPastTarget() else {
-                    lease.release()
-                    return loop.makeSucceededFuture(.error(self.overloaded(model)))
-                }
-                ticket = nil
-            } else {
-                guard let admitted = gate.admit() else {
-                    lease.release()
-                    return loop.makeSucceededFuture(.error(self.overloaded(model)))
-                }
-                ticket = admitted
+            let ticket = isShadow ? nil : gate.admit()
+            guard isShadow ? !gate.isPastTarget() : ticket != nil else {
+                lease.release()
+                return loop.makeSucceededFuture(.error(self.overloaded(model)))
             }
             /// A served request stopped waiting for a thread: a waiting shadow may go.
             let stoppedWaiting: @Sendable () -> Void = {

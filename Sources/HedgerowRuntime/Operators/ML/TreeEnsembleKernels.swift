@@ -41,8 +41,8 @@ enum TreeEnsembleKernels {
                 }
                 // Two classes.
                 var s0 = scores[at], s1 = scores[at + 1]
-                let h0 = present[at]
-                var h1 = present[at + 1], two = true
+                let h0 = present[at], h1 = present[at + 1]
+                var two = true
                 var written = -1
                 switch base.count {
                 case 2:
@@ -73,7 +73,6 @@ enum TreeEnsembleKernels {
                     y[r] = positive > 0 ? 1 : 0
                 }
                 if two {
-                    if !h1 { s1 = 0; h1 = false }
                     z[at] = h0 || base.count == 2 ? s0 : 0
                     z[at + 1] = h1 ? s1 : 0
                     var row = z[at..<(at + 2)]
@@ -133,7 +132,6 @@ enum TreeEnsembleKernels {
                     case .average: scores[at + j] = scores[at + j] / trees + b
                     case .min, .max: scores[at + j] = b + (present[at + j] ? scores[at + j] : 0)
                     }
-                    _ = present
                 }
                 var row = scores[at..<(at + targets)]
                 transform.apply(&row)
