@@ -9,12 +9,13 @@ import HedgerowWorker
 /// trip). A violated property is a `fatalError`, so the fuzzer records it like any other crash. Refusals (thrown
 /// errors) are the expected outcome for most inputs and end the run quietly.
 public enum FuzzEntries {
-    /// `POST /v2/models/{m}/infer` against the digits MLP (one FP32 input) and the recommender (two INT64 inputs).
+    /// `POST /v2/models/{m}/infer` against the digits MLP (one FP32 input), the recommender (two INT64 inputs) and
+    /// the churn pipeline (BYTES and FP32 inputs).
     public static func kserve(_ bytes: UnsafeRawBufferPointer) {
         infer(Data(bytes), api: .kserveV2)
     }
 
-    /// `POST /v1/models/{m}:predict` against the same two models.
+    /// `POST /v1/models/{m}:predict` against the same three models.
     public static func tfServing(_ bytes: UnsafeRawBufferPointer) {
         infer(Data(bytes), api: .tfServing)
     }

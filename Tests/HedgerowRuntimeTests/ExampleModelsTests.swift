@@ -92,21 +92,50 @@ import Testing
     }
 }
 
-/// The scikit-learn examples (Scripts/make-classic-ml-models.py: skl2onnx into ai.onnx.ml) against onnxruntime's
-/// outputs for the same rows: labels exactly, scores within the tolerance their reference.json gives.
+/// The classic-ML examples (Scripts/make-classic-ml-models.py: skl2onnx and onnxmltools into ai.onnx.ml) against
+/// onnxruntime's outputs for the same rows: labels exactly (integers or strings), scores within the tolerance their
+/// reference.json gives. churn-pipeline takes string and float columns and answers string labels and ZipMap maps.
 @Suite struct ClassicMLExampleModelsTests {
-    @Test(arguments: ["iris-logreg", "iris-forest", "diabetes-gbr"])
+    static let models = ["iris-logreg", "iris-forest", "diabetes-gbr", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"]
+
+    /// A reference.json value as a tensor of `type` (strings kept as strings).
+    static func tensor(_ value: Any, _ type: ElementType) -> Tensor {
+        func walk(_ v: Any, _ depth: Int, _ shape: inout [Int], _ out: inout [Any]) {
+            if let list = v as? [Any] {
+                if shape.count == depth { shape.append(list.count) }
+                for e in list { walk(e, depth + 1, &shape, &out) }
+            } else {
+                out.append(v)
+            }
+        }
+        var shape: [Int] = [], flat: [Any] = []
+        walk(value, 0, &shape, &flat)
+        switch type {
+        case .string: return Tensor(shape: shape, strings: flat.map { $0 as! String })
+        case .int64: return Tensor(shape: shape, int64s: flat.map { ($0 as! NSNumber).int64Value })
+        default: return Tensor(shape: shape, floats: flat.map { ($0 as! NSNumber).floatValue })
+        }
+    }
+
+    @Test(arguments: models)
     func matchesOnnxruntime(_ model: String) throws {
         let dir = ExampleModelsTests.models.appendingPathComponent("\(model)/1")
         let graph = try ModelLoader.load(contentsOf: dir.appendingPathComponent("model.onnx").path)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as? [String: Any])
-        let rows = try #require((json["inputs"] as? [String: Any])?["input"] as? [[Double]])
-        let input = Tensor(shape: [rows.count, rows[0].count], floats: rows.flatMap { $0.map { Float($0) } })
-        let result = try graph.run(["input": input])
+        let inputs = try #require(json["inputs"] as? [String: Any])
+        var feeds: [String: Tensor] = [:]
+        for signature in graph.inputs {
+            feeds[signature.name] = Self.tensor(try #require(inputs[signature.name], "\(model): no rows for '\(signature.name)'"), signature.elementType)
+        }
+        let result = try graph.run(feeds)
         let outputs = try #require(json["outputs"] as? [String: Any])
         let helper = ExampleModelsTests()
         for (name, want) in outputs {
             let got = try #require(result[name], "\(model): no output '\(name)'")
+            if case .string(let labels) = got.storage {
+                #expect(labels == (want as? [String]), "\(model) \(name): \(labels.prefix(10)) against \(want)")
+                continue
+            }
             let (values, shape) = helper.flatten(want)
             #expect(got.shape == shape || (got.shape.count == 2 && got.shape[1] == 1 && [got.shape[0]] == shape) || (shape.count == 2 && shape[1] == 1 && got.shape == shape),
                     "\(model) \(name): shape \(got.shape), onnxruntime \(shape)")
@@ -120,5 +149,15 @@ import Testing
                 #expect(worst <= 1e-5, "\(model) \(name): off by \(worst) beyond 1e-4 relative")
             }
         }
+    }
+
+    /// The ZipMap output is declared as maps: its signature carries the labels in column order.
+    @Test func zipMapOutputCarriesItsLabels() throws {
+        let graph = try ModelLoader.load(contentsOf: ExampleModelsTests.models.appendingPathComponent("churn-pipeline/1/model.onnx").path)
+        let probabilities = try #require(graph.outputs.first { $0.name == "output_probability" })
+        #expect(probabilities.mapKeys == ["churn", "stay"])
+        #expect(probabilities.elementType == .float32 && probabilities.shape == [nil, 2])
+        #expect(graph.outputs.first { $0.name == "output_label" }?.elementType == .string)
+        #expect(graph.inputs.map(\.elementType) == [.string, .string, .float32, .float32])
     }
 }

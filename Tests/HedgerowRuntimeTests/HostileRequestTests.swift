@@ -9,6 +9,7 @@ import Testing
 @Suite struct HostileRequestTests {
     static let floatExtremes: [Float] = [.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0, -0.0, .leastNonzeroMagnitude]
     static let intExtremes: [Int64] = [.min, .max, -1, 0, 1 << 62, -(1 << 31)]
+    static let stringExtremes = ["", "NaN", "premium", String(repeating: "é", count: 4096), "\u{0}", "-1e40"]
 
     /// Shapes to try for a signature: its dynamic dimensions at 1 and 2, and a rank the model does not take.
     static func shapes(_ signature: TensorSignature) -> [[Int]] {
@@ -22,10 +23,11 @@ import Testing
         case .int64: return Tensor(shape: shape, int64s: (0..<count).map { intExtremes[($0 + index) % intExtremes.count] })
         case .int32: return Tensor(shape: shape, int32s: (0..<count).map { Int32(truncatingIfNeeded: intExtremes[($0 + index) % intExtremes.count]) })
         case .bool: return Tensor(shape: shape, bools: (0..<count).map { ($0 + index) % 2 == 0 })
+        case .string: return Tensor(shape: shape, strings: (0..<count).map { stringExtremes[($0 + index) % stringExtremes.count] })
         }
     }
 
-    @Test(arguments: ["digits", "digits-cnn", "encoder", "recommender"])
+    @Test(arguments: ["digits", "digits-cnn", "encoder", "recommender", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"])
     func extremeRequestsAnswerOrThrow(_ name: String) throws {
         let graph = try ModelLoader.load(contentsOf: ExampleModelsTests.models.appendingPathComponent("\(name)/1/model.onnx").path)
         // An empty batch answers with empty outputs.

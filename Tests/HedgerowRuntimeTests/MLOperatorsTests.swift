@@ -81,13 +81,27 @@ import Testing
             ("child outside the tree", { var a = stump(); a["nodes_truenodeids"] = .ints([7, 0, 0]); return a }(), "points to a node its tree does not have"),
             ("lists of different lengths", { var a = stump(); a["nodes_values"] = .floats([0.5]); return a }(), "nodes_values has 1 entries"),
             ("a cycle", cycle, "cycle"),
-            ("string labels", { var a = stump(); a["classlabels_int64s"] = nil; a["classlabels_strings"] = .strings(["a", "b", "c"]); return a }(), "string class labels"),
+            ("both kinds of labels", { var a = stump(); a["classlabels_strings"] = .strings(["a", "b", "c"]); return a }(), "has both classlabels_strings and classlabels_int64s"),
+            ("no labels", { var a = stump(); a["classlabels_int64s"] = nil; return a }(), "has no class labels"),
             ("duplicate node", { var a = stump(); a["nodes_nodeids"] = .ints([0, 1, 1]); return a }(), "has node 1 twice"),
         ]
         for (what, attributes, message) in cases {
             let error = loadError("TreeEnsembleClassifier", attributes)
             #expect(error?.contains(message) == true, "\(what): \(error ?? "loaded")")
         }
+    }
+
+    /// String labels: the kernels compute with positions, and Y names the class (as onnxruntime answers).
+    @Test func stringClassLabelsAreAnsweredAsStrings() throws {
+        var attributes = stump()
+        attributes["classlabels_int64s"] = nil
+        attributes["classlabels_strings"] = .strings(["setosa", "versicolor", "virginica"])
+        let rows = Tensor(shape: [2, 2], floats: [0, 0.2, 0, 0.9])
+        let out = try run("TreeEnsembleClassifier", attributes, [rows])
+        #expect(try out[0].strings("y") == ["versicolor", "setosa"])
+        #expect(out[0].shape == [2])
+        let linear: [String: AttributeValue] = ["coefficients": .floats([1, 0, 0, 1]), "intercepts": .floats([0, 0]), "classlabels_strings": .strings(["no", "yes"])]
+        #expect(try run("LinearClassifier", linear, [Tensor(shape: [2, 2], floats: [3, 1, 0, 2])])[0].strings("y") == ["no", "yes"])
     }
 
     @Test func inputsTheModelCannotReadAre400s() throws {

@@ -49,6 +49,7 @@ import Testing
             case .int64: feeds[input.name] = Tensor(shape: shape, int64s: values.map { Int64($0) })
             case .int32: feeds[input.name] = Tensor(shape: shape, int32s: values.map { Int32($0) })
             case .bool: feeds[input.name] = Tensor(shape: shape, bools: values.map { $0 == 1 })
+            case .string: feeds[input.name] = Tensor(shape: shape, strings: values.map { ["basic", "north", "?"][$0] })
             }
         }
         do { _ = try graph.run(feeds); return .ran } catch { return .failedToRun }
@@ -185,7 +186,8 @@ import Testing
     }
 
     @Test(arguments: [("digits", UInt64(11)), ("digits-cnn", UInt64(12)), ("encoder", UInt64(13)),
-                      ("iris-logreg", UInt64(14)), ("iris-forest", UInt64(15)), ("diabetes-gbr", UInt64(16))])
+                      ("iris-logreg", UInt64(14)), ("iris-forest", UInt64(15)), ("diabetes-gbr", UInt64(16)),
+                      ("churn-pipeline", UInt64(17)), ("iris-xgboost", UInt64(18)), ("cancer-lightgbm", UInt64(19))])
     func mutatedModelsThrowOrRunButNeverTrap(_ name: String, seed: UInt64) throws {
         let original = try Self.modelBytes(name)
         let proto = try Onnx_ModelProto(serializedBytes: original)

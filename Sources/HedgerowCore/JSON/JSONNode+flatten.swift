@@ -1,12 +1,16 @@
 extension JSONNode {
-    /// The numbers of a (possibly nested) JSON list in row-major order, the shape the nesting implies, and where
-    /// the first JSON boolean was (booleans count as 1 and 0).
+    /// The numbers (or, flattened as text, the strings) of a (possibly nested) JSON list in row-major order, the
+    /// shape the nesting implies, and where the first JSON boolean was (booleans count as 1 and 0).
     public struct Flattened: Sendable, Equatable {
         public var values: [Double] = []
+        public var strings: [String] = []
         public var shape: [Int] = []
         public var firstBoolean: Int?
 
         public init() {}
+
+        /// How many elements were read, numbers or strings (one kind per flattening).
+        public var count: Int { values.count + strings.count }
     }
 
     /// Why a value is not a tensor of numbers.
@@ -17,16 +21,35 @@ extension JSONNode {
         case notANumber(String)
         /// Lists nested deeper than the limit given.
         case tooDeep
+        /// Flattening text, something that is not a string or list: its `kind`.
+        case notAString(String)
     }
 
-    /// Flattens a number or a (nested) list of numbers. Recursion is bounded by `maxDepth` lists.
-    public func flattened(maxDepth: Int) throws(FlattenError) -> Flattened {
+    /// Flattens a number or a (nested) list of numbers, or with `text` a string or a (nested) list of strings.
+    /// Recursion is bounded by `maxDepth` lists.
+    public func flattened(maxDepth: Int, text: Bool = false) throws(FlattenError) -> Flattened {
         var result = Flattened()
-        result.shape = try flatten(depth: 0, maxDepth: maxDepth, into: &result)
+        result.shape = try flatten(depth: 0, maxDepth: maxDepth, text: text, into: &result)
         return result
     }
 
-    private func flatten(depth: Int, maxDepth: Int, into result: inout Flattened) throws(FlattenError) -> [Int] {
+    private func flatten(depth: Int, maxDepth: Int, text: Bool, into result: inout Flattened) throws(FlattenError) -> [Int] {
+        if text {
+            switch self {
+            case .string(let value):
+                result.strings.append(value)
+                return []
+            case .numbers(let values):
+                guard depth < maxDepth else { throw .tooDeep }
+                // A packed list of numbers: empty is an empty list of strings; otherwise its elements are wrong.
+                guard values.isEmpty else { throw .notAString(JSONNode.number(values[0]).kind) }
+                return [0]
+            case .array:
+                break
+            default:
+                throw .notAString(kind)
+            }
+        }
         switch self {
         case .numbers(let values):
             guard depth < maxDepth else { throw .tooDeep }
@@ -36,7 +59,7 @@ extension JSONNode {
             guard depth < maxDepth else { throw .tooDeep }
             var childShape: [Int]?
             for element in list {
-                let shape = try element.flatten(depth: depth + 1, maxDepth: maxDepth, into: &result)
+                let shape = try element.flatten(depth: depth + 1, maxDepth: maxDepth, text: text, into: &result)
                 if let childShape, childShape != shape { throw .ragged(childShape, shape) }
                 childShape = shape
             }

@@ -78,6 +78,7 @@ extension Tensor.Storage {
         case .int64(let v): .int64(Array(v[range]))
         case .int32(let v): .int32(Array(v[range]))
         case .bool(let v): .bool(Array(v[range]))
+        case .string(let v): .string(Array(v[range]))
         }
     }
 }

@@ -18,7 +18,7 @@ public struct ModelGraph: Sendable {
 
     /// Bytes held by initializers: what a loaded version costs in memory, to a first approximation.
     public var weightBytes: Int {
-        initializers.values.reduce(0) { $0 + $1.count * $1.elementType.size }
+        initializers.values.reduce(0) { $0 + $1.bytes }
     }
 
     /// Runs the graph on named inputs and returns every graph output by name.

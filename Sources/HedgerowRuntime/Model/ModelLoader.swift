@@ -29,7 +29,10 @@ public enum ModelLoader {
             throw HedgerowError(.loadFailed, "\(source) imports the default-domain opset more than once, with versions \(TensorLimits.describe(defaultImports.sorted().map { Int($0) }))")
         }
         let opset = defaultImports.first.map { Int($0) } ?? 0  // Int64 → Int: exact on 64-bit platforms.
-        guard supportedOpsets.contains(opset) else {
+        // A graph of ai.onnx.ml nodes alone may import no default-domain opset (onnxmltools writes XGBoost models
+        // so); its opset is 0, and no default-domain kernel is ever asked for.
+        let onlyML = proto.graph.node.allSatisfy { $0.domain == MLOperators.domain }
+        guard supportedOpsets.contains(opset) || (defaultImports.isEmpty && onlyML) else {
             throw HedgerowError(.loadFailed, defaultImports.isEmpty
                 ? "\(source) imports no default-domain opset (opset_import has no entry for it)"
                 : "\(source) uses default-domain opset \(opset); Hedgerow supports opsets \(supportedOpsets.lowerBound) to \(supportedOpsets.upperBound) (re-export with one of them)")
@@ -60,7 +63,10 @@ public enum ModelLoader {
         for input in inputs {
             _ = try TensorLimits.count(input.shape.map { $0 ?? 1 }, what: "\(source): graph input '\(input.name)'", kind: .loadFailed)
         }
-        let outputs = try graph.output.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in try signature(v, source: source) }
+        let outputs = try graph.output.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in
+            if case .sequenceType? = v.type.value { return try mapSignature(v, graph: graph, source: source) }
+            return try signature(v, source: source)
+        }
 
         var nodes: [Node] = []
         for (index, proto) in graph.node.enumerated() {
@@ -76,6 +82,11 @@ public enum ModelLoader {
                               domain: proto.domain == "ai.onnx" ? "" : proto.domain))
             if !proto.domain.isEmpty && proto.domain != "ai.onnx" && proto.domain != MLOperators.domain {
                 throw HedgerowError(.loadFailed, "\(source): node '\(nodes[index].label)' uses operator domain '\(proto.domain)', which Hedgerow does not support")
+            }
+        }
+        for zipMap in nodes where zipMap.opType == "ZipMap" && zipMap.domain == MLOperators.domain {
+            if let reader = nodes.first(where: { !Set($0.inputs).isDisjoint(with: zipMap.outputs.filter { !$0.isEmpty }) }) {
+                throw HedgerowError(.loadFailed, "\(source): node '\(reader.label)' (\(reader.opType)) reads the maps of ZipMap node '\(zipMap.label)'; Hedgerow keeps maps only as graph outputs")
             }
         }
         let ordered = try GraphOrder.topological(nodes, available: Set(initializers.keys).union(inputs.map(\.name)), source: source)
@@ -104,6 +115,23 @@ public enum ModelLoader {
             inputs: inputs, outputs: outputs, nodes: ordered, kernels: kernels, initializers: initializers,
             lastUse: GraphOrder.lastUses(ordered, keep: keep), opsetVersion: opset
         )
+    }
+
+    /// A graph output declared as a sequence of maps: accepted when ZipMap produces it and nothing else reads it
+    /// (the runtime answers its [N, C] input, the codecs write the maps; see `ZipMap`).
+    private static func mapSignature(_ value: Onnx_ValueInfoProto, graph: Onnx_GraphProto, source: String) throws(HedgerowError) -> TensorSignature {
+        let producers = graph.node.filter { $0.output.contains(value.name) }
+        guard producers.count == 1, let producer = producers.first, producer.opType == "ZipMap", producer.domain == MLOperators.domain else {
+            throw HedgerowError(.loadFailed, "\(source): graph output '\(value.name)' is a sequence; Hedgerow answers sequences only as ZipMap's maps")
+        }
+        var attributes: [String: AttributeValue] = [:]
+        for attribute in producer.attribute where attribute.name.hasPrefix("classlabels_") {
+            attributes[attribute.name] = try decode(attribute, node: producer.name, source: source)
+        }
+        let node = Node(name: producer.name, opType: "ZipMap", inputs: producer.input, outputs: producer.output, attributes: attributes, domain: producer.domain)
+        let keys: [String]
+        do throws(HedgerowError) { keys = try ZipMap.mapKeys(of: node) } catch { throw HedgerowError(.loadFailed, "\(source): \(error.message)") }
+        return TensorSignature(name: value.name, elementType: .float32, shape: [nil, keys.count], mapKeys: keys)
     }
 
     private static func signature(_ value: Onnx_ValueInfoProto, source: String) throws(HedgerowError) -> TensorSignature {

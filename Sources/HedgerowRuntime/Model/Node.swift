@@ -55,6 +55,13 @@ public struct TensorSignature: Sendable, Equatable {
     public var name: String
     public var elementType: ElementType
     public var shape: [Int?]
+    /// For an output the model declares as a sequence of maps (ZipMap's): the map's keys, one per column of the
+    /// [N, C] tensor the runtime answers with. Nil for a plain tensor.
+    public var mapKeys: [String]?
+
+    public init(name: String, elementType: ElementType, shape: [Int?], mapKeys: [String]? = nil) {
+        (self.name, self.elementType, self.shape, self.mapKeys) = (name, elementType, shape, mapKeys)
+    }
 
     /// Shape in KServe/TF Serving metadata style: -1 for a dynamic dimension.
     public var metadataShape: [Int] { shape.map { $0 ?? -1 } }

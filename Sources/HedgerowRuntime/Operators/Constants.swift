@@ -1,3 +1,4 @@
+import Foundation
 import HedgerowCore
 
 /// Constant, ConstantOfShape and Cast.
@@ -54,9 +55,40 @@ enum Cast {
         case (.bool(let v), .float32): storage = .float32(v.map { $0 ? 1 : 0 })
         case (.bool(let v), .int64): storage = .int64(v.map { $0 ? 1 : 0 })
         case (.bool(let v), .int32): storage = .int32(v.map { $0 ? 1 : 0 })
-        default: return x
+        case (.float32(let v), .string): storage = .string(v.map(text))
+        case (.int64(let v), .string): storage = .string(v.map { String($0) })
+        case (.int32(let v), .string): storage = .string(v.map { String($0) })
+        case (.bool(let v), .string): storage = .string(v.map { $0 ? "1" : "0" })
+        case (.string(let v), .float32): storage = .float32(try parse(v, node: node) { Float($0) })
+        case (.string(let v), .int64): storage = .int64(try parse(v, node: node) { Int64($0) })
+        case (.string(let v), .int32): storage = .int32(try parse(v, node: node) { Int32($0) })
+        default:
+            throw HedgerowError(.badRequest, "node '\(node.label)' (Cast): casting \(x.elementType) to \(type) is not supported")
         }
         return Tensor(shape: x.shape, storage: storage)
+    }
+
+    /// A float as ONNX's tests spell it: the shortest text that reads back to the same float ("0.039187793"),
+    /// and NaN, INF, -INF.
+    private static func text(_ f: Float) -> String {
+        if f.isNaN { return "NaN" }
+        if f.isInfinite { return f < 0 ? "-INF" : "INF" }
+        return f.description
+    }
+
+    /// Text to numbers (ONNX reads "NaN" and "INF" too), each element parsed or the request refused naming it.
+    private static func parse<T>(_ texts: [String], node: Node, _ read: (String) -> T?) throws(HedgerowError) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(texts.count)
+        for (i, text) in texts.enumerated() {
+            let spelled = text.trimmingCharacters(in: .whitespaces)
+            let normal = ["INF": "inf", "+INF": "inf", "-INF": "-inf", "NAN": "nan"][spelled.uppercased()] ?? spelled
+            guard let value = read(normal) else {
+                throw HedgerowError(.badRequest, "node '\(node.label)' (Cast): element \(i) (\"\(text.prefix(40))\") is not a number")
+            }
+            out.append(value)
+        }
+        return out
     }
 
     /// Float to Int64 without a trap: 9.223372e18 rounds to 2^63 in Float, so past both guards |f| < 2^63 and the

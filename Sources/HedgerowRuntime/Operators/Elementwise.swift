@@ -66,8 +66,8 @@ enum Elementwise {
             let base = try Cast.convert(a, to: .float32, node: node).floats("")
             let (out, shape) = try Broadcast.binary(base, a.shape, exponent, b.shape, node: node.label) { Foundation.powf($0, $1) }
             return [try Cast.convert(Tensor(shape: shape, floats: out), to: a.elementType, node: node)]
-        case .bool:
-            throw HedgerowError(.badRequest, "node '\(node.label)' (Pow): base must be numeric, got BOOL")
+        case .bool, .string:
+            throw HedgerowError(.badRequest, "node '\(node.label)' (Pow): base must be numeric, got \(a.elementType)")
         }
     } }
 
@@ -164,7 +164,7 @@ enum Elementwise {
             case .float32(let v): return [Tensor(shape: x.shape, floats: v.map(float))]
             case .int64(let v): return [Tensor(shape: x.shape, int64s: v.map(int))]
             case .int32(let v): return [Tensor(shape: x.shape, int32s: v.map { Int32(truncatingIfNeeded: int(Int64($0))) })]
-            case .bool: throw HedgerowError(.badRequest, "node '\(node.label)' (\(name)): input must be numeric, got BOOL")
+            case .bool, .string: throw HedgerowError(.badRequest, "node '\(node.label)' (\(name)): input must be numeric, got \(x.elementType)")
             }
         }
     }
@@ -192,8 +192,8 @@ enum Elementwise {
                 let lo = try low.map { t throws(HedgerowError) in Int32(clamping: try t.integers("")[0]) } ?? .min
                 let hi = try high.map { t throws(HedgerowError) in Int32(clamping: try t.integers("")[0]) } ?? .max
                 return [Tensor(shape: x.shape, int32s: v.map { Swift.min(Swift.max($0, lo), hi) })]
-            case .bool:
-                throw HedgerowError(.badRequest, "node '\(node.label)' (Clip): input must be numeric, got BOOL")
+            case .bool, .string:
+                throw HedgerowError(.badRequest, "node '\(node.label)' (Clip): input must be numeric, got \(x.elementType)")
             }
         }
     }

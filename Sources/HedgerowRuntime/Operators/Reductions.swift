@@ -42,8 +42,8 @@ enum Reductions {
                 // folded ≤ maxElements (2^28), so it fits in Int32.
                 if kind == .mean { out = out.map { folded == 0 ? 0 : $0 / Int32(folded) } }
                 return [Tensor(shape: outShape, int32s: out)]
-            case .bool:
-                throw ShapeOperators.bad(node, "input must be numeric, got BOOL")
+            case .bool, .string:
+                throw ShapeOperators.bad(node, "input must be numeric, got \(x.elementType)")
             }
         }
     }
@@ -58,7 +58,7 @@ enum Reductions {
         case .float32(let v): values = v
         case .int64(let v): values = v.map { Float($0) }
         case .int32(let v): values = v.map { Float($0) }
-        case .bool: throw ShapeOperators.bad(node, "input must be numeric, got BOOL")
+        case .bool, .string: throw ShapeOperators.bad(node, "input must be numeric, got \(x.elementType)")
         }
         let outer = x.shape[..<axis].dimensionProduct, length = x.shape[axis], inner = x.shape[(axis + 1)...].dimensionProduct
         guard length > 0 else { throw ShapeOperators.bad(node, "cannot take the maximum of an empty axis") }

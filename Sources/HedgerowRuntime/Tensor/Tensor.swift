@@ -6,6 +6,9 @@ public enum ElementType: String, Sendable, Hashable, CustomStringConvertible {
     case int64 = "INT64"
     case int32 = "INT32"
     case bool = "BOOL"
+    /// Text: class labels, categories. KServe v2 calls it BYTES; JSON carries it as strings. Only data-movement
+    /// and the classic-ML operators take it; arithmetic refuses it by name.
+    case string = "BYTES"
 
     /// ONNX `TensorProto.DataType` value, or nil for a type the runtime does not compute with.
     init?(onnx value: Int32) {
@@ -14,6 +17,7 @@ public enum ElementType: String, Sendable, Hashable, CustomStringConvertible {
         case 7: self = .int64
         case 6: self = .int32
         case 9: self = .bool
+        case 8: self = .string
         default: return nil
         }
     }
@@ -26,16 +30,18 @@ public enum ElementType: String, Sendable, Hashable, CustomStringConvertible {
         return names[value] ?? "type \(value)"
     }
 
-    /// Bytes one element takes.
+    /// Bytes one element takes (for a string, the `String` value itself; its text, when longer than 15 bytes,
+    /// lives in a buffer of its own that `Tensor.bytes` counts).
     public var size: Int {
         switch self {
         case .float32, .int32: 4
         case .int64: 8
         case .bool: 1
+        case .string: MemoryLayout<String>.size
         }
     }
 
-    /// The KServe v2 datatype name ("FP32", "INT64", "INT32", "BOOL").
+    /// The KServe v2 datatype name ("FP32", "INT64", "INT32", "BOOL", "BYTES").
     public var description: String { rawValue }
 }
 
@@ -47,6 +53,7 @@ public struct Tensor: Sendable, Equatable {
         case int64([Int64])
         case int32([Int32])
         case bool([Bool])
+        case string([String])
     }
 
     /// Invariant: every dimension is ≥ 0 and their product is `storage.count`. Set only through the initializers
@@ -90,6 +97,14 @@ public struct Tensor: Sendable, Equatable {
     public init(shape: [Int], int64s: [Int64]) { self.init(shape: shape, storage: .int64(int64s)) }
     public init(shape: [Int], int32s: [Int32]) { self.init(shape: shape, storage: .int32(int32s)) }
     public init(shape: [Int], bools: [Bool]) { self.init(shape: shape, storage: .bool(bools)) }
+    public init(shape: [Int], strings: [String]) { self.init(shape: shape, storage: .string(strings)) }
+
+    /// Bytes the values take in memory: elements times their size, plus the text of strings too long to be held
+    /// inline.
+    public var bytes: Int {
+        guard case .string(let values) = storage else { return count * elementType.size }
+        return values.reduce(count * elementType.size) { $0 + ($1.utf8.count > 15 ? $1.utf8.count : 0) }
+    }
 
     public var elementType: ElementType { storage.elementType }
 
@@ -118,6 +133,13 @@ public struct Tensor: Sendable, Equatable {
         return values
     }
 
+    public func strings(_ what: @autoclosure () -> String) throws(HedgerowError) -> [String] {
+        guard case .string(let values) = storage else {
+            throw HedgerowError(.badRequest, "\(what()) must be strings (BYTES), got \(elementType)")
+        }
+        return values
+    }
+
     /// Integer values of an int64 or int32 tensor (shapes, axes, indices), as `Int` (64 bits on every platform
     /// Hedgerow builds for, so the conversion is exact). They are data: callers check them before arithmetic.
     public func integers(_ what: @autoclosure () -> String) throws(HedgerowError) -> [Int] {
@@ -128,7 +150,7 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
-    /// A tensor of zeros (false) of a type and shape. The shape must be valid (`TensorLimits.validCount`): the
+    /// A tensor of zeros (false, empty strings) of a type and shape. The shape must be valid (`TensorLimits.validCount`): the
     /// warm-up builds it from input signatures, which `ModelLoader` checks at load.
     public static func zeros(_ type: ElementType, shape: [Int]) -> Tensor {
         guard let n = TensorLimits.validCount(shape) else { preconditionFailure("zeros of invalid shape \(shape)") }
@@ -137,6 +159,7 @@ public struct Tensor: Sendable, Equatable {
         case .int64: return Tensor(shape: shape, int64s: [Int64](repeating: 0, count: n))
         case .int32: return Tensor(shape: shape, int32s: [Int32](repeating: 0, count: n))
         case .bool: return Tensor(shape: shape, bools: [Bool](repeating: false, count: n))
+        case .string: return Tensor(shape: shape, strings: [String](repeating: "", count: n))
         }
     }
 
@@ -164,6 +187,7 @@ extension Tensor.Storage {
         case .int64(let v): v.count
         case .int32(let v): v.count
         case .bool(let v): v.count
+        case .string(let v): v.count
         }
     }
 
@@ -173,6 +197,7 @@ extension Tensor.Storage {
         case .int64: .int64
         case .int32: .int32
         case .bool: .bool
+        case .string: .string
         }
     }
 
@@ -182,6 +207,7 @@ extension Tensor.Storage {
         case .int64(let v): .int64(indices.map { v[$0] })
         case .int32(let v): .int32(indices.map { v[$0] })
         case .bool(let v): .bool(indices.map { v[$0] })
+        case .string(let v): .string(indices.map { v[$0] })
         }
     }
 
@@ -192,6 +218,7 @@ extension Tensor.Storage {
         case .int64(let v): .int64([Int64](repeating: v[0], count: count))
         case .int32(let v): .int32([Int32](repeating: v[0], count: count))
         case .bool(let v): .bool([Bool](repeating: v[0], count: count))
+        case .string(let v): .string([String](repeating: v[0], count: count))
         }
     }
 
@@ -215,6 +242,10 @@ extension Tensor.Storage {
             var out: [Bool] = []
             for p in parts { guard case .bool(let v) = p else { return nil }; out += v }
             return .bool(out)
+        case .string:
+            var out: [String] = []
+            for p in parts { guard case .string(let v) = p else { return nil }; out += v }
+            return .string(out)
         }
     }
 }

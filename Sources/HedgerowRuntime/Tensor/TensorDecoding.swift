@@ -17,6 +17,11 @@ enum TensorDecoding {
         guard let type = ElementType(onnx: proto.dataType) else {
             throw HedgerowError(.loadFailed, "\(what): datatype \(ElementType.onnxName(proto.dataType)) is not supported yet")
         }
+        if type == .string {
+            // Strings are only ever in string_data (raw_data cannot hold them).
+            guard proto.stringData.count == count else { throw mismatch(what, shape, count, proto.stringData.count) }
+            return Tensor(shape: shape, strings: proto.stringData.map { String(decoding: $0, as: UTF8.self) })
+        }
         if !proto.rawData.isEmpty {
             // Bool is stored one byte per value in raw_data.
             let (bytes, overflow) = count.multipliedReportingOverflow(by: type.size)
@@ -42,6 +47,8 @@ enum TensorDecoding {
             let values: [Bool] = proto.rawData.isEmpty ? proto.int32Data.map { $0 != 0 } : proto.rawData.map { $0 != 0 }
             guard values.count == count else { throw mismatch(what, shape, count, values.count) }
             return Tensor(shape: shape, bools: values)
+        case .string:
+            preconditionFailure("strings are decoded above")
         }
     }
 

@@ -44,9 +44,9 @@ enum KServeCodec {
             let expected = try RequestShape.elementCount(shape, input: name)
             try RequestShape.check(shape, against: signature)
             guard let data = input["data"] else { throw HedgerowError(.badRequest, "input '\(name)' has no 'data'") }
-            let flat = try TensorJSON.flatten(data, what: "input '\(name)'")
-            guard flat.values.count == expected else {
-                throw HedgerowError(.badRequest, "input '\(name)': shape \(shape) needs \(expected) values, 'data' has \(flat.values.count)")
+            let flat = try TensorJSON.flatten(data, for: signature)
+            guard flat.count == expected else {
+                throw HedgerowError(.badRequest, "input '\(name)': shape \(shape) needs \(expected) values, 'data' has \(flat.count)")
             }
             feeds[name] = try TensorJSON.tensor(flat, shape: shape, for: signature)
         }
@@ -76,6 +76,9 @@ enum KServeCodec {
         return Request(id: id, feeds: feeds, requestedOutputs: requested)
     }
 
+    /// A ZipMap output (a sequence of maps in ONNX; v2 has no map type) is answered as the FP32 [N, C] tensor of
+    /// probabilities, its columns in the order of `parameters.class_labels`: a JSON list of the labels, as text
+    /// (v2 parameters are scalars).
     static func encode(_ outputs: [String: Tensor], request: Request, model: ModelVersionID, graph: ModelGraph) -> String {
         var out = "{\"model_name\":\(TensorJSONWriter.quoted(model.model.rawValue)),\"model_version\":\"\(model.version)\""
         if let id = request.id { out.append(",\"id\":\(TensorJSONWriter.quoted(id))") }
@@ -88,11 +91,20 @@ enum KServeCodec {
             first = false
             out.append("{\"name\":\(TensorJSONWriter.quoted(name)),\"datatype\":\"\(tensor.elementType)\",\"shape\":[")
             out.append(tensor.shape.map(String.init).joined(separator: ","))
-            out.append("],\"data\":")
+            out.append("]")
+            if let keys = graph.outputs.first(where: { $0.name == name })?.mapKeys {
+                out.append(",\"parameters\":{\"class_labels\":\(TensorJSONWriter.quoted(KServeCodec.labelsText(keys)))}")
+            }
+            out.append(",\"data\":")
             TensorJSONWriter.appendFlat(tensor, to: &out)
             out.append("}")
         }
         out.append("]}")
         return out
+    }
+
+    /// `["setosa","versicolor"]`: ZipMap's labels as the JSON list text `parameters.class_labels` carries.
+    static func labelsText(_ keys: [String]) -> String {
+        "[" + keys.map(TensorJSONWriter.quoted).joined(separator: ",") + "]"
     }
 }

@@ -41,7 +41,7 @@ enum TFServingCodec {
             if case .array(let rows) = instances, rows.allSatisfy(\.isObject) {
                 return [input.name: try column(rows, of: input)]
             }
-            return [input.name: try TensorJSON.tensor(TensorJSON.flatten(instances, what: "input '\(input.name)'"), for: input)]
+            return [input.name: try TensorJSON.tensor(instances, for: input)]
         }
         guard case .array(let rows) = instances else {
             throw HedgerowError(.badRequest, "instance 0 must be an object with a value for input '\(graph.inputs[0].name)'")
@@ -63,7 +63,7 @@ enum TFServingCodec {
             }
             column.append(value)
         }
-        return try TensorJSON.tensor(TensorJSON.flatten(.array(column), what: "input '\(input.name)'"), for: input)
+        return try TensorJSON.tensor(.array(column), for: input)
     }
 
     private static func decodeColumns(_ inputs: JSONNode, graph: ModelGraph) throws(HedgerowError) -> [String: Tensor] {
@@ -73,7 +73,7 @@ enum TFServingCodec {
                 guard let input = graph.inputs.first(where: { $0.name == name }) else {
                     throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
                 }
-                feeds[name] = try TensorJSON.tensor(TensorJSON.flatten(value, what: "input '\(name)'"), for: input)
+                feeds[name] = try TensorJSON.tensor(value, for: input)
             }
             return feeds
         }
@@ -81,17 +81,18 @@ enum TFServingCodec {
             throw HedgerowError(.badRequest, "this model takes several inputs; 'inputs' must be an object keyed by input name")
         }
         let input = graph.inputs[0]
-        return [input.name: try TensorJSON.tensor(TensorJSON.flatten(inputs, what: "input '\(input.name)'"), for: input)]
+        return [input.name: try TensorJSON.tensor(inputs, for: input)]
     }
 
+    /// A ZipMap output (`TensorSignature.mapKeys`) is written as one JSON object per row, label → probability.
     static func encode(_ outputs: [String: Tensor], graph: ModelGraph, format: Format) -> String {
         var out = ""
-        let ordered = graph.outputs.compactMap { signature in outputs[signature.name].map { (signature.name, $0) } }
+        let ordered = graph.outputs.compactMap { signature in outputs[signature.name].map { Named(signature: signature, tensor: $0) } }
         switch format {
         case .columnar:
             out.append("{\"outputs\":")
             if ordered.count == 1 {
-                TensorJSONWriter.appendNested(ordered[0].1, to: &out)
+                ordered[0].append(to: &out)
             } else {
                 appendNamed(ordered, to: &out)
             }
@@ -99,17 +100,17 @@ enum TFServingCodec {
         case .row:
             if ordered.count == 1 {
                 out.append("{\"predictions\":")
-                TensorJSONWriter.appendNested(ordered[0].1, to: &out)
+                ordered[0].append(to: &out)
                 out.append("}")
-            } else if let rows = commonRows(ordered.map(\.1)) {
+            } else if let rows = commonRows(ordered.map(\.tensor)) {
                 out.append("{\"predictions\":[")
                 for r in 0..<rows {
                     if r > 0 { out.append(",") }
                     out.append("{")
-                    for (i, (name, tensor)) in ordered.enumerated() {
+                    for (i, output) in ordered.enumerated() {
                         if i > 0 { out.append(",") }
-                        out.append(TensorJSONWriter.quoted(name) + ":")
-                        TensorJSONWriter.appendNested(tensor, from: 1, offset: r * RequestShape.stride(tensor.shape, from: 1), to: &out)
+                        out.append(TensorJSONWriter.quoted(output.signature.name) + ":")
+                        output.append(row: r, to: &out)
                     }
                     out.append("}")
                 }
@@ -125,18 +126,32 @@ enum TFServingCodec {
         return out
     }
 
+    /// An output with its declared signature (for ZipMap's keys).
+    private struct Named {
+        var signature: TensorSignature
+        var tensor: Tensor
+
+        func append(to out: inout String) {
+            TensorJSONWriter.appendNested(tensor, mapKeys: signature.mapKeys, to: &out)
+        }
+
+        func append(row r: Int, to out: inout String) {
+            TensorJSONWriter.appendNested(tensor, from: 1, offset: r * RequestShape.stride(tensor.shape, from: 1), mapKeys: signature.mapKeys, to: &out)
+        }
+    }
+
     /// The batch size shared by every output, or nil if one is a scalar or they differ.
     private static func commonRows(_ tensors: [Tensor]) -> Int? {
         guard let rows = tensors.first?.shape.first else { return tensors.isEmpty ? 0 : nil }
         return tensors.allSatisfy({ $0.shape.first == rows }) ? rows : nil
     }
 
-    private static func appendNamed(_ ordered: [(String, Tensor)], to out: inout String) {
+    private static func appendNamed(_ ordered: [Named], to out: inout String) {
         out.append("{")
-        for (i, (name, tensor)) in ordered.enumerated() {
+        for (i, output) in ordered.enumerated() {
             if i > 0 { out.append(",") }
-            out.append(TensorJSONWriter.quoted(name) + ":")
-            TensorJSONWriter.appendNested(tensor, to: &out)
+            out.append(TensorJSONWriter.quoted(output.signature.name) + ":")
+            output.append(to: &out)
         }
         out.append("}")
     }

@@ -28,25 +28,35 @@ enum TensorJSON {
 
     typealias Flattened = JSONNode.Flattened
 
-    /// Flattens a (possibly nested) JSON list of numbers into values and a shape. Ragged lists, non-numbers and
-    /// nesting deeper than `RequestShape.maxRank` are 400s naming `what`.
-    static func flatten(_ value: JSONNode, what: String) throws(HedgerowError) -> Flattened {
+    /// Flattens a (possibly nested) JSON list of numbers (with `text`, of strings) into values and a shape.
+    /// Ragged lists, elements of the other kind and nesting deeper than `RequestShape.maxRank` are 400s naming
+    /// `what`.
+    static func flatten(_ value: JSONNode, what: String, text: Bool = false) throws(HedgerowError) -> Flattened {
         do {
-            return try value.flattened(maxDepth: RequestShape.maxRank)
+            return try value.flattened(maxDepth: RequestShape.maxRank, text: text)
         } catch {
             switch error {
             case .ragged(let a, let b): throw HedgerowError(.badRequest, "\(what): ragged nested list (rows of shapes \(a) and \(b))")
             case .notANumber(let kind): throw HedgerowError(.badRequest, "\(what): expected numbers, found \(kind)")
+            case .notAString(let kind): throw HedgerowError(.badRequest, "\(what): expected strings (BYTES), found \(kind)")
             case .tooDeep:
                 throw HedgerowError(.badRequest, "\(what): lists nested deeper than \(RequestShape.maxRank) levels; no model input has that many dimensions")
             }
         }
     }
 
+    /// Flattens a value for `signature`: strings for a BYTES input, numbers for the others.
+    static func flatten(_ value: JSONNode, for signature: TensorSignature) throws(HedgerowError) -> Flattened {
+        try flatten(value, what: "input '\(signature.name)'", text: signature.elementType == .string)
+    }
+
     /// Builds a tensor of the signature's element type from parsed values. `shape` has been checked against the
     /// signature and against `values.count` (`RequestShape.check`), so the tensor's own precondition holds.
     static func tensor(_ flat: Flattened, shape: [Int], for signature: TensorSignature) throws(HedgerowError) -> Tensor {
         let values = flat.values
+        if signature.elementType == .string {
+            return Tensor(shape: shape, strings: flat.strings)
+        }
         if signature.elementType != .bool, let i = flat.firstBoolean {
             throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is a boolean; \(signature.elementType) expects numbers")
         }
@@ -75,6 +85,8 @@ enum TensorJSON {
                 throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is \(values[i]); expected booleans (BOOL: true, false, 0 or 1)")
             }
             return Tensor(shape: shape, bools: values.map { $0 != 0 })
+        case .string:
+            preconditionFailure("strings are taken above")
         }
     }
 
@@ -83,5 +95,10 @@ enum TensorJSON {
     static func tensor(_ flat: Flattened, for signature: TensorSignature) throws(HedgerowError) -> Tensor {
         try RequestShape.check(flat.shape, against: signature)
         return try tensor(flat, shape: flat.shape, for: signature)
+    }
+
+    /// A (nested) JSON value as the tensor for `signature`: flattened as its type needs, then checked.
+    static func tensor(_ value: JSONNode, for signature: TensorSignature) throws(HedgerowError) -> Tensor {
+        try tensor(flatten(value, for: signature), for: signature)
     }
 }

@@ -7,19 +7,31 @@ import HedgerowRuntime
 /// produce shapes like `[0, 2^40, 2^40]` (no values, an overflowing trailing product), so strides come from
 /// `RequestShape.stride`, which never traps, and an empty dimension writes `[]` without computing one.
 enum TensorJSONWriter {
-    /// Appends a tensor as a nested JSON list (dimension `from` onward, starting at element `offset`).
-    static func appendNested(_ tensor: Tensor, from dim: Int = 0, offset: Int = 0, to out: inout String) {
+    /// Appends a tensor as a nested JSON list (dimension `from` onward, starting at element `offset`). With
+    /// `mapKeys` (a ZipMap output), the last dimension is written as objects, key → value, when it has one
+    /// element per key.
+    static func appendNested(_ tensor: Tensor, from dim: Int = 0, offset: Int = 0, mapKeys: [String]? = nil, to out: inout String) {
         if dim >= tensor.shape.count {
             appendScalar(tensor, at: offset, to: &out)
             return
         }
-        out.append("[")
         let size = tensor.shape[dim]
+        if let mapKeys, dim == tensor.shape.count - 1, size == mapKeys.count {
+            out.append("{")
+            for (i, key) in mapKeys.enumerated() {
+                if i > 0 { out.append(",") }
+                out.append(quoted(key) + ":")
+                appendScalar(tensor, at: offset + i, to: &out)
+            }
+            out.append("}")
+            return
+        }
+        out.append("[")
         if size > 0 {
             let stride = RequestShape.stride(tensor.shape, from: dim + 1)
             for i in 0..<size {
                 if i > 0 { out.append(",") }
-                appendNested(tensor, from: dim + 1, offset: offset + i * stride, to: &out)
+                appendNested(tensor, from: dim + 1, offset: offset + i * stride, mapKeys: mapKeys, to: &out)
             }
         }
         out.append("]")
@@ -34,6 +46,7 @@ enum TensorJSONWriter {
         case .int64(let v): append(v, to: &out) { String($0) }
         case .int32(let v): append(v, to: &out) { String($0) }
         case .bool(let v): append(v, to: &out) { $0 ? "true" : "false" }
+        case .string(let v): append(v, to: &out) { quoted($0) }
         }
         out.append("]")
     }
@@ -57,6 +70,8 @@ enum TensorJSONWriter {
             out.append(String(v[index]))
         case .bool(let v):
             out.append(v[index] ? "true" : "false")
+        case .string(let v):
+            out.append(quoted(v[index]))
         }
     }
 

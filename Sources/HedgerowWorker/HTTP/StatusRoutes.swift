@@ -64,7 +64,7 @@ struct StatusRoutes {
         let (version, graph) = try available(model, selector)
         func describe(_ signatures: [TensorSignature]) -> String {
             signatures.map { s in
-                let dtype = ["FP32": "DT_FLOAT", "INT64": "DT_INT64", "INT32": "DT_INT32", "BOOL": "DT_BOOL"][s.elementType.rawValue] ?? "DT_INVALID"
+                let dtype = ["FP32": "DT_FLOAT", "INT64": "DT_INT64", "INT32": "DT_INT32", "BOOL": "DT_BOOL", "BYTES": "DT_STRING"][s.elementType.rawValue] ?? "DT_INVALID"
                 let dims = s.metadataShape.map { "{\"size\":\"\($0)\",\"name\":\"\"}" }.joined(separator: ",")
                 return "\"\(s.name)\":{\"dtype\":\"\(dtype)\",\"tensor_shape\":{\"dim\":[\(dims)],\"unknown_rank\":false},\"name\":\"\(s.name)\"}"
             }.joined(separator: ",")
@@ -78,7 +78,10 @@ struct StatusRoutes {
     private func v2Metadata(_ model: ModelName, _ selector: VersionSelector) throws(HedgerowError) -> HTTPResponse {
         let (version, graph) = try available(model, selector)
         let tensors = { (signatures: [TensorSignature]) in
-            signatures.map { V2Tensor(name: $0.name, datatype: $0.elementType.description, shape: $0.metadataShape) }
+            signatures.map {
+                V2Tensor(name: $0.name, datatype: $0.elementType.description, shape: $0.metadataShape,
+                         parameters: $0.mapKeys.map { ["class_labels": KServeCodec.labelsText($0)] })
+            }
         }
         let allVersions = models.status(of: model).filter { $0.state == .available }.map { $0.version.description }
         return .json(V2ModelMetadata(name: model.rawValue, versions: allVersions, platform: "onnx", inputs: tensors(graph.inputs), outputs: tensors(graph.outputs), version: version.description))
@@ -104,6 +107,8 @@ struct V2Tensor: Encodable {
     var name: String
     var datatype: String
     var shape: [Int]
+    /// `class_labels` of a ZipMap output (see `KServeCodec.encode`); absent otherwise.
+    var parameters: [String: String]? = nil
 }
 
 struct V2ModelMetadata: Encodable {

@@ -30,6 +30,8 @@ struct GoldenOutputs {
         var name: String
         var shape: [Int]
         var values: [Double]
+        /// For a BYTES output (class labels): the exact strings, compared without tolerance.
+        var strings: [String]? = nil
     }
 
     var inputs: [String: Tensor]
@@ -61,7 +63,7 @@ struct GoldenOutputs {
         for signature in graph.inputs {
             guard let node = inputsNode[signature.name] else { throw refuse("no value for the model's input '\(signature.name)'") }
             do {
-                inputs[signature.name] = try TensorJSON.tensor(TensorJSON.flatten(node, what: "input '\(signature.name)'"), for: signature)
+                inputs[signature.name] = try TensorJSON.tensor(node, for: signature)
             } catch {
                 throw refuse(error.message)
             }
@@ -70,8 +72,9 @@ struct GoldenOutputs {
         for signature in graph.outputs {
             guard let node = outputsNode[signature.name] else { continue }
             let flat: TensorJSON.Flattened
-            do { flat = try TensorJSON.flatten(node, what: "output '\(signature.name)'") } catch { throw refuse(error.message) }
-            outputs.append(Expected(name: signature.name, shape: flat.shape, values: flat.values))
+            let text = signature.elementType == .string
+            do { flat = try TensorJSON.flatten(node, what: "output '\(signature.name)'", text: text) } catch { throw refuse(error.message) }
+            outputs.append(Expected(name: signature.name, shape: flat.shape, values: flat.values, strings: text ? flat.strings : nil))
         }
         guard !outputs.isEmpty else {
             throw refuse("\"outputs\" names none of the model's outputs (\(graph.outputs.map(\.name).joined(separator: ", ")))")
@@ -116,6 +119,13 @@ extension GoldenOutputs {
             guard got.shape == expected.shape else {
                 return "output '\(expected.name)': got shape \(got.shape), want \(expected.shape)"
             }
+            if let strings = expected.strings {
+                guard case .string(let have) = got.storage else { return "output '\(expected.name)': got \(got.elementType), want strings" }
+                if let i = strings.indices.first(where: { strings[$0] != have[$0] }) {
+                    return "\(expected.name)\(Self.index(i, in: expected.shape)): got \(TensorJSONWriter.quoted(String(have[i].prefix(40)))), want \(TensorJSONWriter.quoted(String(strings[i].prefix(40))))"
+                }
+                continue
+            }
             let values = Self.doubles(got)
             for (i, want) in expected.values.enumerated() {
                 let limit = tolerance.atol + tolerance.rtol * abs(want)
@@ -149,12 +159,15 @@ extension GoldenOutputs {
     func firstRow() -> GoldenOutputs? {
         let batches = Set(inputs.values.map { $0.shape.first ?? 0 })
         guard batches.count == 1, let n = batches.first, n > 1,
-              outputs.allSatisfy({ $0.shape.first == n && $0.values.count % n == 0 }) else { return nil }
+              outputs.allSatisfy({ $0.shape.first == n && ($0.strings?.count ?? $0.values.count) % n == 0 }) else { return nil }
         guard let first = BatchAssembly.split(inputs, rows: [1, n - 1])?.first else { return nil }
         var row = self
         row.labels = labels.map { Array($0.prefix(1)) }
         row.inputs = first
-        row.outputs = outputs.map { Expected(name: $0.name, shape: [1] + $0.shape.dropFirst(), values: Array($0.values.prefix($0.values.count / n))) }
+        row.outputs = outputs.map {
+            Expected(name: $0.name, shape: [1] + $0.shape.dropFirst(), values: Array($0.values.prefix($0.values.count / n)),
+                     strings: $0.strings.map { Array($0.prefix($0.count / n)) })
+        }
         return row
     }
 
@@ -167,6 +180,7 @@ extension GoldenOutputs {
         case .int64(let v): v.map(Double.init)
         case .int32(let v): v.map(Double.init)
         case .bool(let v): v.map { $0 ? 1 : 0 }
+        case .string(let v): v.map { Double($0) ?? .nan }
         }
     }
 

@@ -4,7 +4,7 @@ import HedgerowCore
 /// case with one row of coefficients, the transforms it applies). Coefficients are checked against the input's
 /// width at run.
 enum LinearModels {
-    /// Outputs: Y, the label of each row ([N], int64), and Z, the scores ([N, C], or [N, 2] for one row of
+    /// Outputs: Y, the label of each row ([N], int64 or strings), and Z, the scores ([N, C], or [N, 2] for one row of
     /// coefficients and two labels).
     static func classifier(_ node: Node) throws(HedgerowError) -> Kernel {
         let labels = try MLOperators.classLabels(node, attribute: "classlabels_ints")
@@ -56,7 +56,7 @@ enum LinearModels {
                 transform.apply(&row)
                 for k in 0..<classes { z[at + k] = row[k] }
             }
-            return [Tensor(shape: [x.rows], int64s: y), Tensor(shape: [x.rows, outputs], floats: z)]
+            return [labels.output(y), Tensor(shape: [x.rows, outputs], floats: z)]
         }
     }
 

@@ -5,9 +5,8 @@ import HedgerowCore
 /// (`kernel(for:)`): the node's attributes are checked and turned into arrays once (a tree ensemble flattened,
 /// coefficients laid out), so a run only walks arrays.
 ///
-/// Numeric class labels (`classlabels_int64s`) only: a model with string labels is refused at load with that
-/// reason, as are ZipMap, LabelEncoder and OneHotEncoder, which need string or map values the runtime does not
-/// hold yet.
+/// Class labels are integers or strings (`ClassLabels`); ZipMap's sequence of maps is answered as the [N, C]
+/// tensor it is made from, its labels kept in the graph output's signature (`TensorSignature.mapKeys`).
 enum MLOperators {
     static let domain = "ai.onnx.ml"
 
@@ -22,14 +21,17 @@ enum MLOperators {
         case "Imputer": try Preprocessing.imputer(node)
         case "Binarizer": try Preprocessing.binarizer(node)
         case "ArrayFeatureExtractor": Preprocessing.arrayFeatureExtractor
+        case "LabelEncoder": try CategoricalEncoders.labelEncoder(node)
+        case "OneHotEncoder": try CategoricalEncoders.oneHotEncoder(node)
+        case "ZipMap": try ZipMap.kernel(node)
         default: nil
         }
     }
 
     /// The op types `kernel(for:)` knows, for documentation and `hedgerow conformance`.
     static let supported = [
-        "ArrayFeatureExtractor", "Binarizer", "Imputer", "LinearClassifier", "LinearRegressor", "Normalizer", "Scaler",
-        "TreeEnsembleClassifier", "TreeEnsembleRegressor",
+        "ArrayFeatureExtractor", "Binarizer", "Imputer", "LabelEncoder", "LinearClassifier", "LinearRegressor", "Normalizer",
+        "OneHotEncoder", "Scaler", "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap",
     ]
 
     /// A node's input as rows of features: [N, C] (or [C], one row), any numeric type as Float (what the ML
@@ -40,8 +42,8 @@ enum MLOperators {
         case .float32(let v): values = v
         case .int64(let v): values = v.map { Float($0) }
         case .int32(let v): values = v.map { Float($0) }
-        case .bool:
-            throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): input must be numeric, got BOOL")
+        case .bool, .string:
+            throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): input must be numeric, got \(tensor.elementType)")
         }
         switch tensor.shape.count {
         case 1: return (1, tensor.shape[0], values)
@@ -52,14 +54,40 @@ enum MLOperators {
     }
 
     /// Class labels of a classifier: `classlabels_int64s` (TreeEnsembleClassifier) or `classlabels_ints`
-    /// (LinearClassifier); string labels are refused (see above).
-    static func classLabels(_ node: Node, attribute: String = "classlabels_int64s") throws(HedgerowError) -> [Int64] {
-        if let strings = try node.strings("classlabels_strings"), !strings.isEmpty {
-            throw HedgerowError(.loadFailed, "node '\(node.label)' (\(node.opType)) has string class labels (\(strings.prefix(3).joined(separator: ", "))…), which Hedgerow does not serve yet; export with integer classes (in scikit-learn, fit on integer targets)")
+    /// (LinearClassifier), or `classlabels_strings` for both.
+    static func classLabels(_ node: Node, attribute: String = "classlabels_int64s") throws(HedgerowError) -> ClassLabels {
+        let strings = try node.strings("classlabels_strings") ?? []
+        let ints = try node.ints(attribute) ?? []
+        guard strings.isEmpty || ints.isEmpty else {
+            throw HedgerowError(.loadFailed, "node '\(node.label)' (\(node.opType)) has both classlabels_strings and \(attribute); it must have one")
         }
-        guard let labels = try node.ints(attribute), !labels.isEmpty else {
-            throw HedgerowError(.loadFailed, "node '\(node.label)' (\(node.opType)) has no \(attribute)")
+        if !strings.isEmpty { return ClassLabels(names: strings) }
+        guard !ints.isEmpty else {
+            throw HedgerowError(.loadFailed, "node '\(node.label)' (\(node.opType)) has no class labels (\(attribute) or classlabels_strings)")
         }
-        return labels.map { Int64($0) }
+        return ClassLabels(ids: ints.map { Int64($0) })
+    }
+}
+
+/// A classifier's class labels. Kernels compute with `ids`: the integer labels, or for string labels their
+/// positions 0..<n (as onnxruntime does), which `output` turns into the names.
+struct ClassLabels: Sendable {
+    let ids: [Int64]
+    let names: [String]?
+
+    init(ids: [Int64]) { (self.ids, self.names) = (ids, nil) }
+    init(names: [String]) { (self.ids, self.names) = (names.indices.map { Int64($0) }, names) }
+
+    var count: Int { ids.count }
+    subscript(_ k: Int) -> Int64 { ids[k] }
+
+    /// The label output Y: the ids as int64, or the names as strings (an id outside them, which only the raw
+    /// 0/1 answers of the degenerate binary cases could give, is written as its number).
+    func output(_ y: [Int64]) -> Tensor {
+        guard let names else { return Tensor(shape: [y.count], int64s: y) }
+        return Tensor(shape: [y.count], strings: y.map { id in
+            let k = Int(id)
+            return names.indices.contains(k) ? names[k] : String(id)
+        })
     }
 }

@@ -109,6 +109,7 @@ enum Preprocessing {
         case .int64(let v): return [Tensor(shape: shape, int64s: pick(v))]
         case .int32(let v): return [Tensor(shape: shape, int32s: pick(v))]
         case .bool(let v): return [Tensor(shape: shape, bools: pick(v))]
+        case .string(let v): return [Tensor(shape: shape, strings: pick(v))]
         }
     }
 }

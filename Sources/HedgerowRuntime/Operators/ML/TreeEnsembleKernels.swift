@@ -4,7 +4,7 @@ import HedgerowCore
 /// (base values, averaging, the binary cases and their `post_transform`), so that a model exported by skl2onnx or
 /// onnxmltools answers here what it answers there.
 enum TreeEnsembleKernels {
-    /// Outputs: Y, the label of each row ([N], int64), and Z, the class scores ([N, C], float).
+    /// Outputs: Y, the label of each row ([N], int64 or strings), and Z, the class scores ([N, C], float).
     static func classifier(_ node: Node) throws(HedgerowError) -> Kernel {
         let labels = try MLOperators.classLabels(node)
         guard labels.count >= 2 else {
@@ -89,7 +89,7 @@ enum TreeEnsembleKernels {
                     }
                 }
             }
-            return [Tensor(shape: [x.rows], int64s: y), Tensor(shape: [x.rows, c], floats: z)]
+            return [labels.output(y), Tensor(shape: [x.rows, c], floats: z)]
         }
     }
 
