@@ -48,8 +48,9 @@ public struct ConformanceSuite: Sendable {
 
     public let root: String
 
-    /// The ONNX operators the runtime has kernels for.
-    public static var supportedOperators: [String] { Operators.supported }
+    /// The ONNX operators the runtime has kernels for: the default domain's, then ai.onnx.ml's (their names do not
+    /// overlap).
+    public static var supportedOperators: [String] { Operators.supported + MLOperators.supported }
 
     public init(root: String) {
         self.root = root

@@ -76,7 +76,7 @@ public enum ModelLoader {
                 guard attributes[attribute.name] == nil else {
                     throw HedgerowError(.loadFailed, "\(source): node '\(label)' (\(proto.opType)) has attribute '\(attribute.name)' twice")
                 }
-                attributes[attribute.name] = try decode(attribute, node: label, source: source)
+                attributes[attribute.name] = try decode(attribute, node: label, source: source, widening: proto.domain == MLOperators.domain)
             }
             nodes.append(Node(name: proto.name, opType: proto.opType, inputs: proto.input, outputs: proto.output, attributes: attributes,
                               domain: proto.domain == "ai.onnx" ? "" : proto.domain))
@@ -148,7 +148,9 @@ public enum ModelLoader {
         return TensorSignature(name: value.name, elementType: type, shape: dims)
     }
 
-    private static func decode(_ attribute: Onnx_AttributeProto, node: String, source: String) throws(HedgerowError) -> AttributeValue {
+    /// `widening`: an ai.onnx.ml node's tensor attributes may be of types the runtime does not compute with
+    /// (`TensorDecoding.decodeWidening`).
+    private static func decode(_ attribute: Onnx_AttributeProto, node: String, source: String, widening: Bool = false) throws(HedgerowError) -> AttributeValue {
         switch attribute.type {
         case .int: return .int(Int(attribute.i))
         case .float: return .float(attribute.f)
@@ -156,7 +158,9 @@ public enum ModelLoader {
         case .floats: return .floats(attribute.floats)
         case .string: return .string(String(decoding: attribute.s, as: UTF8.self))
         case .strings: return .strings(attribute.strings.map { String(decoding: $0, as: UTF8.self) })
-        case .tensor: return .tensor(try TensorDecoding.decode(attribute.t, what: "\(source): attribute '\(attribute.name)' of node '\(node)'"))
+        case .tensor:
+            let what = "\(source): attribute '\(attribute.name)' of node '\(node)'"
+            return .tensor(try widening ? TensorDecoding.decodeWidening(attribute.t, what: what) : TensorDecoding.decode(attribute.t, what: what))
         default:
             throw HedgerowError(.loadFailed, "\(source): node '\(node)': attribute '\(attribute.name)' has a kind (\(attribute.type)) Hedgerow does not support")
         }

@@ -52,6 +52,40 @@ enum TensorDecoding {
         }
     }
 
+    /// For the tensor attributes of ai.onnx.ml nodes, whose parameters come in types the runtime does not compute
+    /// with: small integers (uint8, int8, uint16, int16: TreeEnsemble's modes) widened to int64, and float64
+    /// (TreeEnsemble's splits and weights, as onnxruntime reads them for float input) narrowed to float32. Other
+    /// types decode as `decode` does.
+    static func decodeWidening(_ proto: Onnx_TensorProto, what: String) throws(HedgerowError) -> Tensor {
+        let widths: [Int32: Int] = [2: 1, 3: 1, 4: 2, 5: 2, 11: 8]
+        guard let width = widths[proto.dataType], proto.dataLocation != .external else { return try decode(proto, what: what) }
+        let shape = proto.dims.map { Int($0) }
+        let count = try TensorLimits.count(shape, what: what, kind: .loadFailed)
+        if !proto.rawData.isEmpty {
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+            guard !overflow, proto.rawData.count == bytes else { throw mismatch(what, shape, count, proto.rawData.count / width) }
+            let raw = [UInt8](proto.rawData)
+            func word(_ i: Int) -> UInt64 {
+                var v: UInt64 = 0
+                for b in 0..<width { v |= UInt64(raw[i * width + b]) << (8 * b) }
+                return v
+            }
+            switch proto.dataType {
+            case 11: return Tensor(shape: shape, floats: (0..<count).map { Float(Double(bitPattern: word($0))) })
+            case 2, 4: return Tensor(shape: shape, int64s: (0..<count).map { Int64(word($0)) })
+            case 3: return Tensor(shape: shape, int64s: (0..<count).map { Int64(Int8(truncatingIfNeeded: word($0))) })
+            default: return Tensor(shape: shape, int64s: (0..<count).map { Int64(Int16(truncatingIfNeeded: word($0))) })
+            }
+        }
+        if proto.dataType == 11 {
+            guard proto.doubleData.count == count else { throw mismatch(what, shape, count, proto.doubleData.count) }
+            return Tensor(shape: shape, floats: proto.doubleData.map { Float($0) })
+        }
+        // Small integers are widened into int32_data in the typed fields.
+        guard proto.int32Data.count == count else { throw mismatch(what, shape, count, proto.int32Data.count) }
+        return Tensor(shape: shape, int64s: proto.int32Data.map { Int64($0) })
+    }
+
     private static func mismatch(_ what: String, _ shape: [Int], _ count: Int, _ given: Int) -> HedgerowError {
         HedgerowError(.loadFailed, "\(what): shape \(shape) needs \(count) values but the file holds \(given)")
     }

@@ -11,7 +11,8 @@ import HedgerowCore
 /// out of bounds.
 struct FlatForest: Sendable {
     enum Mode: UInt8, Sendable {
-        case leq, lt, gte, gt, eq, neq, leaf
+        /// The first six in TreeEnsemble's (ai.onnx.ml opset 5) numbering, `member` its BRANCH_MEMBER.
+        case leq, lt, gte, gt, eq, neq, member, leaf
         init?(_ name: String) {
             switch name {
             case "BRANCH_LEQ": self = .leq
@@ -44,6 +45,13 @@ struct FlatForest: Sendable {
     var targets: Int
     /// The largest feature index any branch reads (-1 with no branch).
     var maxFeature: Int = -1
+    /// BRANCH_MEMBER sets (TreeEnsemble only): node i's values are `memberValues[memberStart[i]..<memberStart[i + 1]]`
+    /// (empty for other nodes; `memberStart` is empty when no node tests membership).
+    var memberStart: [Int32] = []
+    var memberValues: [Float] = []
+
+    /// An empty forest for `targets`, which the TreeEnsemble builder fills.
+    init(targets: Int) { self.targets = targets }
 
     /// `prefix` is "class" or "target": the attribute names of the leaf weights.
     init(_ node: Node, weights prefix: String, targets: Int) throws(HedgerowError) {
@@ -146,7 +154,7 @@ struct FlatForest: Sendable {
     }
 
     /// Every walk from a root must reach a leaf: no node may be its own descendant.
-    private func checkAcyclic(count: Int, fail: (String) -> HedgerowError) throws(HedgerowError) {
+    func checkAcyclic(count: Int, fail: (String) -> HedgerowError) throws(HedgerowError) {
         // 0 unvisited, 1 on the current path, 2 done.
         var state = [UInt8](repeating: 0, count: count)
         for root in roots {
@@ -188,6 +196,7 @@ struct FlatForest: Sendable {
             case .gt: goesTrue = x > t
             case .eq: goesTrue = x == t
             case .neq: goesTrue = x != t
+            case .member: goesTrue = memberValues[Int(memberStart[i])..<Int(memberStart[i + 1])].contains(x)
             case .leaf: return i
             }
             if x.isNaN && missingTracksTrue[i] { goesTrue = true }

@@ -14,6 +14,7 @@ enum MLOperators {
         switch node.opType {
         case "TreeEnsembleClassifier": try TreeEnsembleKernels.classifier(node)
         case "TreeEnsembleRegressor": try TreeEnsembleKernels.regressor(node)
+        case "TreeEnsemble": try TreeEnsemble.kernel(node)
         case "LinearClassifier": try LinearModels.classifier(node)
         case "LinearRegressor": try LinearModels.regressor(node)
         case "Scaler": try Preprocessing.scaler(node)
@@ -31,7 +32,7 @@ enum MLOperators {
     /// The op types `kernel(for:)` knows, for documentation and `hedgerow conformance`.
     static let supported = [
         "ArrayFeatureExtractor", "Binarizer", "Imputer", "LabelEncoder", "LinearClassifier", "LinearRegressor", "Normalizer",
-        "OneHotEncoder", "Scaler", "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap",
+        "OneHotEncoder", "Scaler", "TreeEnsemble", "TreeEnsembleClassifier", "TreeEnsembleRegressor", "ZipMap",
     ]
 
     /// A node's input as rows of features: [N, C] (or [C], one row), any numeric type as Float (what the ML

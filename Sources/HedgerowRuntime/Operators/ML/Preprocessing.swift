@@ -70,17 +70,21 @@ enum Preprocessing {
         }
     }
 
-    /// 1 where `x > threshold`, else 0, as Float; a NaN is a 400, as in onnxruntime. Without a threshold the ONNX
-    /// default, 0, applies (onnxruntime takes 1; skl2onnx always writes the threshold).
+    /// 1 where `x > threshold`, else 0, element by element over any shape, as Float; a NaN is a 400, as in
+    /// onnxruntime. Without a threshold the ONNX default, 0, applies (onnxruntime takes 1; skl2onnx always writes
+    /// the threshold).
     static func binarizer(_ node: Node) throws(HedgerowError) -> Kernel {
         let threshold = try node.float("threshold", default: 0)
         return { node, args throws(HedgerowError) in
             let input = try Operators.input(args, 0, of: node)
-            let x = try MLOperators.rows(input, of: node)
-            if x.values.contains(where: \.isNaN) {
+            guard input.elementType != .bool && input.elementType != .string else {
+                throw HedgerowError(.badRequest, "node '\(node.label)' (Binarizer): input must be numeric, got \(input.elementType)")
+            }
+            let values = try Cast.convert(input, to: .float32, node: node).floats("")
+            if values.contains(where: \.isNaN) {
                 throw HedgerowError(.badRequest, "node '\(node.label)' (Binarizer): the input holds NaN")
             }
-            return [Tensor(shape: input.shape, floats: x.values.map { $0 > threshold ? 1 : 0 })]
+            return [Tensor(shape: input.shape, floats: values.map { $0 > threshold ? 1 : 0 })]
         }
     }
 

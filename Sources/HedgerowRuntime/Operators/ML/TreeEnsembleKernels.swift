@@ -104,9 +104,15 @@ enum TreeEnsembleKernels {
         guard let aggregate = FlatForest.Aggregate(rawValue: name) else {
             throw HedgerowError(.loadFailed, "node '\(node.label)' (TreeEnsembleRegressor): unknown aggregate_function '\(name.prefix(40))' (SUM, AVERAGE, MIN or MAX)")
         }
-        let base = try node.floats("base_values") ?? []
-        let transform = try PostTransform(node)
+        return regression(forest, aggregate: aggregate, base: try node.floats("base_values") ?? [], transform: try PostTransform(node))
+    }
+
+    /// A regressor's finishing, shared by TreeEnsembleRegressor and TreeEnsemble: the aggregate of the trees'
+    /// weights (averaged over the trees for AVERAGE), the base values added, the transform applied per row
+    /// (onnxruntime applies only PROBIT to a single target). Output: Y, [N, targets] (float).
+    static func regression(_ forest: FlatForest, aggregate: FlatForest.Aggregate, base: [Float], transform: PostTransform) -> Kernel {
         let trees = Float(forest.roots.count)
+        let targets = forest.targets
         return { node, args throws(HedgerowError) in
             let x = try MLOperators.rows(try Operators.input(args, 0, of: node), of: node)
             var (scores, present) = try forest.accumulate(x, aggregate: aggregate, node: node)
@@ -120,7 +126,6 @@ enum TreeEnsembleKernels {
                     case .average: s = s / trees + origin
                     case .min, .max: s = present[at] ? s + origin : origin
                     }
-                    // onnxruntime applies only PROBIT to a single target.
                     scores[at] = transform == .probit ? PostTransform.probit(s) : s
                     continue
                 }
