@@ -33,7 +33,9 @@ bin="$SCRATCH/debug"
 echo "fuzz: sanitizer build took $(( $(date +%s) - started )) s"
 
 # ASan: leaks fail the run; libFuzzer: a crash, a leak or a 10 s input each end it with a non-zero status.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+# malloc_context_size: deep enough that a leak report's stack reaches FuzzModels, which the suppressions name.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:malloc_context_size=100}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/Fuzz/lsan-suppressions.txt}
 # Swift's own crash handler reads the crashed stack, which ASan reports as a second, misleading error.
 export SWIFT_BACKTRACE=enable=no
 export HEDGEROW_MODELS=${HEDGEROW_MODELS:-$PWD/Models}

@@ -8,7 +8,7 @@ set -euo pipefail
 BINARY="${1:-.build/debug/hedgerow}"
 ONNX_VERSION=1.23.2
 NUMPY_VERSION=2.4.6
-MIN_PASSED=5
+MIN_PASSED=6
 VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/hedgerow-ci/onnx-venv"
 OUT=.build/onnx-ml-testdata
 

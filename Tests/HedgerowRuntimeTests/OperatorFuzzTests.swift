@@ -18,7 +18,9 @@ import Testing
         "axis", "axes", "perm", "keepdims", "kernel_shape", "strides", "pads", "dilations", "group", "split", "num_outputs",
         "starts", "ends", "steps", "shape", "allowzero", "to", "transA", "transB", "ceil_mode", "count_include_pad",
         "storage_order", "select_last_index", "noop_with_empty_axes", "start", "end", "broadcast", "training_mode",
-        "value_int", "value_ints",
+        "value_int", "value_ints", "mode", "coordinate_transformation_mode", "nearest_mode", "exclude_outside", "hidden_size",
+        "direction", "layout", "equation", "k", "largest", "sorted", "output_padding", "output_shape", "auto_pad", "activations",
+        "input_forget", "linear_before_reset", "keep_aspect_ratio_policy", "alpha", "beta", "epsilon",
     ]
 
     static func tensor(_ random: inout Random) -> Tensor {
@@ -46,7 +48,9 @@ import Testing
             switch random.below(5) {
             case 0: attributes[name] = .int(random.pick(integers))
             case 1: attributes[name] = .float(random.pick([0, 1, -1, .nan, .infinity]))
-            case 2: attributes[name] = .string(random.pick(["SAME_UPPER", "VALID", "NOTSET", "tanh", "FLOAT", "x"]))
+            case 2:
+                attributes[name] = .string(random.pick(["SAME_UPPER", "VALID", "NOTSET", "tanh", "FLOAT", "x", "reverse", "bidirectional", "linear", "cubic",
+                                                        "align_corners", "tf_crop_and_resize", "reflect", "edge", "wrap", "ij,jk->ik", "...ii->...i", "i,i", "->", "...,...->..."]))
             default: attributes[name] = .ints((0..<random.below(5)).map { _ in random.pick(integers) })
             }
         }

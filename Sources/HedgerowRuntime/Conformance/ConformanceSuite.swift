@@ -34,7 +34,7 @@ public struct ConformanceSuite: Sendable {
                      "pytorch-converted/test_Conv3d", "pytorch-converted/test_Conv3d_dilated", "pytorch-converted/test_Conv3d_dilated_strided",
                      "pytorch-converted/test_Conv3d_groups", "pytorch-converted/test_Conv3d_no_bias", "pytorch-converted/test_Conv3d_stride",
                      "pytorch-converted/test_Conv3d_stride_padding", "pytorch-converted/test_MaxPool3d", "pytorch-converted/test_MaxPool3d_stride",
-                     "pytorch-converted/test_MaxPool3d_stride_padding"] {
+                     "pytorch-converted/test_MaxPool3d_stride_padding", "node/test_convtranspose_3d"] {
             gaps[name] = "3-D convolution and pooling: the kernels run 1-D and 2-D windows"
         }
         return gaps

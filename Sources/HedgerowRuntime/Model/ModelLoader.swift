@@ -145,7 +145,8 @@ public enum ModelLoader {
             if case .dimValue(let v)? = dim.value, v > 0 { return Int(v) }  // Int64 → Int: exact on 64-bit platforms.
             return nil
         }
-        return TensorSignature(name: value.name, elementType: type, shape: dims)
+        let wire: [Int32: String] = [10: "FP16", 11: "FP64", 16: "BF16"]
+        return TensorSignature(name: value.name, elementType: type, shape: dims, wireType: wire[tensorType.elemType])
     }
 
     /// `widening`: an ai.onnx.ml node's tensor attributes may be of types the runtime does not compute with

@@ -58,10 +58,16 @@ public struct TensorSignature: Sendable, Equatable {
     /// For an output the model declares as a sequence of maps (ZipMap's): the map's keys, one per column of the
     /// [N, C] tensor the runtime answers with. Nil for a plain tensor.
     public var mapKeys: [String]?
+    /// The KServe v2 datatype the model declares when it is not the one the runtime computes with: "FP64",
+    /// "FP16" or "BF16" for a float32 `elementType`. Requests must use it and answers carry it. Nil otherwise.
+    public var wireType: String?
 
-    public init(name: String, elementType: ElementType, shape: [Int?], mapKeys: [String]? = nil) {
-        (self.name, self.elementType, self.shape, self.mapKeys) = (name, elementType, shape, mapKeys)
+    public init(name: String, elementType: ElementType, shape: [Int?], mapKeys: [String]? = nil, wireType: String? = nil) {
+        (self.name, self.elementType, self.shape, self.mapKeys, self.wireType) = (name, elementType, shape, mapKeys, wireType)
     }
+
+    /// The datatype clients see: the declared wire type, or the computed one.
+    public var datatype: String { wireType ?? elementType.description }
 
     /// Shape in KServe/TF Serving metadata style: -1 for a dynamic dimension.
     public var metadataShape: [Int] { shape.map { $0 ?? -1 } }

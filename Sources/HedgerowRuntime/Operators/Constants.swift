@@ -1,7 +1,7 @@
 import Foundation
 import HedgerowCore
 
-/// Constant, ConstantOfShape and Cast.
+/// Constant, ConstantOfShape, Range and Cast.
 enum Constants {
     static let constant: Kernel = { node, _ throws(HedgerowError) in
         if let t = try node.tensor("value") { return [t] }
@@ -26,6 +26,39 @@ enum Constants {
 
 /// Cast between the element types the runtime computes with. Float to integer truncates toward zero; NaN
 /// becomes 0 and values beyond the integer range saturate (never a trap on a request's data).
+/// Range(start, limit, delta): `start + i·delta` for i in 0..<max(⌈(limit − start) / delta⌉, 0), in the inputs'
+/// type (float32, int64 or int32). The inputs are data: a zero delta or a count past `TensorLimits` is a 400.
+enum NumberRange {
+    static let kernel: Kernel = { node, args throws(HedgerowError) in
+        let inputs = try (0..<3).map { i throws(HedgerowError) in try Operators.input(args, i, of: node) }
+        guard inputs.allSatisfy({ $0.count == 1 }), Set(inputs.map(\.elementType)).count == 1 else {
+            throw ShapeOperators.bad(node, "start, limit and delta must be scalars of one type, got \(inputs.map(\.elementType)) of shapes \(inputs.map(\.shape))")
+        }
+        switch inputs[0].elementType {
+        case .float32:
+            let (start, limit, delta) = (try inputs[0].floats("")[0], try inputs[1].floats("")[0], try inputs[2].floats("")[0])
+            let n = try count(Double(limit - start) / Double(delta), delta: Double(delta), node: node)
+            return [Tensor(shape: [n], floats: (0..<n).map { start + Float($0) * delta })]
+        case .int64, .int32:
+            let v = try inputs.map { t throws(HedgerowError) in try t.integers("") [0] }
+            let (span, overflow) = v[1].subtractingReportingOverflow(v[0])
+            guard !overflow else { throw ShapeOperators.bad(node, "limit − start overflows") }
+            let n = try count(Double(span) / Double(v[2]), delta: Double(v[2]), node: node)
+            let values = (0..<n).map { Int64(v[0]) &+ Int64($0) &* Int64(v[2]) }
+            return [inputs[0].elementType == .int64 ? Tensor(shape: [n], int64s: values) : Tensor(shape: [n], int32s: values.map { Int32(truncatingIfNeeded: $0) })]
+        default:
+            throw ShapeOperators.bad(node, "inputs must be float32, int64 or int32, got \(inputs[0].elementType)")
+        }
+    }
+
+    private static func count(_ steps: Double, delta: Double, node: Node) throws(HedgerowError) -> Int {
+        guard delta != 0, !steps.isNaN else { throw ShapeOperators.bad(node, "delta must not be 0 (or the bounds NaN)") }
+        let n = steps.rounded(.up)
+        guard n <= Double(TensorLimits.maxElements) else { throw ShapeOperators.bad(node, "the range holds \(n) values, more than \(TensorLimits.maxElements)") }
+        return Swift.max(Int(n), 0)
+    }
+}
+
 enum Cast {
     static let kernel: Kernel = { node, args throws(HedgerowError) in
         let x = try Operators.input(args, 0, of: node)
@@ -36,7 +69,13 @@ enum Cast {
         guard let type = ElementType(onnx: Int32(truncatingIfNeeded: to)) else {
             throw HedgerowError(.badRequest, "node '\(node.label)' (Cast): casting to \(ElementType.onnxName(Int32(truncatingIfNeeded: to))) is not supported")
         }
-        return [try convert(x, to: type, node: node)]
+        let converted = try convert(x, to: type, node: node)
+        // 16-bit floats are computed as float32, but a cast to one keeps only what it holds.
+        switch to {
+        case 10: return [Tensor(shape: converted.shape, floats: try converted.floats("").map(HalfFloat.roundedToHalf))]
+        case 16: return [Tensor(shape: converted.shape, floats: try converted.floats("").map(HalfFloat.roundedToBFloat16))]
+        default: return [converted]
+        }
     }
 
     static func convert(_ x: Tensor, to type: ElementType, node: Node) throws(HedgerowError) -> Tensor {

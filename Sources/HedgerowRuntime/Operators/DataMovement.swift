@@ -39,9 +39,14 @@ enum DataMovement {
         let rank = x.shape.count
         let perm = try node.ints("perm") ?? Array((0..<rank).reversed())
         guard perm.sorted() == Array(0..<rank) else { throw ShapeOperators.bad(node, "perm \(TensorLimits.describe(perm)) is not a permutation of 0..<\(rank)") }
+        return [permuted(x, perm)]
+    }
+
+    /// `x` with its axes in the order `perm` (a permutation of 0..<rank, checked by the caller).
+    static func permuted(_ x: Tensor, _ perm: [Int]) -> Tensor {
         let inStrides = strides(x.shape)
         let shape = perm.map { x.shape[$0] }
-        return [x.picking(offsets(shape: shape, strides: perm.map { inStrides[$0] }), shape: shape)]
+        return x.picking(offsets(shape: shape, strides: perm.map { inStrides[$0] }), shape: shape)
     }
 
     /// Slice: starts/ends/axes/steps as inputs (opset 10+) or attributes (before), clamped as the spec says.

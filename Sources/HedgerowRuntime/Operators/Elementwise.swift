@@ -123,6 +123,18 @@ enum Elementwise {
     static let log: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Log") { Foundation.logf($0) } }
     static let sqrt: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Sqrt") { $0.squareRoot() } }
     static let erf: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Erf") { FastMath.erf($0) } }
+    static let reciprocal: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Reciprocal") { 1 / $0 } }
+
+    /// max(0, min(1, αx + β)): MobileNetV3's cheap sigmoid (α 0.2, β 0.5 by default).
+    static let hardSigmoid: Kernel = { node, args throws(HedgerowError) in
+        let alpha = try node.float("alpha", default: 0.2), beta = try node.float("beta", default: 0.5)
+        return try mapFloats(node, args, "HardSigmoid") { x in x.isNaN ? x : Swift.max(0, Swift.min(1, alpha * x + beta)) }
+    }
+
+    /// x · HardSigmoid(x) with α = 1/6, β = 0.5.
+    static let hardSwish: Kernel = { node, args throws(HedgerowError) in
+        try mapFloats(node, args, "HardSwish") { x in x * Swift.max(0, Swift.min(1, x / 6 + 0.5)) }
+    }
 
     static let leakyRelu: Kernel = { node, args throws(HedgerowError) in
         let alpha = try node.float("alpha", default: 0.01)

@@ -1,7 +1,7 @@
 import Foundation
 import HedgerowCore
 
-/// BatchNormalization (inference) and LayerNormalization.
+/// BatchNormalization (inference), LayerNormalization and InstanceNormalization.
 enum Normalization {
     /// Y = (X − mean) / √(var + ε) · scale + B per channel (axis 1), with the running statistics of training.
     static let batchNormalization: Kernel = { node, args throws(HedgerowError) in
@@ -75,5 +75,31 @@ enum Normalization {
         if node.outputs.count > 1 { outputs.append(Tensor(shape: statisticsShape, floats: means)) }
         if node.outputs.count > 2 { outputs.append(Tensor(shape: statisticsShape, floats: inverses)) }
         return outputs
+    }
+
+    /// Each (sample, channel) plane normalized over its spatial positions, then scaled and shifted per channel:
+    /// X [N, C, …], scale [C], B [C].
+    static let instanceNormalization: Kernel = { node, args throws(HedgerowError) in
+        let x = try Operators.input(args, 0, of: node)
+        let values = try x.floats("InstanceNormalization input of node '\(node.label)'")
+        guard x.shape.count >= 3 else { throw ShapeOperators.bad(node, "input must be [N, C, spatial…], got shape \(x.shape)") }
+        let channels = x.shape[1], size = x.shape[2...].dimensionProduct
+        let scale = try Operators.input(args, 1, of: node).floats("scale"), bias = try Operators.input(args, 2, of: node).floats("B")
+        guard scale.count == channels, bias.count == channels else {
+            throw ShapeOperators.bad(node, "scale and B need \(channels) values (one per channel), got \(scale.count) and \(bias.count)")
+        }
+        let epsilon = try node.float("epsilon", default: 1e-5)
+        var out = [Float](repeating: 0, count: values.count)
+        for plane in 0..<(x.shape[0] * channels) {
+            let c = plane % channels, base = plane * size
+            var sum: Double = 0
+            for i in 0..<size { sum += Double(values[base + i]) }
+            let mean = Float(sum / Double(max(size, 1)))
+            var squares: Double = 0
+            for i in 0..<size { let d = Double(values[base + i] - mean); squares += d * d }
+            let factor = scale[c] / (Float(squares / Double(max(size, 1))) + epsilon).squareRoot()
+            for i in 0..<size { out[base + i] = (values[base + i] - mean) * factor + bias[c] }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
     }
 }

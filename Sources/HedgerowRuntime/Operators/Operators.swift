@@ -59,6 +59,25 @@ enum Operators {
         case "Cast": Cast.kernel
         case "Constant": Constants.constant
         case "ConstantOfShape": Constants.constantOfShape
+        case "HardSigmoid": Elementwise.hardSigmoid
+        case "HardSwish": Elementwise.hardSwish
+        case "Reciprocal": Elementwise.reciprocal
+        case "GlobalMaxPool": Pooling.globalMaxPool
+        case "Max": Variadic.max
+        case "Min": Variadic.min
+        case "Sum": Variadic.sum
+        case "Mean": Variadic.mean
+        case "Range": NumberRange.kernel
+        case "Tile": Padding.tile
+        case "Pad": Padding.pad(opset: opset)
+        case "TopK": TopK.kernel(opset: opset)
+        case "InstanceNormalization": Normalization.instanceNormalization
+        case "ConvTranspose": ConvTranspose.kernel
+        case "Resize": Resize.kernel(opset: opset)
+        case "Upsample": Resize.kernel(opset: opset, upsample: true)
+        case "LSTM": Recurrent.lstm
+        case "GRU": Recurrent.gru
+        case "Einsum": Einsum.kernel
         default: nil
         }
     }
@@ -66,10 +85,11 @@ enum Operators {
     /// The op types `kernel(for:opset:)` knows, for documentation and `hedgerow conformance`.
     public static let supported = [
         "Abs", "Add", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
-        "Conv", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool",
-        "Greater", "Identity", "LayerNormalization", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "MaxPool", "Mul",
-        "Neg", "Pow", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid", "Slice", "Softmax",
-        "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze", "Where",
+        "Conv", "ConvTranspose", "Div", "Dropout", "Einsum", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool",
+        "GlobalMaxPool", "GRU", "Greater", "HardSigmoid", "HardSwish", "Identity", "InstanceNormalization", "LayerNormalization",
+        "LSTM", "LeakyRelu", "Less", "Log", "LogSoftmax", "MatMul", "Max", "MaxPool", "Mean", "Min", "Mul", "Neg", "Pad", "Pow",
+        "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Slice",
+        "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Tile", "TopK", "Transpose", "Unsqueeze", "Upsample", "Where",
     ]
 
     /// Input `index` of a node, or an error naming the node when it is missing.

@@ -1,6 +1,6 @@
 import HedgerowCore
 
-/// MaxPool, AveragePool (1-D and 2-D windows) and GlobalAveragePool.
+/// MaxPool, AveragePool (1-D and 2-D windows), GlobalAveragePool and GlobalMaxPool.
 enum Pooling {
     /// MaxPool; the optional Indices output holds each maximum's flat index in the input (padding not counted;
     /// column-major within a plane with `storage_order: 1`).
@@ -94,16 +94,22 @@ enum Pooling {
 
     /// The mean of each channel over every spatial position: [N, C, …] → [N, C, 1, …].
     static let globalAveragePool: Kernel = { node, args throws(HedgerowError) in
+        try global(node, args) { plane in plane.reduce(0, +) / Float(Swift.max(plane.count, 1)) }
+    }
+
+    /// The maximum of each channel over every spatial position (NaN if the plane holds one, as numpy's max).
+    static let globalMaxPool: Kernel = { node, args throws(HedgerowError) in
+        try global(node, args) { plane in
+            plane.reduce(-Float.infinity) { $0.isNaN || $1.isNaN ? .nan : Swift.max($0, $1) }
+        }
+    }
+
+    private static func global(_ node: Node, _ args: [Tensor?], _ reduce: (ArraySlice<Float>) -> Float) throws(HedgerowError) -> [Tensor] {
         let x = try Operators.input(args, 0, of: node)
-        let values = try x.floats("GlobalAveragePool input of node '\(node.label)'")
+        let values = try x.floats("\(node.opType) input of node '\(node.label)'")
         guard x.shape.count >= 3 else { throw ShapeOperators.bad(node, "input must be [N, C, spatial…], got \(x.shape)") }
         let planes = x.shape[0] * x.shape[1], size = x.shape[2...].dimensionProduct
-        var out = [Float](repeating: 0, count: planes)
-        for p in 0..<planes {
-            var sum: Float = 0
-            for i in 0..<size { sum += values[p * size + i] }
-            out[p] = sum / Float(Swift.max(size, 1))
-        }
+        let out = (0..<planes).map { p in reduce(values[(p * size)..<((p + 1) * size)]) }
         return [Tensor(shape: Array(x.shape[..<2]) + [Int](repeating: 1, count: x.shape.count - 2), floats: out)]
     }
 }

@@ -10,10 +10,12 @@ public enum ElementType: String, Sendable, Hashable, CustomStringConvertible {
     /// and the classic-ML operators take it; arithmetic refuses it by name.
     case string = "BYTES"
 
-    /// ONNX `TensorProto.DataType` value, or nil for a type the runtime does not compute with.
+    /// ONNX `TensorProto.DataType` value, or nil for a type the runtime does not compute with. float16, bfloat16
+    /// and float64 are computed as float32: their values are converted where they enter (initializers, requests,
+    /// Cast) and their declared type is kept for the wire (`TensorSignature.wireType`).
     init?(onnx value: Int32) {
         switch value {
-        case 1: self = .float32
+        case 1, 10, 11, 16: self = .float32
         case 7: self = .int64
         case 6: self = .int32
         case 9: self = .bool

@@ -22,6 +22,7 @@ enum TensorDecoding {
             guard proto.stringData.count == count else { throw mismatch(what, shape, count, proto.stringData.count) }
             return Tensor(shape: shape, strings: proto.stringData.map { String(decoding: $0, as: UTF8.self) })
         }
+        if [10, 11, 16].contains(proto.dataType) { return try decodeWideFloat(proto, shape: shape, count: count, what: what) }
         if !proto.rawData.isEmpty {
             // Bool is stored one byte per value in raw_data.
             let (bytes, overflow) = count.multipliedReportingOverflow(by: type.size)
@@ -49,6 +50,37 @@ enum TensorDecoding {
             return Tensor(shape: shape, bools: values)
         case .string:
             preconditionFailure("strings are decoded above")
+        }
+    }
+
+    /// float16 (10), float64 (11) and bfloat16 (16) as float32: from raw_data (2 or 8 bytes each, little-endian),
+    /// double_data, or int32_data (half-precision bit patterns).
+    private static func decodeWideFloat(_ proto: Onnx_TensorProto, shape: [Int], count: Int, what: String) throws(HedgerowError) -> Tensor {
+        let width = proto.dataType == 11 ? 8 : 2
+        if !proto.rawData.isEmpty {
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+            guard !overflow, proto.rawData.count == bytes else { throw mismatch(what, shape, count, proto.rawData.count / width) }
+            let raw = [UInt8](proto.rawData)
+            return Tensor(shape: shape, floats: (0..<count).map { i in
+                var bits: UInt64 = 0
+                for b in 0..<width { bits |= UInt64(raw[i * width + b]) << (8 * b) }
+                return widened(bits, type: proto.dataType)
+            })
+        }
+        if proto.dataType == 11 {
+            guard proto.doubleData.count == count else { throw mismatch(what, shape, count, proto.doubleData.count) }
+            return Tensor(shape: shape, floats: proto.doubleData.map { Float($0) })
+        }
+        guard proto.int32Data.count == count else { throw mismatch(what, shape, count, proto.int32Data.count) }
+        return Tensor(shape: shape, floats: proto.int32Data.map { widened(UInt64(UInt16(truncatingIfNeeded: $0)), type: proto.dataType) })
+    }
+
+    /// One float16, bfloat16 or float64 value's bits as float32.
+    static func widened(_ bits: UInt64, type: Int32) -> Float {
+        switch type {
+        case 11: return Float(Double(bitPattern: bits))
+        case 16: return Float(bitPattern: UInt32(truncatingIfNeeded: bits) << 16)
+        default: return HalfFloat.float(UInt16(truncatingIfNeeded: bits))
         }
     }
 

@@ -35,10 +35,10 @@ enum KServeCodec {
                 throw HedgerowError(.badRequest, "input '\(name)' appears twice in 'inputs'")
             }
             guard case .string(let datatype) = input["datatype"] else {
-                throw HedgerowError(.badRequest, "input '\(name)' has no 'datatype' (expected \(signature.elementType))")
+                throw HedgerowError(.badRequest, "input '\(name)' has no 'datatype' (expected \(signature.datatype))")
             }
-            guard datatype == signature.elementType.description else {
-                throw HedgerowError(.badRequest, "input '\(name)': expected datatype \(signature.elementType), got \(datatype)")
+            guard datatype == signature.datatype else {
+                throw HedgerowError(.badRequest, "input '\(name)': expected datatype \(signature.datatype), got \(datatype)")
             }
             let shape = try RequestShape.parse(input["shape"], input: name)
             let expected = try RequestShape.elementCount(shape, input: name)
@@ -89,7 +89,8 @@ enum KServeCodec {
             guard let tensor = outputs[name] else { continue }
             if !first { out.append(",") }
             first = false
-            out.append("{\"name\":\(TensorJSONWriter.quoted(name)),\"datatype\":\"\(tensor.elementType)\",\"shape\":[")
+            let datatype = graph.outputs.first { $0.name == name }?.wireType ?? tensor.elementType.description
+            out.append("{\"name\":\(TensorJSONWriter.quoted(name)),\"datatype\":\"\(datatype)\",\"shape\":[")
             out.append(tensor.shape.map(String.init).joined(separator: ","))
             out.append("]")
             if let keys = graph.outputs.first(where: { $0.name == name })?.mapKeys {

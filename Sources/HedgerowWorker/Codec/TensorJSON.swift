@@ -64,7 +64,7 @@ enum TensorJSON {
         case .float32:
             let floats = values.map { Float($0) }
             if let i = floats.firstIndex(where: { !$0.isFinite }) {
-                throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is \(values[i]), outside float32's range")
+                throw HedgerowError(.badRequest, "input '\(signature.name)': element \(i) is \(values[i]), outside float32's range\(signature.wireType.map { " (Hedgerow computes \($0) inputs in float32)" } ?? "")")
             }
             return Tensor(shape: shape, floats: floats)
         case .int64, .int32:

@@ -64,7 +64,8 @@ struct StatusRoutes {
         let (version, graph) = try available(model, selector)
         func describe(_ signatures: [TensorSignature]) -> String {
             signatures.map { s in
-                let dtype = ["FP32": "DT_FLOAT", "INT64": "DT_INT64", "INT32": "DT_INT32", "BOOL": "DT_BOOL", "BYTES": "DT_STRING"][s.elementType.rawValue] ?? "DT_INVALID"
+                let dtype = ["FP32": "DT_FLOAT", "INT64": "DT_INT64", "INT32": "DT_INT32", "BOOL": "DT_BOOL", "BYTES": "DT_STRING", "FP64": "DT_DOUBLE",
+                             "FP16": "DT_HALF", "BF16": "DT_BFLOAT16"][s.datatype] ?? "DT_INVALID"
                 let dims = s.metadataShape.map { "{\"size\":\"\($0)\",\"name\":\"\"}" }.joined(separator: ",")
                 return "\"\(s.name)\":{\"dtype\":\"\(dtype)\",\"tensor_shape\":{\"dim\":[\(dims)],\"unknown_rank\":false},\"name\":\"\(s.name)\"}"
             }.joined(separator: ",")
@@ -79,7 +80,7 @@ struct StatusRoutes {
         let (version, graph) = try available(model, selector)
         let tensors = { (signatures: [TensorSignature]) in
             signatures.map {
-                V2Tensor(name: $0.name, datatype: $0.elementType.description, shape: $0.metadataShape,
+                V2Tensor(name: $0.name, datatype: $0.datatype, shape: $0.metadataShape,
                          parameters: $0.mapKeys.map { ["class_labels": KServeCodec.labelsText($0)] })
             }
         }
