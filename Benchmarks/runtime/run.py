@@ -26,6 +26,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def inputs_for(model, batch, rng):
     if model == "recommender":
         return {"user": rng.integers(0, 100_000, batch, dtype=np.int64), "item": rng.integers(0, 100_000, batch, dtype=np.int64)}
+    if model in ("iris-xgboost", "cancer-lightgbm"):
+        # Rows drawn from the model's own test rows (features of very different scales), each nudged by up to 1 %.
+        with open(os.path.join(ROOT, "Models", model, "1", "reference.json")) as f:
+            rows = np.array(json.load(f)["inputs"]["input"], dtype=np.float32)
+        picked = rows[rng.integers(0, len(rows), batch)]
+        return {"input": (picked * (1 + 0.01 * (rng.random(picked.shape, dtype=np.float32) - 0.5))).astype(np.float32)}
     shape = {"digits": (64,), "digits-cnn": (1, 8, 8), "encoder": (16, 64), "iris-logreg": (4,), "iris-forest": (4,), "diabetes-gbr": (10,)}[model]
     name = {"digits-cnn": "images", "encoder": "tokens"}.get(model, "input")
     scale = {"iris-logreg": 8.0, "iris-forest": 8.0, "diabetes-gbr": 0.2}.get(model, 1.0)
@@ -111,7 +117,7 @@ def main():
         print(f"| {model} | {label} | {o_med:.4f} / {t_med:.4f} | {o_med / t_med:.2f}× | {o_p99:.4f} / {t_p99:.4f} | "
               f"{o_rps:,.0f} / {t_rps:,.0f} | {o_rps / t_rps:.2f}× |")
     print()
-    print("latency ratio: ours / onnxruntime (goal ≤ 1.2); throughput ratio: ours / onnxruntime (goal ≥ 1.0); outputs agree within 1e-4")
+    print("latency ratio: ours / onnxruntime (goal ≤ 1.0); throughput ratio: ours / onnxruntime (goal ≥ 1.0); outputs agree within 1e-4")
 
 
 if __name__ == "__main__":

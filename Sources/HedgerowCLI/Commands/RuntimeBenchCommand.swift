@@ -11,7 +11,7 @@ struct RuntimeBenchCommand: ParsableCommand {
     )
 
     @Option(help: "The model file.") var model: String
-    @Option(help: "JSON: {\"<case>\": {\"<input>\": {\"shape\": [...], \"type\": \"float32|int64\", \"data\": [...]}}}.") var inputs: String
+    @Option(help: "JSON: {\"<case>\": {\"<input>\": {\"shape\": [...], \"type\": \"float32|int64|int32\", \"data\": [...]}}}.") var inputs: String
     @Option(help: "Seconds of timed runs per case (after warm-up).") var seconds = 2.0
     @Option(help: "Most timed runs per case.") var maxRuns = 20_000
 
@@ -24,9 +24,11 @@ struct RuntimeBenchCommand: ParsableCommand {
             for (input, tensor) in feedsSpec {
                 let shape = tensor["shape"] as! [Int]
                 let data = tensor["data"] as! [NSNumber]
-                feeds[input] = tensor["type"] as? String == "int64"
-                    ? Tensor(shape: shape, int64s: data.map(\.int64Value))
-                    : Tensor(shape: shape, floats: data.map(\.floatValue))
+                switch tensor["type"] as? String {
+                case "int64": feeds[input] = Tensor(shape: shape, int64s: data.map(\.int64Value))
+                case "int32": feeds[input] = Tensor(shape: shape, int32s: data.map(\.int32Value))
+                default: feeds[input] = Tensor(shape: shape, floats: data.map(\.floatValue))
+                }
             }
             var outputs = try graph.run(feeds)
             for _ in 0..<10 { outputs = try graph.run(feeds) }
