@@ -120,6 +120,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
+    args.binary = os.path.abspath(args.binary)
     ensure_venv()
     workdir = tempfile.mkdtemp(prefix="classic-ml-bench-")
     up, mlserver = None, None
