@@ -15,6 +15,9 @@ public struct ModelGraph: Sendable {
     let initializers: [String: Tensor]
     let lastUse: [[String]]
     public let opsetVersion: Int
+    /// What the optimisation passes changed at load, one line per kind of change ("conv-batchnorm-folding: 6
+    /// BatchNormalization nodes folded into the Conv before them"); the worker logs them when a version loads.
+    public internal(set) var optimizations: [String] = []
 
     /// Bytes held by initializers: what a loaded version costs in memory, to a first approximation.
     public var weightBytes: Int {

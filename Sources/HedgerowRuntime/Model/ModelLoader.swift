@@ -10,15 +10,16 @@ public enum ModelLoader {
     /// The ai.onnx.ml opsets the classic-ML kernels are written for (`MLOperators`).
     public static let supportedMLOpsets = 1...5
 
-    public static func load(contentsOf path: String) throws(HedgerowError) -> ModelGraph {
+    /// `optimize`: run the graph passes (`GraphOptimizer`); off only to compare against the graph as written.
+    public static func load(contentsOf path: String, optimize: Bool = true) throws(HedgerowError) -> ModelGraph {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
         }
-        return try load(data, source: path)
+        return try load(data, source: path, optimize: optimize)
     }
 
-    public static func load(_ data: Data, source: String = "model") throws(HedgerowError) -> ModelGraph {
+    public static func load(_ data: Data, source: String = "model", optimize: Bool = true) throws(HedgerowError) -> ModelGraph {
         let proto: Onnx_ModelProto
         do { proto = try Onnx_ModelProto(serializedBytes: data) } catch {
             throw HedgerowError(.loadFailed, "\(source) is not a valid ONNX model (protobuf decoding failed: \(error))")
@@ -41,10 +42,10 @@ public enum ModelLoader {
         if let ml = mlImports.first(where: { !supportedMLOpsets.contains(Int(clamping: $0)) }) {
             throw HedgerowError(.loadFailed, "\(source) uses \(MLOperators.domain) opset \(ml); Hedgerow supports \(supportedMLOpsets.lowerBound) to \(supportedMLOpsets.upperBound)")
         }
-        return try build(proto.graph, opset: opset, source: source)
+        return try build(proto.graph, opset: opset, source: source, optimize: optimize)
     }
 
-    static func build(_ graph: Onnx_GraphProto, opset: Int, source: String) throws(HedgerowError) -> ModelGraph {
+    static func build(_ graph: Onnx_GraphProto, opset: Int, source: String, optimize: Bool = true) throws(HedgerowError) -> ModelGraph {
         var initializers: [String: Tensor] = [:]
         for tensor in graph.initializer {
             guard initializers[tensor.name] == nil else {
@@ -89,7 +90,13 @@ public enum ModelLoader {
                 throw HedgerowError(.loadFailed, "\(source): node '\(reader.label)' (\(reader.opType)) reads the maps of ZipMap node '\(zipMap.label)'; Hedgerow keeps maps only as graph outputs")
             }
         }
-        let ordered = try GraphOrder.topological(nodes, available: Set(initializers.keys).union(inputs.map(\.name)), source: source)
+        let written = try GraphOrder.topological(nodes, available: Set(initializers.keys).union(inputs.map(\.name)), source: source)
+        for output in outputs where !written.contains(where: { $0.outputs.contains(output.name) }) && initializers[output.name] == nil && !inputs.contains(where: { $0.name == output.name }) {
+            throw HedgerowError(.loadFailed, "\(source): graph output '\(output.name)' is produced by no node")
+        }
+        var draft = GraphDraft(nodes: written, initializers: initializers, inputs: Set(inputs.map(\.name)), outputs: Set(outputs.map(\.name)), opset: opset)
+        let optimizations = optimize ? GraphOptimizer.optimize(&draft) : []
+        let ordered = draft.nodes
         let kernels = try ordered.map { (node: Node) throws(HedgerowError) -> Kernel in
             if node.domain == MLOperators.domain {
                 // Classic-ML kernels are built per node at load: a tree ensemble is flattened into arrays once.
@@ -107,13 +114,10 @@ public enum ModelLoader {
             }
             return kernel
         }
-        for output in outputs where !ordered.contains(where: { $0.outputs.contains(output.name) }) && initializers[output.name] == nil && !inputs.contains(where: { $0.name == output.name }) {
-            throw HedgerowError(.loadFailed, "\(source): graph output '\(output.name)' is produced by no node")
-        }
         let keep = Set(outputs.map(\.name))
         return ModelGraph(
-            inputs: inputs, outputs: outputs, nodes: ordered, kernels: kernels, initializers: initializers,
-            lastUse: GraphOrder.lastUses(ordered, keep: keep), opsetVersion: opset
+            inputs: inputs, outputs: outputs, nodes: ordered, kernels: kernels, initializers: draft.initializers,
+            lastUse: GraphOrder.lastUses(ordered, keep: keep), opsetVersion: opset, optimizations: optimizations
         )
     }
 

@@ -41,7 +41,8 @@ enum Convolution {
         // Every buffer handed to BLAS below is non-empty (its base address is non-nil): the input, the weights
         // (filters·rows), the columns and the output.
         if group == 1, !pointwise, batch > 1, rows * batch * columns <= 1 << 22, rows > 0, columns > 0, filters > 0, !input.isEmpty {
-            let out = batchedConv(input, weights, bias: bias, batch: batch, channels: channels, filters: filters, rows: rows, columns: columns, g)
+            var out = batchedConv(input, weights, bias: bias, batch: batch, channels: channels, filters: filters, rows: rows, columns: columns, g)
+            try applyFusedActivation(node, &out)
             return [Tensor(shape: outShape, floats: out)]
         }
         var out = [Float](repeating: 0, count: batch * filters * columns)
@@ -81,7 +82,34 @@ enum Convolution {
                 }
             }
         }
+        try applyFusedActivation(node, &out)
         return [Tensor(shape: outShape, floats: out)]
+    }
+
+    /// Attributes the conv-activation-fusion pass sets (GraphOptimizer): the activation to apply to the output and
+    /// its constants. Not ONNX attributes; a model that sets them itself gets what it asks for, or a refusal.
+    static let fusedActivation = "hedgerow.fused_activation", fusedParameters = "hedgerow.fused_parameters"
+
+    static func applyFusedActivation(_ node: Node, _ out: inout [Float]) throws(HedgerowError) {
+        guard case .string(let name)? = node.attributes[fusedActivation] else { return }
+        let p = try node.floats(fusedParameters) ?? []
+        func need(_ n: Int) throws(HedgerowError) { if p.count != n { throw ShapeOperators.bad(node, "fused \(name) needs \(n) parameters") } }
+        switch name {
+        case "Relu": for i in out.indices where !(out[i] > 0) && !out[i].isNaN { out[i] = 0 }
+        case "LeakyRelu":
+            try need(1)
+            for i in out.indices where out[i] < 0 { out[i] *= p[0] }
+        case "Clip":
+            try need(2)
+            for i in out.indices { out[i] = Swift.min(Swift.max(out[i], p[0]), p[1]) }
+        case "HardSigmoid":
+            try need(2)
+            for i in out.indices where !out[i].isNaN { out[i] = Swift.max(0, Swift.min(1, p[0] * out[i] + p[1])) }
+        case "HardSwish":
+            for i in out.indices { out[i] *= Swift.max(0, Swift.min(1, out[i] / 6 + 0.5)) }
+        default:
+            throw ShapeOperators.bad(node, "unknown fused activation '\(name.prefix(40))'")
+        }
     }
 
     /// Every image's columns side by side ([rows, batch·columns]), one GEMM, then each filter's row of the product

@@ -214,6 +214,7 @@ public final class ModelManager: Sendable {
                     fatalError("fault injection: crash on load")
                 }
                 let graph = try ModelLoader.load(contentsOf: path)
+                logger.info("graph optimized", metadata: ["model": "\(id)", "changes": "\(graph.optimizations.isEmpty ? "none" : graph.optimizations.joined(separator: "; "))"])
                 let required = entries.withLockedValue { $0[id]?.requireReference ?? false }
                 try checkGoldenOutputs(graph, id, required: required)
                 loaded = graph

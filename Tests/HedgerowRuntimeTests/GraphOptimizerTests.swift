@@ -1,0 +1,146 @@
+import Foundation
+import HedgerowCore
+@testable import HedgerowRuntime
+import Testing
+
+/// The load-time graph passes: each on hand-built graphs (it changes what it should, leaves alone what it must, and
+/// the graph computes the same before and after), and all of them on every example model against the graph as
+/// written, on the model's own reference inputs. (The ONNX conformance cases run on optimized graphs too.)
+@Suite struct GraphOptimizerTests {
+    static func attribute(_ name: String, _ value: Float) -> Onnx_AttributeProto {
+        var a = Onnx_AttributeProto()
+        a.name = name
+        a.type = .float
+        a.f = value
+        return a
+    }
+
+    /// Both loads of `data` on `feeds`: optimized and as written.
+    static func both(_ data: Data, _ feeds: [String: Tensor]) throws -> (optimized: ModelGraph, same: Bool, worst: Float) {
+        let optimized = try ModelLoader.load(data), written = try ModelLoader.load(data, optimize: false)
+        let a = try optimized.run(feeds), b = try written.run(feeds)
+        var worst: Float = 0
+        var same = Set(a.keys) == Set(b.keys)
+        for (name, tensor) in b {
+            guard let other = a[name], other.shape == tensor.shape, other.elementType == tensor.elementType else { same = false; continue }
+            if case .float32(let x) = other.storage, case .float32(let y) = tensor.storage {
+                for (p, q) in zip(x, y) where !(p.isNaN && q.isNaN) { worst = max(worst, abs(p - q) / max(1, abs(q))) }
+            } else if other != tensor {
+                same = false
+            }
+        }
+        return (optimized, same, worst)
+    }
+
+    /// x [1, 2, 3, 3] → Conv (2 filters 3×3, pad 1, bias) → BatchNormalization → `activation` → y; with
+    /// `extraReader`, the Conv's output is also read by a Sigmoid (a second graph output).
+    static func convModel(activation: String?, extraReader: Bool = false) throws -> Data {
+        let w = ModelFixtures.floatTensor("w", [2, 2, 3, 3], (0..<36).map { Float($0 % 7) * 0.1 - 0.3 })
+        let b = ModelFixtures.floatTensor("b", [2], [0.5, -0.25])
+        let params = [("scale", [Float(1.5), 0.5]), ("shift", [0.1, -0.2]), ("mean", [0.3, -0.1]), ("var", [2.0, 0.25])].map { ModelFixtures.floatTensor($0.0, [2], $0.1) }
+        var pads = Onnx_AttributeProto()
+        pads.name = "pads"; pads.type = .ints; pads.ints = [1, 1, 1, 1]
+        var nodes = [
+            ModelFixtures.node("Conv", ["x", "w", "b"], ["c"], name: "conv", attributes: [pads]),
+            ModelFixtures.node("BatchNormalization", ["c", "scale", "shift", "mean", "var"], ["n"], name: "bn", attributes: [attribute("epsilon", 1e-3)]),
+        ]
+        var last = "n"
+        if let activation {
+            let attributes = activation == "LeakyRelu" ? [attribute("alpha", 0.2)] : activation == "HardSigmoid" ? [attribute("alpha", 0.3), attribute("beta", 0.4)] : []
+            let inputs = activation == "Clip" ? ["n", "low", "high"] : ["n"]
+            nodes.append(ModelFixtures.node(activation, inputs, ["y"], name: "act", attributes: attributes))
+            last = "y"
+        }
+        var outputs = [ModelFixtures.valueInfo(last, [1, 2, 3, 3])]
+        if extraReader {
+            nodes.append(ModelFixtures.node("Sigmoid", ["c"], ["z"], name: "other"))
+            outputs.append(ModelFixtures.valueInfo("z", [1, 2, 3, 3]))
+        }
+        let bounds = [ModelFixtures.floatTensor("low", [], [-0.2]), ModelFixtures.floatTensor("high", [], [0.6])]
+        return try ModelFixtures.model(nodes: nodes, inputs: [ModelFixtures.valueInfo("x", [1, 2, 3, 3])], outputs: outputs,
+                                       initializers: [w, b] + params + (activation == "Clip" ? bounds : []), opset: 13)
+    }
+
+    static let image = Tensor(shape: [1, 2, 3, 3], floats: (0..<18).map { Float($0) * 0.37 - 3 })
+
+    @Test func convBatchNormAndActivationBecomeOneConv() throws {
+        for activation in ["Relu", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish"] {
+            let (graph, same, worst) = try Self.both(try Self.convModel(activation: activation), ["x": Self.image])
+            #expect(same && worst < 1e-6, "\(activation): outputs differ by \(worst)")
+            #expect(graph.nodes.map(\.opType) == ["Conv"], "\(activation): \(graph.nodes.map(\.opType))")
+            #expect(graph.optimizations.contains { $0.hasPrefix("conv-batchnorm-folding: 1 BatchNormalization") })
+            #expect(graph.optimizations.contains { $0.hasPrefix("conv-activation-fusion: 1 activations applied inside the Conv before them (1 \(activation))") })
+            // The folded weights replace the originals, which nothing reads any more: weights are held once.
+            #expect(graph.initializers["w"] == nil && graph.initializers.count == 2, "\(graph.initializers.keys.sorted())")
+        }
+    }
+
+    @Test func aConvOutputReadTwiceIsNotFolded() throws {
+        let (graph, same, _) = try Self.both(try Self.convModel(activation: "Relu", extraReader: true), ["x": Self.image])
+        #expect(same)
+        #expect(graph.nodes.map(\.opType).sorted() == ["BatchNormalization", "Conv", "Relu", "Sigmoid"])
+        #expect(graph.optimizations.isEmpty)
+    }
+
+    @Test func constantsAreComputedAtLoadAndIdentitiesSkipped() throws {
+        // y = Identity(x + (Constant 2 · c)) through Identity: the Constant and the Mul fold, the inner Identity goes,
+        // the one producing the graph output stays.
+        var constant = Onnx_AttributeProto()
+        constant.name = "value"; constant.type = .tensor; constant.t = ModelFixtures.floatTensor("", [1], [2])
+        let data = try ModelFixtures.model(
+            nodes: [
+                ModelFixtures.node("Constant", [], ["two"], name: "two", attributes: [constant]),
+                ModelFixtures.node("Mul", ["two", "c"], ["twice"], name: "mul"),
+                ModelFixtures.node("Identity", ["x"], ["x2"], name: "inner"),
+                ModelFixtures.node("Add", ["x2", "twice"], ["sum"], name: "add"),
+                ModelFixtures.node("Identity", ["sum"], ["y"], name: "last"),
+            ],
+            inputs: [ModelFixtures.valueInfo("x", [nil, 3])], outputs: [ModelFixtures.valueInfo("y", [nil, 3])],
+            initializers: [ModelFixtures.floatTensor("c", [3], [1, 2, 3])])
+        let (graph, same, worst) = try Self.both(data, ["x": Tensor(shape: [2, 3], floats: [0, 1, 2, 3, 4, 5])])
+        #expect(same && worst == 0)
+        #expect(graph.nodes.map(\.label) == ["add", "last"])
+        #expect(graph.optimizations.contains("constant-folding: 2 nodes computed at load (1 Constant, 1 Mul)"))
+        #expect(graph.optimizations.contains("identity-elimination: 1 Identity/Dropout nodes removed"))
+        #expect(graph.initializers.keys.sorted() == ["twice"])
+    }
+
+    @Test func foldingThatWouldGrowMemoryOrFailIsLeftForTheRequest() throws {
+        // ConstantOfShape of [2048, 1024] (2 Mi values, over the folding bound) stays a node; so does a Reshape
+        // whose shape is wrong, which fails per request exactly as before.
+        let shape = Onnx_TensorProto.with { $0.name = "shape"; $0.dims = [2]; $0.dataType = 7; $0.int64Data = [2048, 1024] }
+        let bad = Onnx_TensorProto.with { $0.name = "bad"; $0.dims = [1]; $0.dataType = 7; $0.int64Data = [5] }
+        let data = try ModelFixtures.model(
+            nodes: [ModelFixtures.node("ConstantOfShape", ["shape"], ["zeros"], name: "big"), ModelFixtures.node("Reshape", ["c", "bad"], ["r"], name: "reshape"),
+                    ModelFixtures.node("Identity", ["x"], ["y"], name: "id")],
+            inputs: [ModelFixtures.valueInfo("x", [1])], outputs: [ModelFixtures.valueInfo("y", [1]), ModelFixtures.valueInfo("zeros", [2048, 1024]), ModelFixtures.valueInfo("r", [5])],
+            initializers: [shape, bad, ModelFixtures.floatTensor("c", [3], [1, 2, 3])])
+        let graph = try ModelLoader.load(data)
+        #expect(graph.nodes.map(\.label).sorted() == ["big", "id", "reshape"])
+        #expect(throws: HedgerowError.self) { try graph.run(["x": Tensor(shape: [1], floats: [1])]) }
+    }
+
+    static let examples = ["digits", "digits-cnn", "encoder", "recommender", "iris-logreg", "iris-forest", "diabetes-gbr", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"]
+
+    @Test(arguments: examples)
+    func everyExampleComputesTheSameOptimized(_ model: String) throws {
+        let dir = ExampleModelsTests.models.appendingPathComponent("\(model)/1")
+        let data = try Data(contentsOf: dir.appendingPathComponent("model.onnx"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("reference.json"))) as? [String: Any])
+        let inputs = try #require(json["inputs"] as? [String: Any])
+        let graph = try ModelLoader.load(data, optimize: false)
+        var feeds: [String: Tensor] = [:]
+        for signature in graph.inputs {
+            feeds[signature.name] = ClassicMLExampleModelsTests.tensor(try #require(inputs[signature.name]), signature.elementType)
+        }
+        let (optimized, same, worst) = try Self.both(data, feeds)
+        #expect(same && worst < 1e-5, "\(model): outputs differ by \(worst)")
+        if model == "digits-cnn" {
+            // Conv → BatchNormalization → Relu twice: each block is one Conv now.
+            #expect(optimized.optimizations.contains { $0.hasPrefix("conv-batchnorm-folding: 2 ") }, "\(optimized.optimizations)")
+            #expect(optimized.optimizations.contains { $0.hasPrefix("conv-activation-fusion: 2 ") }, "\(optimized.optimizations)")
+            #expect(!optimized.nodes.contains { $0.opType == "BatchNormalization" })
+        }
+        #expect(optimized.weightBytes <= graph.weightBytes + 4096, "\(model): optimizing grew the weights")
+    }
+}
