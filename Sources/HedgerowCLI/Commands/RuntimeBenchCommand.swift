@@ -14,9 +14,10 @@ struct RuntimeBenchCommand: ParsableCommand {
     @Option(help: "JSON: {\"<case>\": {\"<input>\": {\"shape\": [...], \"type\": \"float32|int64|int32\", \"data\": [...]}}}.") var inputs: String
     @Option(help: "Seconds of timed runs per case (after warm-up).") var seconds = 2.0
     @Option(help: "Most timed runs per case.") var maxRuns = 20_000
+    @Flag(help: "Run the graph as written, without the load-time passes (to measure what they gain).") var noOptimize = false
 
     func run() throws {
-        let graph = try ModelLoader.load(contentsOf: model)
+        let graph = try ModelLoader.load(contentsOf: model, optimize: !noOptimize)
         let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: inputs))) as! [String: [String: [String: Any]]]
         var report: [String: Any] = [:]
         for (name, feedsSpec) in spec {
