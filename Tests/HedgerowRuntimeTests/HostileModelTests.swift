@@ -182,4 +182,32 @@ extension HostileModelTests {
         #expect(averaged == Tensor(shape: [1, 1, 1, 1], floats: [2.5]))
         #expect(ContinuousClock.now - started < .seconds(5))
     }
+
+    /// float16/float64/bfloat16 tensors and the widened attribute types (uint8, int16, double) must hold exactly
+    /// the values their dims say, whatever field carries them.
+    @Test func wideAndNarrowTypesThatLieAboutTheirLengthAreRefused() throws {
+        for type: Int32 in [10, 11, 16] {
+            var raw = Onnx_TensorProto()
+            raw.dims = [3]; raw.dataType = type; raw.rawData = Data(count: 5)
+            #expect(throws: HedgerowError.self) { try TensorDecoding.decode(raw, what: "t") }
+            var typed = Onnx_TensorProto()
+            typed.dims = [1 << 20]; typed.dataType = type; typed.doubleData = [1]; typed.int32Data = [1]
+            #expect(throws: HedgerowError.self) { try TensorDecoding.decode(typed, what: "t") }
+        }
+        for type: Int32 in [2, 3, 4, 5, 11] {
+            var raw = Onnx_TensorProto()
+            raw.dims = [4]; raw.dataType = type; raw.rawData = Data(count: 3)
+            #expect(throws: HedgerowError.self) { try TensorDecoding.decodeWidening(raw, what: "t") }
+            var huge = Onnx_TensorProto()
+            huge.dims = [Int64.max, 2]; huge.dataType = type
+            #expect(throws: HedgerowError.self) { try TensorDecoding.decodeWidening(huge, what: "t") }
+        }
+        // Decoded right: uint8 modes widen, float64 and float16 narrow and widen to float32.
+        var modes = Onnx_TensorProto()
+        modes.dims = [3]; modes.dataType = 2; modes.rawData = Data([0, 6, 255])
+        #expect(try TensorDecoding.decodeWidening(modes, what: "t").int64s("") == [0, 6, 255])
+        var half = Onnx_TensorProto()
+        half.dims = [3]; half.dataType = 10; half.int32Data = [0x3C00, 0xC000, 0x7C00]
+        #expect(try TensorDecoding.decode(half, what: "t").floats("") == [1, -2, .infinity])
+    }
 }

@@ -75,4 +75,30 @@ import Testing
             try run("Concat", [Tensor(shape: [1, 2], floats: [0, 0]), Tensor(shape: [1, 3], floats: [0, 0, 0])], ["axis": .int(0)])
         }
     }
+
+    /// Sizes that come from a model or a request and would allocate past the limits, or loop forever, are refused
+    /// with a message before anything is built.
+    @Test func hostileSizesForTheNewOperatorsAreRefused() throws {
+        let one = Tensor(shape: [1], floats: [1])
+        func refused(_ op: String, _ inputs: [Tensor?], _ attributes: [String: AttributeValue] = [:], _ message: String) {
+            do { _ = try run(op, inputs, attributes); Issue.record("\(op) accepted") } catch {
+                #expect((error as? HedgerowError)?.message.contains(message) == true, "\(op): \(error)")
+            }
+        }
+        refused("Range", [Tensor(shape: [], int64s: [.min]), Tensor(shape: [], int64s: [.max]), Tensor(shape: [], int64s: [1])], [:], "overflows")
+        refused("Range", [Tensor(shape: [], floats: [0]), Tensor(shape: [], floats: [1e30]), Tensor(shape: [], floats: [1])], [:], "more than")
+        refused("Range", [Tensor(shape: [], floats: [0]), Tensor(shape: [], floats: [1]), Tensor(shape: [], floats: [0])], [:], "delta must not be 0")
+        refused("Tile", [one, Tensor.ints([Int64(Int.max / 2)])], [:], "repeats")
+        refused("Tile", [one, Tensor.ints([1 << 29])], [:], "repeats")
+        refused("Pad", [one, Tensor.ints([1 << 40, 0])], [:], "out of range")
+        refused("Pad", [one, Tensor.ints([-3, 0])], [:], "crop more")
+        refused("Resize", [Tensor(shape: [1, 1], floats: [1]), nil, Tensor(shape: [2], floats: [1, 3e38])], [:], "too large")
+        refused("Resize", [Tensor(shape: [1, 1], floats: [1]), nil, nil, Tensor.ints([1, 1 << 40])], [:], "sizes")
+        refused("TopK", [Tensor(shape: [3], floats: [1, 2, 3]), Tensor.ints([4])], [:], "k = 4")
+        refused("Einsum", [Tensor.floats([2048, 2048]), Tensor.floats([2048, 2048])], ["equation": .string("ij,jk->ik")], "steps")
+        refused("Einsum", [one], ["equation": .string("ij->i")], "does not match")
+        refused("LSTM", [Tensor.floats([1, 1, 2]), Tensor.floats([1, 8, 2]), Tensor.floats([1, 8, 2])], ["hidden_size": .int(3)], "W [1, 8, 2]")
+        refused("ConvTranspose", [Tensor.floats([1, 1, 2, 2]), Tensor.floats([1, 1, 2, 2])], ["strides": .ints([1 << 29, 1])], "strides")
+        refused("ConvTranspose", [Tensor.floats([1, 1, 2, 2]), Tensor.floats([1, 1, 2, 2])], ["output_shape": .ints([1 << 20, 1 << 20])], "output")
+    }
 }
