@@ -64,10 +64,6 @@ public enum ModelLoader {
         for input in inputs {
             _ = try TensorLimits.count(input.shape.map { $0 ?? 1 }, what: "\(source): graph input '\(input.name)'", kind: .loadFailed)
         }
-        let outputs = try graph.output.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in
-            if case .sequenceType? = v.type.value { return try mapSignature(v, graph: graph, source: source) }
-            return try signature(v, source: source)
-        }
 
         var nodes: [Node] = []
         for (index, proto) in graph.node.enumerated() {
@@ -84,6 +80,10 @@ public enum ModelLoader {
             if !proto.domain.isEmpty && proto.domain != "ai.onnx" && proto.domain != MLOperators.domain {
                 throw HedgerowError(.loadFailed, "\(source): node '\(nodes[index].label)' uses operator domain '\(proto.domain)', which Hedgerow does not support")
             }
+        }
+        let outputs = try graph.output.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in
+            if case .sequenceType? = v.type.value { return try mapSignature(v, nodes: nodes, source: source) }
+            return try signature(v, source: source)
         }
         for zipMap in nodes where zipMap.opType == "ZipMap" && zipMap.domain == MLOperators.domain {
             if let reader = nodes.first(where: { !Set($0.inputs).isDisjoint(with: zipMap.outputs.filter { !$0.isEmpty }) }) {
@@ -123,18 +123,13 @@ public enum ModelLoader {
 
     /// A graph output declared as a sequence of maps: accepted when ZipMap produces it and nothing else reads it
     /// (the runtime answers its [N, C] input, the codecs write the maps; see `ZipMap`).
-    private static func mapSignature(_ value: Onnx_ValueInfoProto, graph: Onnx_GraphProto, source: String) throws(HedgerowError) -> TensorSignature {
-        let producers = graph.node.filter { $0.output.contains(value.name) }
+    private static func mapSignature(_ value: Onnx_ValueInfoProto, nodes: [Node], source: String) throws(HedgerowError) -> TensorSignature {
+        let producers = nodes.filter { $0.outputs.contains(value.name) }
         guard producers.count == 1, let producer = producers.first, producer.opType == "ZipMap", producer.domain == MLOperators.domain else {
             throw HedgerowError(.loadFailed, "\(source): graph output '\(value.name)' is a sequence; Hedgerow answers sequences only as ZipMap's maps")
         }
-        var attributes: [String: AttributeValue] = [:]
-        for attribute in producer.attribute where attribute.name.hasPrefix("classlabels_") {
-            attributes[attribute.name] = try decode(attribute, node: producer.name, source: source)
-        }
-        let node = Node(name: producer.name, opType: "ZipMap", inputs: producer.input, outputs: producer.output, attributes: attributes, domain: producer.domain)
         let keys: [String]
-        do throws(HedgerowError) { keys = try ZipMap.mapKeys(of: node) } catch { throw HedgerowError(.loadFailed, "\(source): \(error.message)") }
+        do throws(HedgerowError) { keys = try ZipMap.mapKeys(of: producer) } catch { throw HedgerowError(.loadFailed, "\(source): \(error.message)") }
         return TensorSignature(name: value.name, elementType: .float32, shape: [nil, keys.count], mapKeys: keys)
     }
 

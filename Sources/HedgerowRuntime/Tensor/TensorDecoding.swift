@@ -58,14 +58,8 @@ enum TensorDecoding {
     private static func decodeWideFloat(_ proto: Onnx_TensorProto, shape: [Int], count: Int, what: String) throws(HedgerowError) -> Tensor {
         let width = proto.dataType == 11 ? 8 : 2
         if !proto.rawData.isEmpty {
-            let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
-            guard !overflow, proto.rawData.count == bytes else { throw mismatch(what, shape, count, proto.rawData.count / width) }
-            let raw = [UInt8](proto.rawData)
-            return Tensor(shape: shape, floats: (0..<count).map { i in
-                var bits: UInt64 = 0
-                for b in 0..<width { bits |= UInt64(raw[i * width + b]) << (8 * b) }
-                return widened(bits, type: proto.dataType)
-            })
+            let words = try littleEndianWords(proto, width: width, count: count, shape: shape, what: what)
+            return Tensor(shape: shape, floats: words.map { widened($0, type: proto.dataType) })
         }
         if proto.dataType == 11 {
             guard proto.doubleData.count == count else { throw mismatch(what, shape, count, proto.doubleData.count) }
@@ -85,37 +79,37 @@ enum TensorDecoding {
     }
 
     /// For the tensor attributes of ai.onnx.ml nodes, whose parameters come in types the runtime does not compute
-    /// with: small integers (uint8, int8, uint16, int16: TreeEnsemble's modes) widened to int64, and float64
-    /// (TreeEnsemble's splits and weights, as onnxruntime reads them for float input) narrowed to float32. Other
-    /// types decode as `decode` does.
+    /// with: small integers (uint8, int8, uint16, int16: TreeEnsemble's modes) widened to int64. float64
+    /// (TreeEnsemble's splits and weights) and the other types decode as `decode` does (float64 as float32, as
+    /// onnxruntime reads them for float input).
     static func decodeWidening(_ proto: Onnx_TensorProto, what: String) throws(HedgerowError) -> Tensor {
-        let widths: [Int32: Int] = [2: 1, 3: 1, 4: 2, 5: 2, 11: 8]
+        let widths: [Int32: Int] = [2: 1, 3: 1, 4: 2, 5: 2]
         guard let width = widths[proto.dataType], proto.dataLocation != .external else { return try decode(proto, what: what) }
         let shape = proto.dims.map { Int($0) }
         let count = try TensorLimits.count(shape, what: what, kind: .loadFailed)
         if !proto.rawData.isEmpty {
-            let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
-            guard !overflow, proto.rawData.count == bytes else { throw mismatch(what, shape, count, proto.rawData.count / width) }
-            let raw = [UInt8](proto.rawData)
-            func word(_ i: Int) -> UInt64 {
-                var v: UInt64 = 0
-                for b in 0..<width { v |= UInt64(raw[i * width + b]) << (8 * b) }
-                return v
-            }
+            let words = try littleEndianWords(proto, width: width, count: count, shape: shape, what: what)
             switch proto.dataType {
-            case 11: return Tensor(shape: shape, floats: (0..<count).map { Float(Double(bitPattern: word($0))) })
-            case 2, 4: return Tensor(shape: shape, int64s: (0..<count).map { Int64(word($0)) })
-            case 3: return Tensor(shape: shape, int64s: (0..<count).map { Int64(Int8(truncatingIfNeeded: word($0))) })
-            default: return Tensor(shape: shape, int64s: (0..<count).map { Int64(Int16(truncatingIfNeeded: word($0))) })
+            case 2, 4: return Tensor(shape: shape, int64s: words.map { Int64($0) })
+            case 3: return Tensor(shape: shape, int64s: words.map { Int64(Int8(truncatingIfNeeded: $0)) })
+            default: return Tensor(shape: shape, int64s: words.map { Int64(Int16(truncatingIfNeeded: $0)) })
             }
-        }
-        if proto.dataType == 11 {
-            guard proto.doubleData.count == count else { throw mismatch(what, shape, count, proto.doubleData.count) }
-            return Tensor(shape: shape, floats: proto.doubleData.map { Float($0) })
         }
         // Small integers are widened into int32_data in the typed fields.
         guard proto.int32Data.count == count else { throw mismatch(what, shape, count, proto.int32Data.count) }
         return Tensor(shape: shape, int64s: proto.int32Data.map { Int64($0) })
+    }
+
+    /// raw_data as `count` little-endian words of `width` bytes (1 to 8), refused unless it holds exactly that.
+    private static func littleEndianWords(_ proto: Onnx_TensorProto, width: Int, count: Int, shape: [Int], what: String) throws(HedgerowError) -> [UInt64] {
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: width)
+        guard !overflow, proto.rawData.count == bytes else { throw mismatch(what, shape, count, proto.rawData.count / width) }
+        let raw = [UInt8](proto.rawData)
+        return (0..<count).map { i in
+            var word: UInt64 = 0
+            for b in 0..<width { word |= UInt64(raw[i * width + b]) << (8 * b) }
+            return word
+        }
     }
 
     private static func mismatch(_ what: String, _ shape: [Int], _ count: Int, _ given: Int) -> HedgerowError {

@@ -89,11 +89,12 @@ enum KServeCodec {
             guard let tensor = outputs[name] else { continue }
             if !first { out.append(",") }
             first = false
-            let datatype = graph.outputs.first { $0.name == name }?.wireType ?? tensor.elementType.description
+            let signature = graph.outputs.first { $0.name == name }
+            let datatype = signature?.wireType ?? tensor.elementType.description
             out.append("{\"name\":\(TensorJSONWriter.quoted(name)),\"datatype\":\"\(datatype)\",\"shape\":[")
             out.append(tensor.shape.map(String.init).joined(separator: ","))
             out.append("]")
-            if let keys = graph.outputs.first(where: { $0.name == name })?.mapKeys {
+            if let keys = signature?.mapKeys {
                 out.append(",\"parameters\":{\"class_labels\":\(TensorJSONWriter.quoted(KServeCodec.labelsText(keys)))}")
             }
             out.append(",\"data\":")
