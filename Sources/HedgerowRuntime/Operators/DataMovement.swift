@@ -46,7 +46,7 @@ enum DataMovement {
     static func permuted(_ x: Tensor, _ perm: [Int]) -> Tensor {
         let inStrides = strides(x.shape)
         let shape = perm.map { x.shape[$0] }
-        return x.picking(offsets(shape: shape, strides: perm.map { inStrides[$0] }), shape: shape)
+        return x.strided(shape: shape, strides: perm.map { inStrides[$0] })
     }
 
     /// Slice: starts/ends/axes/steps as inputs (opset 10+) or attributes (before), clamped as the spec says.
@@ -90,7 +90,7 @@ enum DataMovement {
                 if count > 0 { start += s * inStrides[axis] }
                 walk[axis] = inStrides[axis] * step
             }
-            return [x.picking(offsets(shape: shape, strides: walk, start: start), shape: shape)]
+            return [x.strided(shape: shape, strides: walk, start: start)]
         }
     }
 
@@ -207,7 +207,7 @@ enum DataMovement {
                 var shape = x.shape
                 shape[axis] = size
                 defer { start += size }
-                return x.picking(offsets(shape: shape, strides: inStrides, start: start * inStrides[axis]), shape: shape)
+                return x.strided(shape: shape, strides: inStrides, start: start * inStrides[axis])
             }
         }
     }

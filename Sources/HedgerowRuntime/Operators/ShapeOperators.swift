@@ -110,7 +110,7 @@ enum ShapeOperators {
         let target = try Operators.input(args, 1, of: node).integers("Expand shape of node '\(node.label)'")
         _ = try TensorLimits.count(target, node: node, "target shape")
         let shape = try Broadcast.shape(x.shape, target, node: node.label)
-        return [x.picking(Broadcast.indices(of: x.shape, in: shape), shape: shape)]
+        return [x.strided(shape: shape, strides: Broadcast.strides(of: x.shape, in: shape))]
     }
 
     static func bad(_ node: Node, _ message: String) -> HedgerowError {

@@ -74,19 +74,28 @@ enum Broadcast {
             return (out, outShape)
         }
         if a.count == 1 && b.count == n { let s = a[0]; return (b.map { op(s, $0) }, outShape) }
-        let sa = strides(of: aShape, in: outShape), sb = strides(of: bShape, in: outShape)
-        var index = [Int](repeating: 0, count: outShape.count)
-        var ia = 0, ib = 0
-        var out = [U](); out.reserveCapacity(n)
-        for _ in 0..<n {
-            out.append(op(a[ia], b[ib]))
-            var d = outShape.count - 1
-            while d >= 0 {
-                index[d] += 1; ia += sa[d]; ib += sb[d]
-                if index[d] < outShape[d] { break }
-                ia -= sa[d] * index[d]; ib -= sb[d] * index[d]; index[d] = 0
-                d -= 1
+        // The general case, row by row: the walk merges what it can, so [N, C, H, W] × [1, C, 1, 1] runs rows of
+        // H·W with B fixed along each. One flat loop per kind of row keeps `op` inlined in each.
+        let walk = StridedRows(shape: outShape, strides: [strides(of: aShape, in: outShape), strides(of: bShape, in: outShape)])
+        let length = walk.length, (stepA, stepB) = (walk.inner[0], walk.inner[1])
+        guard n > 0, !a.isEmpty, !b.isEmpty else { return ([], outShape) }
+        let out = [U](unsafeUninitializedCapacity: n) { buffer, count in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    // Non-nil: both operands hold at least one element (checked above).
+                    let (baseA, baseB, baseOut) = (pa.baseAddress!, pb.baseAddress!, buffer.baseAddress!)
+                    walk.forEachRow { row, oa, ob in
+                        let (ra, rb, ro) = (baseA + oa, baseB + ob, baseOut + row * length)
+                        switch (stepA, stepB) {
+                        case (1, 1): for i in 0..<length { (ro + i).initialize(to: op(ra[i], rb[i])) }
+                        case (1, 0): let s = rb.pointee; for i in 0..<length { (ro + i).initialize(to: op(ra[i], s)) }
+                        case (0, 1): let s = ra.pointee; for i in 0..<length { (ro + i).initialize(to: op(s, rb[i])) }
+                        default: for i in 0..<length { (ro + i).initialize(to: op(ra[i * stepA], rb[i * stepB])) }
+                        }
+                    }
+                }
             }
+            count = n
         }
         return (out, outShape)
     }

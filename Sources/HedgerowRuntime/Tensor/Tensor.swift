@@ -180,6 +180,11 @@ public struct Tensor: Sendable, Equatable {
     func picking(_ indices: [Int], shape: [Int]) -> Tensor {
         Tensor(shape: shape, storage: storage.picking(indices))
     }
+
+    /// The elements at `start + Σ index[d]·strides[d]` for every index of `shape` (see `Array.strided`).
+    func strided(shape: [Int], strides: [Int], start: Int = 0) -> Tensor {
+        Tensor(shape: shape, storage: storage.strided(shape: shape, strides: strides, start: start))
+    }
 }
 
 extension Tensor.Storage {
@@ -210,6 +215,16 @@ extension Tensor.Storage {
         case .int32(let v): .int32(indices.map { v[$0] })
         case .bool(let v): .bool(indices.map { v[$0] })
         case .string(let v): .string(indices.map { v[$0] })
+        }
+    }
+
+    func strided(shape: [Int], strides: [Int], start: Int) -> Tensor.Storage {
+        switch self {
+        case .float32(let v): .float32(v.strided(shape: shape, strides: strides, start: start))
+        case .int64(let v): .int64(v.strided(shape: shape, strides: strides, start: start))
+        case .int32(let v): .int32(v.strided(shape: shape, strides: strides, start: start))
+        case .bool(let v): .bool(v.strided(shape: shape, strides: strides, start: start))
+        case .string(let v): .string(v.strided(shape: shape, strides: strides, start: start))
         }
     }
 
