@@ -22,6 +22,79 @@ enum FastMath {
         q = q * x2 - 1.42647390514189e-02
         return value.isNaN ? value : x * p / q
     }
+
+    /// e^x for softmax-style arguments (x ≤ 0 after the maximum is subtracted), without a libm call so loops over
+    /// it vectorize: x = n·ln 2 + r with |r| ≤ ln 2 / 2, Cephes' degree-6 polynomial for e^r, and 2^n made from
+    /// exponent bits. Below -87.3 the result is 0 (float32's subnormals, which no sum of exponentials can tell
+    /// from 0, are not produced), so a masked −∞ weighs exactly nothing; above 88.3 it is e^88.3. NaN gives NaN.
+    @inline(__always)
+    static func exp(_ value: Float) -> Float {
+        let x = Swift.min(Swift.max(value, -87.3), 88.3)
+        let shifter: Float = 12_582_912  // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits
+        let t = x * 1.442695040888963 + shifter
+        let n = t - shifter
+        let r = x - n * 0.693359375 + n * 2.12194440e-4
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let er = p * r * r + r + 1
+        // t's bit pattern is 0x4B40_0000 + n (|n| ≤ 127), so the exponent field of 2^n is n + 127.
+        let scale = Float(bitPattern: (t.bitPattern &+ (127 &- 0x4B40_0000)) &<< 23)
+        return value.isNaN ? value : (value < -87.3 ? 0 : er * scale)
+    }
+
+    /// Σ p[0..<count], eight lanes at a time (a plain loop over floats is not reassociated, so never vectorized).
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= count {
+            lanes += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count { total += p[i]; i += 1 }
+        return total
+    }
+
+    /// Σ (p[i] − mean)², eight lanes at a time.
+    @inline(__always)
+    static func squaredDeviations(_ p: UnsafePointer<Float>, _ count: Int, from mean: Float) -> Float {
+        var lanes = SIMD8<Float>()
+        let m = SIMD8<Float>(repeating: mean)
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= count {
+            let d = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - m
+            lanes += d * d
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count { let d = p[i] - mean; total += d * d; i += 1 }
+        return total
+    }
+
+    /// The largest of p[0..<count] (count > 0), eight lanes at a time; NaN if any value is NaN.
+    @inline(__always)
+    static func maximum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: -.infinity)
+        var nan = false
+        var i = 0
+        let raw = UnsafeRawPointer(p)
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            nan = nan || any(v .!= v)
+            lanes = pointwiseMax(lanes, v)
+            i += 8
+        }
+        var m = lanes.max()
+        while i < count { nan = nan || p[i].isNaN; m = Swift.max(m, p[i]); i += 1 }
+        return nan ? .nan : m
+    }
 }
 
 /// The four float arithmetic operators, as a value: `apply` switches once per tensor, and each case hands a literal

@@ -47,28 +47,32 @@ enum Normalization {
             guard (try? Broadcast.shape(t.shape, normShape, node: node.label)) == normShape else {
                 throw ShapeOperators.bad(node, "\(name) of shape \(t.shape) does not broadcast to \(normShape)")
             }
-            let picks = Broadcast.indices(of: t.shape, in: normShape)
-            return picks.map { v[$0] }
+            guard v.count != length else { return v }
+            return Broadcast.indices(of: t.shape, in: normShape).map { v[$0] }
         }
         let scale = try parameter(1, "scale") ?? [Float](repeating: 1, count: length)
-        let bias = try parameter(2, "bias")
-        var out = [Float](repeating: 0, count: values.count)
+        let bias = try parameter(2, "bias") ?? [Float](repeating: 0, count: length)
         var means = [Float](repeating: 0, count: outer), inverses = [Float](repeating: 0, count: outer)
-        for o in 0..<outer {
-            let base = o * length
-            var sum: Double = 0
-            for i in 0..<length { sum += Double(values[base + i]) }
-            let mean = Float(sum / Double(max(length, 1)))
-            var squares: Double = 0
-            for i in 0..<length { let d = Double(values[base + i] - mean); squares += d * d }
-            let inverse = 1 / (Float(squares / Double(max(length, 1))) + epsilon).squareRoot()
-            for i in 0..<length {
-                var y = (values[base + i] - mean) * inverse * scale[i]
-                if let bias { y += bias[i] }
-                out[base + i] = y
+        // Rows in float32 with eight-lane partial sums, so the rounding error grows with length / 8 terms per lane.
+        let out = [Float](unsafeUninitializedCapacity: values.count) { buffer, count in
+            count = values.count
+            guard length > 0, let output = buffer.baseAddress else { return }
+            values.withUnsafeBufferPointer { source in
+                scale.withUnsafeBufferPointer { scale in
+                    bias.withUnsafeBufferPointer { bias in
+                        // Non-nil: the rows, scale and bias all hold length > 0 elements.
+                        let (input, g, b) = (source.baseAddress!, scale.baseAddress!, bias.baseAddress!)
+                        for o in 0..<outer {
+                            let (row, to) = (input + o * length, output + o * length)
+                            let mean = FastMath.sum(row, length) / Float(length)
+                            let inverse = 1 / (FastMath.squaredDeviations(row, length, from: mean) / Float(length) + epsilon).squareRoot()
+                            for i in 0..<length { to[i] = (row[i] - mean) * inverse * g[i] + b[i] }
+                            means[o] = mean
+                            inverses[o] = inverse
+                        }
+                    }
+                }
             }
-            means[o] = mean
-            inverses[o] = inverse
         }
         let statisticsShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: x.shape.count - axis)
         var outputs = [Tensor(shape: x.shape, floats: out)]

@@ -21,27 +21,58 @@ enum Softmax {
         }
     }
 
+    /// Softmax over `length` values spaced `inner` apart, for each of `outer`·`inner` lines. Lines along the last
+    /// axis (`inner` 1, the usual case) run as flat vectorized loops; a NaN in a line makes the line NaN.
     static func softmax(_ x: [Float], outer: Int, length: Int, inner: Int, log: Bool) -> [Float] {
-        var out = [Float](repeating: 0, count: x.count)
+        guard !x.isEmpty, length > 0 else { return x }
+        return [Float](unsafeUninitializedCapacity: x.count) { buffer, count in
+            x.withUnsafeBufferPointer { source in
+                // Non-nil: both hold x.count > 0 elements.
+                let (input, output) = (source.baseAddress!, buffer.baseAddress!)
+                if inner == 1 {
+                    for o in 0..<outer { row(input + o * length, output + o * length, length, log: log) }
+                } else {
+                    strided(input, output, outer: outer, length: length, inner: inner, log: log)
+                }
+            }
+            count = x.count
+        }
+    }
+
+    @inline(__always)
+    private static func row(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ length: Int, log: Bool) {
+        let m = FastMath.maximum(x, length)
+        for j in 0..<length { out[j] = FastMath.exp(x[j] - m) }
+        let sum = FastMath.sum(out, length)
+        if log {
+            let shift = m + logf(sum)
+            for j in 0..<length { out[j] = x[j] - shift }
+        } else {
+            let inverse = 1 / sum
+            for j in 0..<length { out[j] *= inverse }
+        }
+    }
+
+    private static func strided(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, outer: Int, length: Int, inner: Int, log: Bool) {
         for o in 0..<outer {
             for i in 0..<inner {
                 let base = o * length * inner + i
                 var m = -Float.infinity
-                for j in 0..<length { m = max(m, x[base + j * inner]) }
+                for j in 0..<length { m = x[base + j * inner].isNaN || m.isNaN ? .nan : max(m, x[base + j * inner]) }
                 var sum: Float = 0
                 for j in 0..<length {
-                    let e = expf(x[base + j * inner] - m)
+                    let e = FastMath.exp(x[base + j * inner] - m)
                     out[base + j * inner] = e
                     sum += e
                 }
                 if log {
-                    let logSum = logf(sum)
-                    for j in 0..<length { out[base + j * inner] = x[base + j * inner] - m - logSum }
+                    let shift = m + logf(sum)
+                    for j in 0..<length { out[base + j * inner] = x[base + j * inner] - shift }
                 } else {
-                    for j in 0..<length { out[base + j * inner] /= sum }
+                    let inverse = 1 / sum
+                    for j in 0..<length { out[base + j * inner] *= inverse }
                 }
             }
         }
-        return out
     }
 }
