@@ -120,6 +120,51 @@ import Testing
         #expect(throws: HedgerowError.self) { try graph.run(["x": Tensor(shape: [1], floats: [1])]) }
     }
 
+    /// x [2, 3, 4] → MatMul W [4, 5] → Add B [5] (the bias on `biasSide`) → y; with `extraReader` the product is
+    /// also a graph output, with `computedWeights` W is a graph input instead of an initializer.
+    static func denseModel(biasSide: Int = 1, extraReader: Bool = false, computedWeights: Bool = false) throws -> Data {
+        let w = ModelFixtures.floatTensor("w", [4, 5], (0..<20).map { Float($0 % 9) * 0.25 - 1 })
+        let b = ModelFixtures.floatTensor("b", [5], [0.5, -0.25, 1, 0, -2])
+        var outputs = [ModelFixtures.valueInfo("y", [2, 3, 5])]
+        if extraReader { outputs.append(ModelFixtures.valueInfo("p", [2, 3, 5])) }
+        var inputs = [ModelFixtures.valueInfo("x", [2, 3, 4])]
+        if computedWeights { inputs.append(ModelFixtures.valueInfo("w", [4, 5])) }
+        return try ModelFixtures.model(
+            nodes: [ModelFixtures.node("MatMul", ["x", "w"], ["p"], name: "mm"), ModelFixtures.node("Add", biasSide == 1 ? ["p", "b"] : ["b", "p"], ["y"], name: "add")],
+            inputs: inputs, outputs: outputs, initializers: computedWeights ? [b] : [w, b], opset: 13)
+    }
+
+    static let tokens = Tensor(shape: [2, 3, 4], floats: (0..<24).map { Float($0) * 0.31 - 3.5 })
+
+    @Test func aDenseLayersBiasIsAddedInsideTheMatMul() throws {
+        for side in [1, 0] {
+            let (graph, same, worst) = try Self.both(try Self.denseModel(biasSide: side), ["x": Self.tokens])
+            #expect(same && worst < 1e-6, "bias on side \(side): outputs differ by \(worst)")
+            #expect(graph.nodes.map(\.opType) == ["MatMul"] && graph.nodes.first?.inputs == ["x", "w", "b"])
+            #expect(graph.optimizations.contains("matmul-bias-fusion: 1 bias Adds applied inside the MatMul before them"), "\(graph.optimizations)")
+        }
+    }
+
+    @Test func aProductReadTwiceOrComputedWeightsAreNotFused() throws {
+        let (shared, same, _) = try Self.both(try Self.denseModel(extraReader: true), ["x": Self.tokens])
+        #expect(same && shared.nodes.map(\.opType) == ["MatMul", "Add"] && shared.optimizations.isEmpty)
+        let w = Tensor(shape: [4, 5], floats: (0..<20).map { Float($0) * 0.1 })
+        let (computed, same2, _) = try Self.both(try Self.denseModel(computedWeights: true), ["x": Self.tokens, "w": w])
+        #expect(same2 && computed.nodes.map(\.opType) == ["MatMul", "Add"])
+    }
+
+    @Test func aModelThatSetsTheFusedBiasItselfIsRefusedPerRequestNotTrapped() throws {
+        // The attribute is Hedgerow's own; a model file that sets it on a MatMul without a fitting bias gets a 400.
+        var fused = Onnx_AttributeProto()
+        fused.name = LinearAlgebra.fusedBias; fused.type = .int; fused.i = 1
+        let data = try ModelFixtures.model(
+            nodes: [ModelFixtures.node("MatMul", ["x", "w", "b"], ["y"], name: "mm", attributes: [fused])],
+            inputs: [ModelFixtures.valueInfo("x", [2, 3, 4])], outputs: [ModelFixtures.valueInfo("y", [2, 3, 5])],
+            initializers: [ModelFixtures.floatTensor("w", [4, 5], [Float](repeating: 1, count: 20)), ModelFixtures.floatTensor("b", [3], [1, 2, 3])], opset: 13)
+        let error = #expect(throws: HedgerowError.self) { try ModelLoader.load(data).run(["x": Self.tokens]) }
+        #expect(error?.message.contains("fused bias has 3 values for 5 columns") == true, "\(error?.message ?? "")")
+    }
+
     static let examples = ["digits", "digits-cnn", "encoder", "recommender", "iris-logreg", "iris-forest", "diabetes-gbr", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"]
 
     @Test(arguments: examples)
@@ -140,6 +185,10 @@ import Testing
             #expect(optimized.optimizations.contains { $0.hasPrefix("conv-batchnorm-folding: 2 ") }, "\(optimized.optimizations)")
             #expect(optimized.optimizations.contains { $0.hasPrefix("conv-activation-fusion: 2 ") }, "\(optimized.optimizations)")
             #expect(!optimized.nodes.contains { $0.opType == "BatchNormalization" })
+        }
+        if model == "encoder" {
+            // Six dense layers over [batch, tokens, width]: each bias Add goes into its MatMul.
+            #expect(optimized.optimizations.contains("matmul-bias-fusion: 6 bias Adds applied inside the MatMul before them"), "\(optimized.optimizations)")
         }
         #expect(optimized.weightBytes <= graph.weightBytes + 4096, "\(model): optimizing grew the weights")
     }

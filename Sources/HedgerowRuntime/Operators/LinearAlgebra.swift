@@ -67,36 +67,60 @@ enum LinearAlgebra {
             throw HedgerowError(.badRequest, "node '\(node.label)' (MatMul): inner dimensions differ: \(a.shape) × \(b.shape)")
         }
         let av = try a.floats("MatMul input A of node '\(node.label)'"), bv = try b.floats("MatMul input B of node '\(node.label)'")
+        // The matmul-bias-fusion pass's bias (GraphOptimizer): every output row starts from it and the product is
+        // accumulated onto it.
+        var bias: [Float]?
+        if node.attributes[fusedBias] != nil {
+            let values = try Operators.input(args, 2, of: node).floats("MatMul fused bias of node '\(node.label)'")
+            guard values.count == n else { throw ShapeOperators.bad(node, "fused bias has \(values.count) values for \(n) columns") }
+            bias = values
+        }
         let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
-        var outShape: [Int]
-        var out: [Float]
+        let batch = bBatch.isEmpty ? aBatch : try Broadcast.shape(aBatch, bBatch, node: node.label)
+        var outShape = batch + [m, n]
+        let total = try TensorLimits.count(outShape, node: node)
+        var out = startingValues(count: total, columns: n, bias: bias)
+        let beta: Float = bias == nil ? 0 : 1
         if bBatch.isEmpty {
             let rows = aBatch.dimensionProduct * m  // A's own elements over k: a valid size.
-            out = [Float](repeating: 0, count: try TensorLimits.count(aBatch + [m, n], node: node))
-            gemm(av, 0, bv, 0, &out, 0, m: rows, n: n, k: k)
-            outShape = aBatch + [m, n]
+            gemm(av, 0, bv, 0, &out, 0, m: rows, n: n, k: k, beta: beta)
         } else {
-            let batch = try Broadcast.shape(aBatch, bBatch, node: node.label)
             let count = batch.dimensionProduct
-            out = [Float](repeating: 0, count: try TensorLimits.count(batch + [m, n], node: node))
             let sa = Broadcast.strides(of: aBatch, in: batch), sb = Broadcast.strides(of: bBatch, in: batch)
             var index = [Int](repeating: 0, count: batch.count)
             for i in 0..<count {
                 var ia = 0, ib = 0
                 for d in 0..<batch.count { ia += index[d] * sa[d]; ib += index[d] * sb[d] }
-                gemm(av, ia * m * k, bv, ib * k * n, &out, i * m * n, m: m, n: n, k: k)
+                gemm(av, ia * m * k, bv, ib * k * n, &out, i * m * n, m: m, n: n, k: k, beta: beta)
                 var d = batch.count - 1
                 while d >= 0 { index[d] += 1; if index[d] < batch[d] { break }; index[d] = 0; d -= 1 }
             }
-            outShape = batch + [m, n]
         }
         if aVector { outShape.remove(at: outShape.count - 2) }
         if bVector { outShape.removeLast() }
         return [Tensor(shape: outShape, floats: out)]
     }
 
+    /// Attribute the matmul-bias-fusion pass sets (GraphOptimizer): input 2 is a bias row added to every output
+    /// row. Not an ONNX attribute; a model that sets it itself gets what it asks for, or a refusal.
+    static let fusedBias = "hedgerow.fused_bias"
+
+    /// The output buffer before the GEMM adds to it: the bias in every row, or zeros.
+    private static func startingValues(count: Int, columns: Int, bias: [Float]?) -> [Float] {
+        if let bias, columns > 0 {
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                bias.withUnsafeBufferPointer { row in
+                    var at = 0
+                    while at < count { _ = UnsafeMutableBufferPointer(rebasing: buffer[at..<(at + columns)]).initialize(from: row); at += columns }
+                }
+                initialized = count
+            }
+        }
+        return [Float](repeating: 0, count: count)
+    }
+
     /// One GEMM at offsets into A, B and C; with m, n and k positive each buffer holds at least the block it reads.
-    private static func gemm(_ a: [Float], _ aOffset: Int, _ b: [Float], _ bOffset: Int, _ c: inout [Float], _ cOffset: Int, m: Int, n: Int, k: Int) {
+    private static func gemm(_ a: [Float], _ aOffset: Int, _ b: [Float], _ bOffset: Int, _ c: inout [Float], _ cOffset: Int, m: Int, n: Int, k: Int, beta: Float) {
         guard m > 0, n > 0, k > 0 else { return }
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
@@ -104,7 +128,7 @@ enum LinearAlgebra {
                     BLAS.sgemm(
                         transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
                         a: ap.baseAddress! + aOffset, lda: k, b: bp.baseAddress! + bOffset, ldb: n,
-                        beta: 0, c: cp.baseAddress! + cOffset, ldc: n
+                        beta: beta, c: cp.baseAddress! + cOffset, ldc: n
                     )
                 }
             }

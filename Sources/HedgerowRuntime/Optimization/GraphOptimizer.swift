@@ -40,6 +40,7 @@ public enum GraphOptimizer {
         ("identity-elimination", IdentityElimination.run),
         ("conv-batchnorm-folding", ConvBatchNormFolding.run),
         ("conv-activation-fusion", ConvActivationFusion.run),
+        ("matmul-bias-fusion", MatMulBiasFusion.run),
     ]
 
     /// Runs every pass; returns "pass: change" lines, empty when nothing changed.
