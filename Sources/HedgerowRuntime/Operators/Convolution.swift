@@ -36,12 +36,11 @@ enum Convolution {
         let rows = cPerGroup * kH * kW, columns = outH * outW
         _ = try TensorLimits.count([rows, columns], node: node, "im2col buffer shape")
         let pointwise = kH == 1 && kW == 1 && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
-        // Small images (digits, feature maps deep in a net): one GEMM over the whole batch's columns beats a GEMM per
-        // image, whose fixed cost dominates at a few dozen columns. Bounded to 16 MB of columns.
         // Every buffer handed to BLAS below is non-empty (its base address is non-nil): the input, the weights
         // (filters·rows), the columns and the output.
-        if group == 1, !pointwise, batch > 1, rows * batch * columns <= 1 << 22, rows > 0, columns > 0, filters > 0, !input.isEmpty {
-            var out = batchedConv(input, weights, bias: bias, batch: batch, channels: channels, filters: filters, rows: rows, columns: columns, g)
+        if group == 1, !pointwise, rows > 0, columns > 0, filters > 0, !input.isEmpty {
+            let unfold = ConvolutionUnfold(g, channels: channels, filters: filters, rows: rows)
+            var out = try unfold.run(input, weights, bias: bias, batch: batch, node: node)
             try applyFusedActivation(node, &out)
             return [Tensor(shape: outShape, floats: out)]
         }
@@ -65,7 +64,7 @@ enum Convolution {
                                 multiply(image)
                             } else {
                                 cols.withUnsafeMutableBufferPointer { c in
-                                    im2col(image, c.baseAddress!, channels: cPerGroup, g)
+                                    ConvolutionUnfold.im2col(image, c.baseAddress!, channels: cPerGroup, g)
                                     multiply(c.baseAddress!)
                                 }
                             }
@@ -94,95 +93,21 @@ enum Convolution {
         guard case .string(let name)? = node.attributes[fusedActivation] else { return }
         let p = try node.floats(fusedParameters) ?? []
         func need(_ n: Int) throws(HedgerowError) { if p.count != n { throw ShapeOperators.bad(node, "fused \(name) needs \(n) parameters") } }
+        // Flat loops over the buffer, so each vectorizes.
+        let p0 = p.first ?? 0, p1 = p.count > 1 ? p[1] : 0
         switch name {
-        case "Relu": for i in out.indices where !(out[i] > 0) && !out[i].isNaN { out[i] = 0 }
-        case "LeakyRelu":
-            try need(1)
-            for i in out.indices where out[i] < 0 { out[i] *= p[0] }
-        case "Clip":
-            try need(2)
-            for i in out.indices { out[i] = Swift.min(Swift.max(out[i], p[0]), p[1]) }
-        case "HardSigmoid":
-            try need(2)
-            for i in out.indices where !out[i].isNaN { out[i] = Swift.max(0, Swift.min(1, p[0] * out[i] + p[1])) }
-        case "HardSwish":
-            for i in out.indices { out[i] *= Swift.max(0, Swift.min(1, out[i] / 6 + 0.5)) }
-        default:
-            throw ShapeOperators.bad(node, "unknown fused activation '\(name.prefix(40))'")
+        case "Relu", "HardSwish": break
+        case "LeakyRelu": try need(1)
+        case "Clip", "HardSigmoid": try need(2)
+        default: throw ShapeOperators.bad(node, "unknown fused activation '\(name.prefix(40))'")
         }
-    }
-
-    /// Every image's columns side by side ([rows, batch·columns]), one GEMM, then each filter's row of the product
-    /// scattered to its image with the bias added on the way.
-    private static func batchedConv(
-        _ input: [Float], _ weights: [Float], bias: [Float]?, batch: Int, channels: Int, filters: Int, rows: Int, columns: Int, _ g: WindowGeometry
-    ) -> [Float] {
-        let width = batch * columns
-        let imageSize = channels * g.input[0] * g.input[1]
-        var cols = [Float](repeating: 0, count: rows * width)
-        var product = [Float](repeating: 0, count: filters * width)
-        input.withUnsafeBufferPointer { image in
-            cols.withUnsafeMutableBufferPointer { c in
-                for n in 0..<batch {
-                    im2col(image.baseAddress! + n * imageSize, c.baseAddress! + n * columns, channels: channels, g, rowStride: width)
-                }
-                weights.withUnsafeBufferPointer { w in
-                    product.withUnsafeMutableBufferPointer { p in
-                        BLAS.sgemm(
-                            transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
-                            a: w.baseAddress!, lda: rows, b: c.baseAddress!, ldb: width, beta: 0, c: p.baseAddress!, ldc: width
-                        )
-                    }
-                }
-            }
-        }
-        return [Float](unsafeUninitializedCapacity: batch * filters * columns) { out, count in
-            product.withUnsafeBufferPointer { p in
-                for n in 0..<batch {
-                    for m in 0..<filters {
-                        let b = bias?[m] ?? 0
-                        let source = m * width + n * columns, destination = (n * filters + m) * columns
-                        for i in 0..<columns { out[destination + i] = p[source + i] + b }
-                    }
-                }
-            }
-            count = batch * filters * columns
-        }
-    }
-
-    /// Unfolds one image's channels into a [channels·kH·kW, outH·outW] matrix (rows `rowStride` apart); padding
-    /// reads as 0.
-    static func im2col(_ image: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, channels: Int, _ g: WindowGeometry, rowStride: Int? = nil) {
-        let (inH, inW, kH, kW, outH, outW) = (g.input[0], g.input[1], g.kernel[0], g.kernel[1], g.output[0], g.output[1])
-        let (sY, sX, dY, dX, pT, pL) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], g.padBegin[0], g.padBegin[1])
-        let rowStride = rowStride ?? outH * outW
-        var row = 0
-        for c in 0..<channels {
-            for ky in 0..<kH {
-                for kx in 0..<kW {
-                    let destination = cols + row * rowStride
-                    let shift = kx * dX - pL
-                    // Output columns whose input column is inside the image: x = ox·sX + shift in [0, inW).
-                    let first = shift >= 0 ? 0 : Swift.min(outW, (-shift + sX - 1) / sX)
-                    let last = Swift.max(first, Swift.min(outW, inW - shift > 0 ? (inW - shift + sX - 1) / sX : 0))
-                    for oy in 0..<outH {
-                        let y = oy * sY - pT + ky * dY
-                        let line = destination + oy * outW
-                        guard y >= 0 && y < inH else {
-                            line.update(repeating: 0, count: outW)
-                            continue
-                        }
-                        let source = image + (c * inH + y) * inW + shift
-                        for ox in 0..<first { line[ox] = 0 }
-                        if sX == 1 && last - first >= 32 {
-                            (line + first).update(from: source + first, count: last - first)
-                        } else {
-                            for ox in first..<last { line[ox] = source[ox &* sX] }
-                        }
-                        for ox in last..<outW { line[ox] = 0 }
-                    }
-                    row += 1
-                }
+        out.withUnsafeMutableBufferPointer { buffer in
+            switch name {
+            case "Relu": for i in buffer.indices { let v = buffer[i]; buffer[i] = v > 0 || v.isNaN ? v : 0 }
+            case "LeakyRelu": for i in buffer.indices { let v = buffer[i]; buffer[i] = v < 0 ? v * p0 : v }
+            case "Clip": for i in buffer.indices { buffer[i] = Swift.min(Swift.max(buffer[i], p0), p1) }
+            case "HardSigmoid": for i in buffer.indices { let v = buffer[i]; buffer[i] = v.isNaN ? v : Swift.max(0, Swift.min(1, p0 * v + p1)) }
+            default: for i in buffer.indices { let v = buffer[i]; buffer[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5)) }
             }
         }
     }

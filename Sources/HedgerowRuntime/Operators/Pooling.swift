@@ -8,6 +8,31 @@ enum Pooling {
 
     static let averagePool: Kernel = { node, args throws(HedgerowError) in try pool(node, args, max: false) }
 
+    /// The most common pooling (2×2, stride 2, inside the image) as straight-line code per output: the same
+    /// comparisons in the same order as the general loop, so NaN is treated alike.
+    private static func maxPool2x2(_ values: [Float], _ out: inout [Float], planes: Int, inH: Int, inW: Int, outH: Int, outW: Int) {
+        values.withUnsafeBufferPointer { values in
+            out.withUnsafeMutableBufferPointer { out in
+                guard let source = values.baseAddress, let target = out.baseAddress else { return }
+                for p in 0..<planes {
+                    for oy in 0..<outH {
+                        let offset: Int = p &* inH &* inW &+ 2 &* oy &* inW
+                        let top = source + offset, bottom = top + inW
+                        let line = target + (p &* outH &+ oy) &* outW
+                        for ox in 0..<outW {
+                            let x = 2 &* ox
+                            var best = top[x]
+                            if top[x &+ 1] > best { best = top[x &+ 1] }
+                            if bottom[x] > best { best = bottom[x] }
+                            if bottom[x &+ 1] > best { best = bottom[x &+ 1] }
+                            line[ox] = best
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     private static func pool(_ node: Node, _ args: [Tensor?], max isMax: Bool) throws(HedgerowError) -> [Tensor] {
         let x = try Operators.input(args, 0, of: node)
         let values = try x.floats("\(node.opType) input of node '\(node.label)'")
@@ -30,6 +55,10 @@ enum Pooling {
             && (outH - 1) * sY + kH <= inH && (outW - 1) * sX + kW <= inW
         if isMax && !wantsIndices && inside {
             // Every window lies inside the image: no bounds to check, no padding to count.
+            if kH == 2, kW == 2, sY == 2, sX == 2 {
+                maxPool2x2(values, &out, planes: planes, inH: inH, inW: inW, outH: outH, outW: outW)
+                return [Tensor(shape: shape, floats: out)]
+            }
             values.withUnsafeBufferPointer { values in
                 out.withUnsafeMutableBufferPointer { out in
                     for p in 0..<planes {

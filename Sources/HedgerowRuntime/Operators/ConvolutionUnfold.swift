@@ -1,0 +1,145 @@
+import HedgerowCore
+
+/// A convolution with one group as GEMMs over unfolded input: W [filters, rows] × columns [rows, images·perImage],
+/// then an epilogue that moves each filter's line of the product to its image, adding the bias on the way.
+///
+/// Two ways to unfold. With stride 1 and no dilation (most 3×3 and 5×5 layers) each image is first copied into a
+/// zero-bordered plane, and the product is computed over the plane's full width: every row of the column matrix
+/// is then one contiguous copy of outH·pitch values (kH·kW·channels copies per image, whatever the image size), and
+/// the epilogue drops the kW − 1 columns per line that straddle the border. Otherwise, im2col line by line.
+/// Small images go several to one GEMM, whose fixed cost dominates at a few dozen columns (the column buffer is
+/// bounded to 2^22 values per GEMM, 16 MB, unless one image alone needs more).
+struct ConvolutionUnfold {
+    let g: WindowGeometry  // 2-D
+    let channels: Int, filters: Int, rows: Int
+    /// Stride 1, no dilation, and the padded plane's geometry agrees with the output's.
+    let padded: Bool
+    /// Columns of the product per output line: the padded plane's width, or outW.
+    let pitch: Int
+    let planeHeight: Int
+
+    init(_ g: WindowGeometry, channels: Int, filters: Int, rows: Int) {
+        (self.g, self.channels, self.filters, self.rows) = (g, channels, filters, rows)
+        let planeHeight = g.input[0] + g.padBegin[0] + g.padEnd[0], planeWidth = g.input[1] + g.padBegin[1] + g.padEnd[1]
+        padded = g.strides == [1, 1] && g.dilations == [1, 1]
+            && g.output[0] <= planeHeight - g.kernel[0] + 1 && g.output[1] <= planeWidth - g.kernel[1] + 1
+        pitch = padded ? planeWidth : g.output[1]
+        self.planeHeight = planeHeight
+    }
+
+    /// The convolution of `batch` images ([batch, channels, inH, inW] in `input`) with `weights` [filters, rows].
+    /// Callers guarantee rows, filters, the output plane and the input are non-empty.
+    func run(_ input: [Float], _ weights: [Float], bias: [Float]?, batch: Int, node: Node) throws(HedgerowError) -> [Float] {
+        let (outH, outW) = (g.output[0], g.output[1])
+        let columns = outH * outW, imageSize = channels * g.input[0] * g.input[1]
+        // Each product is checked like a tensor before anything is allocated (pads are data).
+        let perImage = try TensorLimits.count([outH, pitch], node: node, "unfolded output shape")
+        let perGEMM = try TensorLimits.count([rows, perImage], node: node, "im2col buffer shape")
+        let chunk = Swift.max(1, Swift.min(batch, (1 << 22) / perGEMM))
+        // Scratch the unfolding and the GEMM write in full before anything reads it: no need to zero it first.
+        let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"))
+        let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: try TensorLimits.count([filters, chunk * perImage], node: node, "product shape"))
+        defer { c.deallocate(); p.deallocate() }
+        // The padded plane, with kW − 1 values past its end that the last row's straddling columns read; its border
+        // stays 0 while each image overwrites the interior.
+        let planeSize = padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 : 0
+        let plane = UnsafeMutableBufferPointer<Float>.allocate(capacity: planeSize)
+        plane.initialize(repeating: 0)
+        defer { plane.deallocate() }
+        let total = batch * filters * columns
+        // Non-nil base addresses: the input, weights, scratch and output are non-empty (the plane when padded).
+        return [Float](unsafeUninitializedCapacity: total) { out, initialized in
+            input.withUnsafeBufferPointer { source in
+                weights.withUnsafeBufferPointer { w in
+                    var start = 0
+                    while start < batch {
+                        let count = Swift.min(chunk, batch - start), width = count * perImage
+                        for i in 0..<count {
+                            let image = source.baseAddress! + (start + i) * imageSize
+                            if padded {
+                                unfoldPadded(image, plane.baseAddress!, c.baseAddress! + i * perImage, rowStride: width)
+                            } else {
+                                Self.im2col(image, c.baseAddress! + i * perImage, channels: channels, g, rowStride: width)
+                            }
+                        }
+                        BLAS.sgemm(
+                            transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
+                            a: w.baseAddress!, lda: rows, b: c.baseAddress!, ldb: width, beta: 0, c: p.baseAddress!, ldc: width
+                        )
+                        for i in 0..<count {
+                            for m in 0..<filters {
+                                let b = bias?[m] ?? 0
+                                let from = p.baseAddress! + m * width + i * perImage
+                                let to = out.baseAddress! + ((start + i) * filters + m) * columns
+                                for y in 0..<outH {
+                                    let (source, line) = (from + y &* pitch, to + y &* outW)
+                                    for x in 0..<outW { (line + x).initialize(to: source[x] + b) }
+                                }
+                            }
+                        }
+                        start += count
+                    }
+                }
+            }
+            initialized = total
+        }
+    }
+
+    /// Copies one image into the plane's interior (its border stays 0 from the start) and writes the column matrix:
+    /// row (c, ky, kx) is the plane of channel c read from (ky, kx) on, outH·pitch values in one run.
+    private func unfoldPadded(_ image: UnsafePointer<Float>, _ plane: UnsafeMutablePointer<Float>, _ cols: UnsafeMutablePointer<Float>, rowStride: Int) {
+        let (inH, inW, kH, kW) = (g.input[0], g.input[1], g.kernel[0], g.kernel[1])
+        let (top, left, planeSize, length) = (g.padBegin[0], g.padBegin[1], planeHeight * pitch, g.output[0] * pitch)
+        for c in 0..<channels {
+            for y in 0..<inH {
+                (plane + c * planeSize + (y + top) * pitch + left).update(from: image + (c * inH + y) * inW, count: inW)
+            }
+        }
+        var row = 0
+        for c in 0..<channels {
+            for ky in 0..<kH {
+                for kx in 0..<kW {
+                    (cols + row * rowStride).update(from: plane + c * planeSize + ky * pitch + kx, count: length)
+                    row += 1
+                }
+            }
+        }
+    }
+
+    /// Unfolds one image's channels into a [channels·kH·kW, outH·outW] matrix (rows `rowStride` apart); padding
+    /// reads as 0.
+    static func im2col(_ image: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, channels: Int, _ g: WindowGeometry, rowStride: Int? = nil) {
+        let (inH, inW, kH, kW, outH, outW) = (g.input[0], g.input[1], g.kernel[0], g.kernel[1], g.output[0], g.output[1])
+        let (sY, sX, dY, dX, pT, pL) = (g.strides[0], g.strides[1], g.dilations[0], g.dilations[1], g.padBegin[0], g.padBegin[1])
+        let rowStride = rowStride ?? outH * outW
+        var row = 0
+        for c in 0..<channels {
+            for ky in 0..<kH {
+                for kx in 0..<kW {
+                    let destination = cols + row * rowStride
+                    let shift = kx * dX - pL
+                    // Output columns whose input column is inside the image: x = ox·sX + shift in [0, inW).
+                    let first = shift >= 0 ? 0 : Swift.min(outW, (-shift + sX - 1) / sX)
+                    let last = Swift.max(first, Swift.min(outW, inW - shift > 0 ? (inW - shift + sX - 1) / sX : 0))
+                    for oy in 0..<outH {
+                        let y = oy * sY - pT + ky * dY
+                        let line = destination + oy * outW
+                        guard y >= 0 && y < inH else {
+                            line.update(repeating: 0, count: outW)
+                            continue
+                        }
+                        let source = image + (c * inH + y) * inW + shift
+                        for ox in 0..<first { line[ox] = 0 }
+                        if sX == 1 && last - first >= 32 {
+                            (line + first).update(from: source + first, count: last - first)
+                        } else {
+                            for ox in first..<last { line[ox] = source[ox &* sX] }
+                        }
+                        for ox in last..<outW { line[ox] = 0 }
+                    }
+                    row += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import HedgerowCore
+@testable import HedgerowRuntime
+import Testing
+
+/// Both ways a convolution is unfolded (the padded plane for stride 1, im2col otherwise), several images to a GEMM
+/// or one at a time, against the definition computed directly.
+@Suite struct ConvolutionUnfoldTests {
+    struct Case: Sendable, CustomStringConvertible {
+        var batch = 2, channels = 3, filters = 4, height = 7, width = 6, kernel = [3, 3]
+        var strides = [1, 1], dilations = [1, 1], pads = [1, 1, 1, 1]
+        var description: String { "batch \(batch) c \(channels) \(height)×\(width) k \(kernel) s \(strides) d \(dilations) pads \(pads)" }
+    }
+
+    static let cases: [Case] = [
+        Case(),
+        Case(pads: [0, 2, 1, 0]),  // asymmetric padding: the plane is wider on one side
+        Case(kernel: [5, 3], pads: [2, 0, 2, 1]),
+        Case(height: 1, width: 9, kernel: [1, 3], pads: [0, 1, 0, 1]),
+        Case(strides: [2, 2]),  // im2col
+        Case(dilations: [2, 1], pads: [2, 1, 2, 1]),  // im2col
+        Case(batch: 30, channels: 16, filters: 2, height: 32, width: 32),  // more than one GEMM's worth of columns
+    ]
+
+    /// The definition: out[n][m][y][x] = b[m] + Σ w[m][c][i][j]·in[n][c][y·s − pad + i·d][x·s − pad + j·d].
+    static func direct(_ c: Case, _ input: [Float], _ weights: [Float], _ bias: [Float], outH: Int, outW: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: c.batch * c.filters * outH * outW)
+        for n in 0..<c.batch {
+            for m in 0..<c.filters {
+                for y in 0..<outH {
+                    for x in 0..<outW {
+                        var sum = Double(bias[m])
+                        for ch in 0..<c.channels {
+                            for i in 0..<c.kernel[0] {
+                                for j in 0..<c.kernel[1] {
+                                    let iy = y * c.strides[0] - c.pads[0] + i * c.dilations[0], ix = x * c.strides[1] - c.pads[1] + j * c.dilations[1]
+                                    guard iy >= 0, iy < c.height, ix >= 0, ix < c.width else { continue }
+                                    let w = weights[((m * c.channels + ch) * c.kernel[0] + i) * c.kernel[1] + j]
+                                    sum += Double(w) * Double(input[((n * c.channels + ch) * c.height + iy) * c.width + ix])
+                                }
+                            }
+                        }
+                        out[((n * c.filters + m) * outH + y) * outW + x] = Float(sum)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test(arguments: cases)
+    func unfoldedConvolutionEqualsTheDefinition(_ c: Case) throws {
+        let input = (0..<(c.batch * c.channels * c.height * c.width)).map { Float(($0 * 7919) % 23) * 0.1 - 1.1 }
+        let weights = (0..<(c.filters * c.channels * c.kernel[0] * c.kernel[1])).map { Float(($0 * 104_729) % 17) * 0.05 - 0.4 }
+        let bias = (0..<c.filters).map { Float($0) * 0.3 - 0.5 }
+        let attributes: [String: AttributeValue] = [
+            "kernel_shape": .ints(c.kernel), "strides": .ints(c.strides), "dilations": .ints(c.dilations), "pads": .ints(c.pads),
+        ]
+        let out = try runKernel("Conv", [
+            Tensor(shape: [c.batch, c.channels, c.height, c.width], floats: input),
+            Tensor(shape: [c.filters, c.channels] + c.kernel, floats: weights), Tensor(shape: [c.filters], floats: bias),
+        ], attributes)[0]
+        let outH = (c.height + c.pads[0] + c.pads[2] - (c.kernel[0] - 1) * c.dilations[0] - 1) / c.strides[0] + 1
+        let outW = (c.width + c.pads[1] + c.pads[3] - (c.kernel[1] - 1) * c.dilations[1] - 1) / c.strides[1] + 1
+        #expect(out.shape == [c.batch, c.filters, outH, outW])
+        let want = Self.direct(c, input, weights, bias, outH: outH, outW: outW)
+        let got = try out.floats("out")
+        let worst = zip(got, want).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+        #expect(worst < 1e-5, "\(c): differs by \(worst)")
+    }
+
+    @Test func theUnfoldingIsChosenByGeometry() throws {
+        func unfold(strides: [Int], dilations: [Int]) throws -> ConvolutionUnfold {
+            let node = Node(name: "n", opType: "Conv", inputs: [], outputs: ["y"], attributes: ["strides": .ints(strides), "dilations": .ints(dilations), "pads": .ints([1, 1, 1, 1])])
+            let g = try WindowGeometry(node: node, input: [8, 8], kernel: [3, 3]).as2D
+            return ConvolutionUnfold(g, channels: 2, filters: 3, rows: 18)
+        }
+        #expect(try unfold(strides: [1, 1], dilations: [1, 1]).padded)
+        #expect(try unfold(strides: [1, 1], dilations: [1, 1]).pitch == 10)
+        #expect(try !unfold(strides: [2, 2], dilations: [1, 1]).padded)
+        #expect(try !unfold(strides: [1, 1], dilations: [2, 2]).padded)
+    }
+}
