@@ -140,7 +140,7 @@ import Testing
 
         let graph = ModelGraph(
             inputs: [], outputs: [TensorSignature(name: "a", elementType: .float32, shape: [nil]), TensorSignature(name: "b", elementType: .float32, shape: [])],
-            nodes: [], kernels: [], initializers: [:], lastUse: [], opsetVersion: 13)
+            nodes: [], kernels: [], initializers: [:], opsetVersion: 13)
         let text = TFServingCodec.encode(["a": Tensor(shape: [3], floats: [1, 2, 3]), "b": Tensor(shape: [], floats: [9])], graph: graph, format: .row)
         #expect(text == #"{"outputs":{"a":[1.0,2.0,3.0],"b":9.0}}"#)
         let uneven = TFServingCodec.encode(["a": Tensor(shape: [3], floats: [1, 2, 3]), "b": Tensor(shape: [1], floats: [9])], graph: graph, format: .row)

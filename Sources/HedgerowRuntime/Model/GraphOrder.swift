@@ -44,15 +44,4 @@ enum GraphOrder {
         }
         return order
     }
-
-    /// For each node, the values whose last reader it is (never a graph output in `keep`).
-    static func lastUses(_ ordered: [Node], keep: Set<String>) -> [[String]] {
-        var last: [String: Int] = [:]
-        for (index, node) in ordered.enumerated() {
-            for input in node.inputs where !input.isEmpty { last[input] = index }
-        }
-        var result = [[String]](repeating: [], count: ordered.count)
-        for (name, index) in last where !keep.contains(name) { result[index].append(name) }
-        return result
-    }
 }

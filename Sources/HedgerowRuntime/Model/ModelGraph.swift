@@ -4,8 +4,8 @@ import HedgerowCore
 ///
 /// Invariants established at load: `nodes` is in topological order; every node input is a graph input, an
 /// initializer or an earlier node's output; every op has a kernel. Initializers are held once here and shared by
-/// every run (never copied per request). `lastUse[i]` lists the values that node `i` is the last reader of, so a
-/// run can release intermediates as soon as possible. Every tensor a run holds has a valid shape
+/// every run (never copied per request). `plan` resolves every name to a slot once, so a run indexes arrays and
+/// releases each intermediate right after its last reader. Every tensor a run holds has a valid shape
 /// (`TensorLimits`): initializers are checked at load, feeds on entry, and each kernel's results as they come.
 public struct ModelGraph: Sendable {
     public let inputs: [TensorSignature]
@@ -13,11 +13,20 @@ public struct ModelGraph: Sendable {
     let nodes: [Node]
     let kernels: [Kernel]
     let initializers: [String: Tensor]
-    let lastUse: [[String]]
+    let plan: ExecutionPlan
     public let opsetVersion: Int
     /// What the optimisation passes changed at load, one line per kind of change ("conv-batchnorm-folding: 6
     /// BatchNormalization nodes folded into the Conv before them"); the worker logs them when a version loads.
     public internal(set) var optimizations: [String] = []
+
+    init(
+        inputs: [TensorSignature], outputs: [TensorSignature], nodes: [Node], kernels: [Kernel], initializers: [String: Tensor],
+        opsetVersion: Int, optimizations: [String] = []
+    ) {
+        (self.inputs, self.outputs, self.nodes, self.kernels, self.initializers) = (inputs, outputs, nodes, kernels, initializers)
+        (self.opsetVersion, self.optimizations) = (opsetVersion, optimizations)
+        plan = ExecutionPlan(inputs: inputs.map(\.name), nodes: nodes, initializers: initializers, outputs: outputs.map(\.name))
+    }
 
     /// Bytes held by initializers: what a loaded version costs in memory, to a first approximation.
     public var weightBytes: Int {
@@ -26,32 +35,38 @@ public struct ModelGraph: Sendable {
 
     /// Runs the graph on named inputs and returns every graph output by name.
     public func run(_ feeds: [String: Tensor]) throws(HedgerowError) -> [String: Tensor] {
-        var values = initializers
-        for signature in inputs {
+        var slots = [Tensor?](repeating: nil, count: plan.slotCount)
+        for (signature, slot) in zip(inputs, plan.inputSlots) {
             guard let tensor = feeds[signature.name] else {
                 throw HedgerowError(.badRequest, "missing input '\(signature.name)' (expected shape \(signature.metadataShapeText))")
             }
             try signature.check(tensor)
             // A request's tensor is outside data: its shape must be one the kernels may compute with.
             _ = try TensorLimits.count(tensor.shape, what: "input '\(signature.name)'")
-            values[signature.name] = tensor
+            slots[slot] = tensor
         }
-        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
-            throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        if feeds.count != inputs.count || feeds.keys.contains(where: { name in !inputs.contains { $0.name == name } }) {
+            let unknown = feeds.keys.sorted().first { name in !inputs.contains { $0.name == name } } ?? "?"
+            throw HedgerowError(.badRequest, "unknown input '\(unknown)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
-        for (index, node) in nodes.enumerated() {
-            let args = node.inputs.map { $0.isEmpty ? nil : values[$0] }
+        for index in nodes.indices {
+            let references = plan.nodeInputs[index]
+            var args = [Tensor?]()
+            args.reserveCapacity(references.count)
+            for reference in references { args.append(plan.value(reference, in: slots)) }
+            let node = nodes[index]
             let results = try kernels[index](node, args)
-            for (name, tensor) in zip(node.outputs, results) where !name.isEmpty {
+            args.removeAll()
+            for (slot, tensor) in zip(plan.nodeOutputs[index], results) where slot != ExecutionPlan.absent {
                 // Kernels check what they allocate; this keeps the valid-shape invariant for the next node (O(rank)).
                 try TensorLimits.check(tensor, node: node)
-                values[name] = tensor
+                slots[slot] = tensor
             }
-            for name in lastUse[index] { values[name] = nil }
+            for slot in plan.releases[index] { slots[slot] = nil }
         }
         var result: [String: Tensor] = [:]
-        for output in outputs {
-            guard let tensor = values[output.name] else {
+        for (output, reference) in zip(outputs, plan.outputReferences) {
+            guard let tensor = plan.value(reference, in: slots) else {
                 throw HedgerowError(.internalError, "graph output '\(output.name)' was not produced")
             }
             result[output.name] = tensor

@@ -114,10 +114,9 @@ public enum ModelLoader {
             }
             return kernel
         }
-        let keep = Set(outputs.map(\.name))
         return ModelGraph(
             inputs: inputs, outputs: outputs, nodes: ordered, kernels: kernels, initializers: draft.initializers,
-            lastUse: GraphOrder.lastUses(ordered, keep: keep), opsetVersion: opset, optimizations: optimizations
+            opsetVersion: opset, optimizations: optimizations
         )
     }
 

@@ -1,0 +1,68 @@
+/// A graph's value names resolved once at load, so a run indexes arrays instead of hashing names: every value a
+/// run produces gets a slot, every initializer an index into `constants` (held once, never copied per run), and
+/// each node knows which slots it reads, which it writes, and which it is the last reader of.
+///
+/// References are resolved in node order, as a run would see names: an input a node reads is the latest value of
+/// that name written before it (a graph input, an initializer, an earlier node's output).
+struct ExecutionPlan: Sendable {
+    /// A reference to a value: ≥ 0 a run slot, < 0 the initializer `constants[-1 - ref]`, `absent` for an optional
+    /// input left out (or an output nobody named).
+    typealias Reference = Int
+    static let absent: Reference = .min
+
+    let constants: [Tensor]
+    let slotCount: Int
+    let inputSlots: [Int]
+    let nodeInputs: [[Reference]]
+    let nodeOutputs: [[Reference]]
+    /// `releases[i]`: slots node i reads last; a run drops them after the node, so intermediates live no longer
+    /// than their last reader (never a graph output).
+    let releases: [[Int]]
+    let outputReferences: [Reference]
+
+    init(inputs: [String], nodes: [Node], initializers: [String: Tensor], outputs: [String]) {
+        var names: [String: Reference] = [:]
+        var constants: [Tensor] = []
+        for (name, tensor) in initializers.sorted(by: { $0.key < $1.key }) {
+            constants.append(tensor)
+            names[name] = -constants.count
+        }
+        var slotCount = 0
+        func newSlot() -> Int { defer { slotCount += 1 }; return slotCount }
+        let inputSlots = inputs.map { name -> Int in
+            let slot = newSlot()
+            names[name] = slot
+            return slot
+        }
+        var nodeInputs: [[Reference]] = [], nodeOutputs: [[Reference]] = []
+        for node in nodes {
+            nodeInputs.append(node.inputs.map { $0.isEmpty ? Self.absent : names[$0] ?? Self.absent })
+            nodeOutputs.append(node.outputs.map { name in
+                guard !name.isEmpty else { return Self.absent }
+                let slot = newSlot()
+                names[name] = slot
+                return slot
+            })
+        }
+        let outputReferences = outputs.map { names[$0] ?? Self.absent }
+        let kept = Set(outputReferences)
+        var lastReader: [Int: Int] = [:]
+        for (index, references) in nodeInputs.enumerated() {
+            for reference in references where reference >= 0 { lastReader[reference] = index }
+        }
+        var releases = [[Int]](repeating: [], count: nodes.count)
+        for (slot, index) in lastReader.sorted(by: { $0.key < $1.key }) where !kept.contains(slot) { releases[index].append(slot) }
+        // An output nobody reads (a Dropout mask, an optional statistic) goes as soon as it is written.
+        for (index, references) in nodeOutputs.enumerated() {
+            for slot in references where slot >= 0 && lastReader[slot] == nil && !kept.contains(slot) { releases[index].append(slot) }
+        }
+        (self.constants, self.slotCount, self.inputSlots) = (constants, slotCount, inputSlots)
+        (self.nodeInputs, self.nodeOutputs, self.releases, self.outputReferences) = (nodeInputs, nodeOutputs, releases, outputReferences)
+    }
+
+    /// The value a reference names in a run's slots.
+    @inline(__always)
+    func value(_ reference: Reference, in slots: [Tensor?]) -> Tensor? {
+        reference >= 0 ? slots[reference] : reference == Self.absent ? nil : constants[-1 - reference]
+    }
+}
