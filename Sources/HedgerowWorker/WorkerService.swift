@@ -1,5 +1,6 @@
 import HedgerowCore
 import HedgerowHTTP
+import HedgerowRuntime
 import Logging
 import NIOCore
 import NIOPosix
@@ -20,6 +21,9 @@ public struct WorkerService: Service {
 
     public func run() async throws {
         let inferencePool = NIOThreadPool(numberOfThreads: max(1, configuration.inferenceThreads))
+        // How this worker's runs share the cores (see `BLAS.threads`): one batch per inference thread, each GEMM on
+        // OpenBLAS's threads.
+        logger.info("inference threads", metadata: ["inference": "\(max(1, configuration.inferenceThreads))", "blas": "\(BLAS.threads)"])
         inferencePool.start()
         let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, logger: logger)
         models.crashOnLoad.withLockedValue { $0 = configuration.faultCrashOnLoad }

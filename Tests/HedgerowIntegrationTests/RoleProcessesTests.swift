@@ -103,4 +103,16 @@ import Testing
         await h2.close()
         for process in all + [synchronizer] { await process.stop() }
     }
+
+    @Test func aWorkerSaysHowItsThreadsShareTheCoresAndRefusesNonsense() async throws {
+        let port = FreePorts.consecutive(1)
+        let worker = try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(port)", "--name", "w1", "--inference-threads", "3", "--blas-threads", "2"])
+        let said = await worker.waitForOutput("blas=2", timeout: .seconds(30))
+        #expect(said && worker.text.contains("inference=3"), "\(worker.text)")
+        await worker.stop()
+        let refused = try HedgerowProcess(["worker", "--listen", "127.0.0.1:\(port)", "--name", "w1", "--blas-threads", "0"])
+        let exited = await refused.waitForOutput("--blas-threads must be within 1...256, got 0", timeout: .seconds(30))
+        #expect(exited, "\(refused.text)")
+        await refused.stop()
+    }
 }

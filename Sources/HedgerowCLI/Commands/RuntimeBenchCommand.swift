@@ -15,8 +15,10 @@ struct RuntimeBenchCommand: ParsableCommand {
     @Option(help: "Seconds of timed runs per case (after warm-up).") var seconds = 2.0
     @Option(help: "Most timed runs per case.") var maxRuns = 20_000
     @Flag(help: "Run the graph as written, without the load-time passes (to measure what they gain).") var noOptimize = false
+    @Option(help: "OpenBLAS threads per GEMM (default: as OPENBLAS_NUM_THREADS sets it).") var blasThreads: Int?
 
     func run() throws {
+        if let blasThreads { BLAS.threads = blasThreads }
         let graph = try ModelLoader.load(contentsOf: model, optimize: !noOptimize)
         let spec = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: inputs))) as! [String: [String: [String: Any]]]
         var report: [String: Any] = [:]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HedgerowCore
 import HedgerowHTTP
+import HedgerowRuntime
 import HedgerowSynchronizer
 import HedgerowWorker
 import Logging
@@ -22,6 +23,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("memory-mb"), help: "Memory offered for models, MiB (reported for placement).") var memoryMB = 2048
     @Option(help: "Largest request body accepted, bytes (413 above).") var maxBodyBytes = HTTPServerConfiguration.defaultMaxBodyBytes
     @Option(help: "Threads that run inference.") var inferenceThreads = 2
+    @Option(help: "OpenBLAS threads per GEMM. 1 keeps one busy core per inference thread; more lowers one large batch's latency on an otherwise idle worker.")
+    var blasThreads = 1
     @Option(help: "Refuse inference requests with 503 (Retry-After) while requests wait longer than this for an inference thread, milliseconds; 0 turns it off.")
     var maxQueueDelayMs = 100
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 1.0
@@ -54,6 +57,8 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.faultCrashOnLoad = faultCrashOnLoad
         guard maxQueueDelayMs >= 0 && maxQueueDelayMs <= 600_000 else { throw ValidationError("--max-queue-delay-ms must be within 0...600000, got \(maxQueueDelayMs)") }
         configuration.maxQueueDelayMs = maxQueueDelayMs
+        guard (1...256).contains(blasThreads) else { throw ValidationError("--blas-threads must be within 1...256, got \(blasThreads)") }
+        BLAS.threads = blasThreads
         try await RoleRunner.run(role: "worker.\(name)", logLevel: logLevel, exitWithParent: exitWithParent) { group, logger in
             WorkerService(configuration: configuration, group: group, logger: logger)
         }

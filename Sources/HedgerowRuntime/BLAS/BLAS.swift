@@ -4,7 +4,17 @@ import COpenBLAS
 ///
 /// The `Int32` conversions cannot trap on input: every size and leading dimension passed here is a dimension, or a
 /// product of dimensions, of a valid shape (`TensorLimits`: at most 2^28 elements), below `Int32.max`.
-enum BLAS {
+public enum BLAS {
+    /// OpenBLAS's threads per GEMM: the runtime's only intra-op parallelism. A worker sets 1 by default
+    /// (`--blas-threads`): it runs one batch per inference thread, so under load every core is already busy with a
+    /// batch and GEMM threads would only contend with them; more pays on a worker that mostly sees one large batch
+    /// at a time. Splitting kernels' own loops across threads was measured and did not pay (Benchmarks/README.md,
+    /// "Threads").
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(clamping: max(1, newValue))) }
+    }
+
     static func sgemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

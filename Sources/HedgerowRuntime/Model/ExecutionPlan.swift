@@ -19,6 +19,15 @@ struct ExecutionPlan: Sendable {
     /// than their last reader (never a graph output).
     let releases: [[Int]]
     let outputReferences: [Reference]
+    /// The nodes, each behind one reference: handing a node to its kernel then costs one retain, not one per field.
+    let nodes: [NodeReference]
+    /// The most inputs any node reads.
+    let widestNode: Int
+
+    final class NodeReference: Sendable {
+        let node: Node
+        init(_ node: Node) { self.node = node }
+    }
 
     init(inputs: [String], nodes: [Node], initializers: [String: Tensor], outputs: [String]) {
         var names: [String: Reference] = [:]
@@ -56,6 +65,8 @@ struct ExecutionPlan: Sendable {
         for (index, references) in nodeOutputs.enumerated() {
             for slot in references where slot >= 0 && lastReader[slot] == nil && !kept.contains(slot) { releases[index].append(slot) }
         }
+        self.nodes = nodes.map(NodeReference.init)
+        widestNode = nodes.map(\.inputs.count).max() ?? 0
         (self.constants, self.slotCount, self.inputSlots) = (constants, slotCount, inputSlots)
         (self.nodeInputs, self.nodeOutputs, self.releases, self.outputReferences) = (nodeInputs, nodeOutputs, releases, outputReferences)
     }

@@ -49,17 +49,17 @@ public struct ModelGraph: Sendable {
             let unknown = feeds.keys.sorted().first { name in !inputs.contains { $0.name == name } } ?? "?"
             throw HedgerowError(.badRequest, "unknown input '\(unknown)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
+        // One argument list for every node: emptied (keeping its capacity) once the kernel has let go of it.
+        var args = [Tensor?]()
+        args.reserveCapacity(plan.widestNode)
         for index in nodes.indices {
-            let references = plan.nodeInputs[index]
-            var args = [Tensor?]()
-            args.reserveCapacity(references.count)
-            for reference in references { args.append(plan.value(reference, in: slots)) }
-            let node = nodes[index]
-            let results = try kernels[index](node, args)
-            args.removeAll()
+            for reference in plan.nodeInputs[index] { args.append(plan.value(reference, in: slots)) }
+            let node = plan.nodes[index]
+            let results = try kernels[index](node.node, args)
+            args.removeAll(keepingCapacity: true)
             for (slot, tensor) in zip(plan.nodeOutputs[index], results) where slot != ExecutionPlan.absent {
                 // Kernels check what they allocate; this keeps the valid-shape invariant for the next node (O(rank)).
-                try TensorLimits.check(tensor, node: node)
+                try TensorLimits.check(tensor, node: node.node)
                 slots[slot] = tensor
             }
             for slot in plan.releases[index] { slots[slot] = nil }

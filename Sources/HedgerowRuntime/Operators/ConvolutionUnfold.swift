@@ -31,57 +31,75 @@ struct ConvolutionUnfold {
     /// Callers guarantee rows, filters, the output plane and the input are non-empty.
     func run(_ input: [Float], _ weights: [Float], bias: [Float]?, batch: Int, node: Node) throws(HedgerowError) -> [Float] {
         let (outH, outW) = (g.output[0], g.output[1])
-        let columns = outH * outW, imageSize = channels * g.input[0] * g.input[1]
         // Each product is checked like a tensor before anything is allocated (pads are data).
         let perImage = try TensorLimits.count([outH, pitch], node: node, "unfolded output shape")
         let perGEMM = try TensorLimits.count([rows, perImage], node: node, "im2col buffer shape")
         let chunk = Swift.max(1, Swift.min(batch, (1 << 22) / perGEMM))
-        // Scratch the unfolding and the GEMM write in full before anything reads it: no need to zero it first.
-        let c = UnsafeMutableBufferPointer<Float>.allocate(capacity: try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"))
-        let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: try TensorLimits.count([filters, chunk * perImage], node: node, "product shape"))
-        defer { c.deallocate(); p.deallocate() }
-        // The padded plane, with kW − 1 values past its end that the last row's straddling columns read; its border
-        // stays 0 while each image overwrites the interior.
-        let planeSize = padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 : 0
-        let plane = UnsafeMutableBufferPointer<Float>.allocate(capacity: planeSize)
-        plane.initialize(repeating: 0)
-        defer { plane.deallocate() }
-        let total = batch * filters * columns
-        // Non-nil base addresses: the input, weights, scratch and output are non-empty (the plane when padded).
+        let scratch = Scratch(
+            columns: try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"),
+            product: try TensorLimits.count([filters, chunk * perImage], node: node, "product shape"),
+            plane: padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 : 0,
+            perImage: perImage, chunk: chunk)
+        let total = batch * filters * outH * outW
         return [Float](unsafeUninitializedCapacity: total) { out, initialized in
             input.withUnsafeBufferPointer { source in
                 weights.withUnsafeBufferPointer { w in
-                    var start = 0
-                    while start < batch {
-                        let count = Swift.min(chunk, batch - start), width = count * perImage
-                        for i in 0..<count {
-                            let image = source.baseAddress! + (start + i) * imageSize
-                            if padded {
-                                unfoldPadded(image, plane.baseAddress!, c.baseAddress! + i * perImage, rowStride: width)
-                            } else {
-                                Self.im2col(image, c.baseAddress! + i * perImage, channels: channels, g, rowStride: width)
-                            }
-                        }
-                        BLAS.sgemm(
-                            transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
-                            a: w.baseAddress!, lda: rows, b: c.baseAddress!, ldb: width, beta: 0, c: p.baseAddress!, ldc: width
-                        )
-                        for i in 0..<count {
-                            for m in 0..<filters {
-                                let b = bias?[m] ?? 0
-                                let from = p.baseAddress! + m * width + i * perImage
-                                let to = out.baseAddress! + ((start + i) * filters + m) * columns
-                                for y in 0..<outH {
-                                    let (source, line) = (from + y &* pitch, to + y &* outW)
-                                    for x in 0..<outW { (line + x).initialize(to: source[x] + b) }
-                                }
-                            }
-                        }
-                        start += count
-                    }
+                    // Non-nil: the input, weights and output are non-empty.
+                    let (images, filterWeights, output) = (source.baseAddress!, w.baseAddress!, out.baseAddress!)
+                    convolve(images, filterWeights, bias: bias, into: output, count: batch, scratch)
                 }
             }
             initialized = total
+        }
+    }
+
+    /// Scratch sizes for the GEMMs, checked by `run`: the column matrix, the product and the padded plane
+    /// (with kW − 1 values past its end that the last row's straddling columns read).
+    struct Scratch {
+        let columns: Int, product: Int, plane: Int, perImage: Int, chunk: Int
+    }
+
+    /// Convolves `count` images a chunk at a time, writing their planes of `output`.
+    private func convolve(
+        _ images: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, bias: [Float]?,
+        into output: UnsafeMutablePointer<Float>, count batch: Int, _ scratch: Scratch
+    ) {
+        let (outH, outW, perImage) = (g.output[0], g.output[1], scratch.perImage)
+        let columns = outH * outW, imageSize = channels * g.input[0] * g.input[1]
+        // The unfolding and the GEMM write their scratch in full before anything reads it: no need to zero it. The
+        // plane's border stays 0 while each image overwrites the interior.
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: scratch.columns)
+        let product = UnsafeMutablePointer<Float>.allocate(capacity: scratch.product)
+        let plane = UnsafeMutablePointer<Float>.allocate(capacity: scratch.plane)
+        plane.initialize(repeating: 0, count: scratch.plane)
+        defer { cols.deallocate(); product.deallocate(); plane.deallocate() }
+        var start = 0
+        while start < batch {
+            let count = Swift.min(scratch.chunk, batch - start), width = count * perImage
+            for i in 0..<count {
+                let image = images + (start + i) * imageSize
+                if padded {
+                    unfoldPadded(image, plane, cols + i * perImage, rowStride: width)
+                } else {
+                    Self.im2col(image, cols + i * perImage, channels: channels, g, rowStride: width)
+                }
+            }
+            BLAS.sgemm(
+                transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
+                a: weights, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: width
+            )
+            for i in 0..<count {
+                for m in 0..<filters {
+                    let b = bias?[m] ?? 0
+                    let from = product + m * width + i * perImage
+                    let to = output + ((start + i) * filters + m) * columns
+                    for y in 0..<outH {
+                        let (source, line) = (from + y &* pitch, to + y &* outW)
+                        for x in 0..<outW { (line + x).initialize(to: source[x] + b) }
+                    }
+                }
+            }
+            start += count
         }
     }
 
