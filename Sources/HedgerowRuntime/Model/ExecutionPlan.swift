@@ -12,12 +12,17 @@ struct ExecutionPlan: Sendable {
 
     let constants: [Tensor]
     let slotCount: Int
+    /// The graph inputs' slots: the first ones, 0..<inputs.count.
     let inputSlots: [Int]
     let nodeInputs: [[Reference]]
     let nodeOutputs: [[Reference]]
     /// `releases[i]`: slots node i reads last; a run drops them after the node, so intermediates live no longer
     /// than their last reader (never a graph output).
     let releases: [[Int]]
+    /// Slots whose buffer goes back to the graph's pool when released: the last holder of a buffer a node made,
+    /// once every view of it (`viewOps`) is released too. Never a graph input's, an initializer's or a buffer a
+    /// graph output shares.
+    let recycled: Set<Int>
     let outputReferences: [Reference]
     /// The nodes, each behind one reference: handing a node to its kernel then costs one retain, not one per field.
     let nodes: [NodeReference]
@@ -65,10 +70,36 @@ struct ExecutionPlan: Sendable {
         for (index, references) in nodeOutputs.enumerated() {
             for slot in references where slot >= 0 && lastReader[slot] == nil && !kept.contains(slot) { releases[index].append(slot) }
         }
+        recycled = Self.lastHolders(nodes, nodeInputs, nodeOutputs, releases: releases, inputCount: inputs.count, slotCount: slotCount, kept: kept)
         self.nodes = nodes.map(NodeReference.init)
         widestNode = nodes.map(\.inputs.count).max() ?? 0
         (self.constants, self.slotCount, self.inputSlots) = (constants, slotCount, inputSlots)
         (self.nodeInputs, self.nodeOutputs, self.releases, self.outputReferences) = (nodeInputs, nodeOutputs, releases, outputReferences)
+    }
+
+    /// Operators whose output shares its input's buffer (`Tensor.reshaped`, or the input itself).
+    static let viewOps: Set<String> = ["Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"]
+
+    /// For each buffer a node makes, the slot released last among it and its views, if all of them are released.
+    private static func lastHolders(
+        _ nodes: [Node], _ nodeInputs: [[Reference]], _ nodeOutputs: [[Reference]], releases: [[Int]], inputCount: Int, slotCount: Int, kept: Set<Int>
+    ) -> Set<Int> {
+        // The slot whose buffer each slot holds; -1 for buffers that are not the run's (inputs, initializers).
+        var root = (0..<slotCount).map { $0 < inputCount ? -1 : $0 }
+        for (index, node) in nodes.enumerated() where node.domain.isEmpty && viewOps.contains(node.opType) {
+            guard let output = nodeOutputs[index].first, output >= 0 else { continue }
+            let input = nodeInputs[index].first ?? absent
+            root[output] = input >= 0 ? root[input] : -1
+        }
+        var releasedAt: [Int: Int] = [:]
+        for (index, slots) in releases.enumerated() { for slot in slots { releasedAt[slot] = index } }
+        var holders: [Int: [Int]] = [:]
+        for slot in 0..<slotCount where root[slot] >= 0 { holders[root[slot], default: []].append(slot) }
+        var last = Set<Int>()
+        for members in holders.values where members.allSatisfy({ !kept.contains($0) && releasedAt[$0] != nil }) {
+            if let final = members.max(by: { releasedAt[$0, default: 0] < releasedAt[$1, default: 0] }) { last.insert(final) }
+        }
+        return last
     }
 
     /// The value a reference names in a run's slots.

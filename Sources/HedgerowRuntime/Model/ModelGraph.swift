@@ -14,6 +14,11 @@ public struct ModelGraph: Sendable {
     let kernels: [Kernel]
     let initializers: [String: Tensor]
     let plan: ExecutionPlan
+    /// The float buffers this version's runs reuse (shared by every copy of the graph and every thread).
+    let buffers = BufferPool(limitBytes: ModelGraph.pooledBytesLimit)
+    /// What a version's pool may hold between runs: about a dozen of the largest intermediates of the example
+    /// models at batch 32, a few of a 320×320 detector's.
+    static let pooledBytesLimit = 32 << 20
     public let opsetVersion: Int
     /// What the optimisation passes changed at load, one line per kind of change ("conv-batchnorm-folding: 6
     /// BatchNormalization nodes folded into the Conv before them"); the worker logs them when a version loads.
@@ -49,6 +54,12 @@ public struct ModelGraph: Sendable {
             let unknown = feeds.keys.sorted().first { name in !inputs.contains { $0.name == name } } ?? "?"
             throw HedgerowError(.badRequest, "unknown input '\(unknown)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
+        return try buffers.using { () throws(HedgerowError) in try execute(&slots) }
+    }
+
+    /// Runs every node over `slots` (inputs in place), giving each intermediate's buffer back to the pool after its
+    /// last reader, and returns the outputs.
+    private func execute(_ slots: inout [Tensor?]) throws(HedgerowError) -> [String: Tensor] {
         // One argument list for every node: emptied (keeping its capacity) once the kernel has let go of it.
         var args = [Tensor?]()
         args.reserveCapacity(plan.widestNode)
@@ -62,7 +73,9 @@ public struct ModelGraph: Sendable {
                 try TensorLimits.check(tensor, node: node.node)
                 slots[slot] = tensor
             }
-            for slot in plan.releases[index] { slots[slot] = nil }
+            for slot in plan.releases[index] {
+                if plan.recycled.contains(slot) { recycle(&slots[slot]) } else { slots[slot] = nil }
+            }
         }
         var result: [String: Tensor] = [:]
         for (output, reference) in zip(outputs, plan.outputReferences) {
@@ -72,5 +85,11 @@ public struct ModelGraph: Sendable {
             result[output.name] = tensor
         }
         return result
+    }
+
+    /// Empties a slot, handing a float intermediate's buffer to the pool.
+    private func recycle(_ slot: inout Tensor?) {
+        guard let tensor = slot.take(), case .float32(let values) = tensor.storage else { return }
+        buffers.give(values)
     }
 }

@@ -44,7 +44,7 @@ enum Convolution {
             try applyFusedActivation(node, &out)
             return [Tensor(shape: outShape, floats: out)]
         }
-        var out = [Float](repeating: 0, count: batch * filters * columns)
+        var out = [Float].pooledZeros(count: batch * filters * columns)
         var cols = [Float](repeating: 0, count: pointwise ? 0 : rows * columns)
         if !out.isEmpty && rows > 0 && !input.isEmpty { input.withUnsafeBufferPointer { inputBuffer in
             weights.withUnsafeBufferPointer { weightBuffer in

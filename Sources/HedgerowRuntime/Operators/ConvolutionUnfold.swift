@@ -41,7 +41,7 @@ struct ConvolutionUnfold {
             plane: padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 : 0,
             perImage: perImage, chunk: chunk)
         let total = batch * filters * outH * outW
-        return [Float](unsafeUninitializedCapacity: total) { out, initialized in
+        return [Float].pooled(count: total) { out in
             input.withUnsafeBufferPointer { source in
                 weights.withUnsafeBufferPointer { w in
                     // Non-nil: the input, weights and output are non-empty.
@@ -49,7 +49,6 @@ struct ConvolutionUnfold {
                     convolve(images, filterWeights, bias: bias, into: output, count: batch, scratch)
                 }
             }
-            initialized = total
         }
     }
 

@@ -157,11 +157,10 @@ enum Elementwise {
     static func mapFloats(_ node: Node, _ args: [Tensor?], _ name: String, _ f: (Float) -> Float) throws(HedgerowError) -> [Tensor] {
         let x = try Operators.input(args, 0, of: node)
         let values = try x.floats("\(name) input of node '\(node.label)'")
-        let out = [Float](unsafeUninitializedCapacity: values.count) { buffer, count in
+        let out = [Float].pooled(count: values.count) { buffer in
             values.withUnsafeBufferPointer { source in
                 for i in 0..<source.count { buffer[i] = f(source[i]) }
             }
-            count = values.count
         }
         return [Tensor(shape: x.shape, floats: out)]
     }

@@ -31,7 +31,7 @@ enum LinearAlgebra {
             out = broadcast
             accumulate = 1
         } else {
-            out = [Float](repeating: 0, count: count)
+            out = [Float].pooledZeros(count: count)
         }
         let av = try a.floats("Gemm input A of node '\(node.label)'"), bv = try b.floats("Gemm input B of node '\(node.label)'")
         // With m, n and k positive, A (m·k), B (k·n) and the output (m·n) are non-empty: every base address exists.
@@ -108,15 +108,14 @@ enum LinearAlgebra {
     /// The output buffer before the GEMM adds to it: the bias in every row, or zeros.
     private static func startingValues(count: Int, columns: Int, bias: [Float]?) -> [Float] {
         if let bias, columns > 0 {
-            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            return [Float].pooled(count: count) { buffer in
                 bias.withUnsafeBufferPointer { row in
                     var at = 0
                     while at < count { _ = UnsafeMutableBufferPointer(rebasing: buffer[at..<(at + columns)]).initialize(from: row); at += columns }
                 }
-                initialized = count
             }
         }
-        return [Float](repeating: 0, count: count)
+        return [Float].pooledZeros(count: count)
     }
 
     /// One GEMM at offsets into A, B and C; with m, n and k positive each buffer holds at least the block it reads.

@@ -22,7 +22,7 @@ enum Normalization {
         // Folded once per call into y = x·a + b per channel.
         let a = (0..<channels).map { parameters[0][$0] / (parameters[3][$0] + epsilon).squareRoot() }
         let b = (0..<channels).map { parameters[1][$0] - parameters[2][$0] * a[$0] }
-        var out = [Float](repeating: 0, count: values.count)
+        var out = [Float].pooledZeros(count: values.count)
         for n in 0..<batch {
             for c in 0..<channels {
                 let base = (n * channels + c) * inner, ac = a[c], bc = b[c]
@@ -54,8 +54,7 @@ enum Normalization {
         let bias = try parameter(2, "bias") ?? [Float](repeating: 0, count: length)
         var means = [Float](repeating: 0, count: outer), inverses = [Float](repeating: 0, count: outer)
         // Rows in float32 with eight-lane partial sums, so the rounding error grows with length / 8 terms per lane.
-        let out = [Float](unsafeUninitializedCapacity: values.count) { buffer, count in
-            count = values.count
+        let out = [Float].pooled(count: values.count) { buffer in
             guard length > 0, let output = buffer.baseAddress else { return }
             values.withUnsafeBufferPointer { source in
                 scale.withUnsafeBufferPointer { scale in
@@ -93,7 +92,7 @@ enum Normalization {
             throw ShapeOperators.bad(node, "scale and B need \(channels) values (one per channel), got \(scale.count) and \(bias.count)")
         }
         let epsilon = try node.float("epsilon", default: 1e-5)
-        var out = [Float](repeating: 0, count: values.count)
+        var out = [Float].pooledZeros(count: values.count)
         for plane in 0..<(x.shape[0] * channels) {
             let c = plane % channels, base = plane * size
             var sum: Double = 0

@@ -44,7 +44,7 @@ enum Pooling {
         let (inH, inW, outH, outW) = (g.input[0], g.input[1], g.output[0], g.output[1])
         let shape = Array(x.shape[..<2]) + (spatial.count == 1 ? [outW] : [outH, outW])
         _ = try TensorLimits.count(shape, node: node)
-        var out = [Float](repeating: 0, count: planes * outH * outW)
+        var out = [Float].pooledZeros(count: planes * outH * outW)
         let wantsIndices = isMax && node.outputs.count > 1 && !node.outputs[1].isEmpty
         let columnMajor = try node.int("storage_order", default: 0) != 0
         var indices = [Int64](repeating: 0, count: wantsIndices ? out.count : 0)

@@ -25,7 +25,7 @@ enum Softmax {
     /// axis (`inner` 1, the usual case) run as flat vectorized loops; a NaN in a line makes the line NaN.
     static func softmax(_ x: [Float], outer: Int, length: Int, inner: Int, log: Bool) -> [Float] {
         guard !x.isEmpty, length > 0 else { return x }
-        return [Float](unsafeUninitializedCapacity: x.count) { buffer, count in
+        return [Float].pooled(count: x.count) { buffer in
             x.withUnsafeBufferPointer { source in
                 // Non-nil: both hold x.count > 0 elements.
                 let (input, output) = (source.baseAddress!, buffer.baseAddress!)
@@ -35,7 +35,6 @@ enum Softmax {
                     strided(input, output, outer: outer, length: length, inner: inner, log: log)
                 }
             }
-            count = x.count
         }
     }
 

@@ -54,7 +54,7 @@ enum Broadcast {
         else if a.count == n && b.count == 1 { repeatB = 1 }
         else if a.count == n, b.count > 0, aShape == outShape, outShape.count >= bShape.count, Array(outShape.suffix(bShape.count)) == bShape { repeatB = b.count }
         if let m = repeatB {
-            let out = [U](unsafeUninitializedCapacity: n) { buffer, count in
+            let out = [U].filled(count: n) { buffer in
                 a.withUnsafeBufferPointer { pa in
                     b.withUnsafeBufferPointer { pb in
                         if m == 1 {
@@ -69,7 +69,6 @@ enum Broadcast {
                         }
                     }
                 }
-                count = n
             }
             return (out, outShape)
         }
@@ -79,7 +78,7 @@ enum Broadcast {
         let walk = StridedRows(shape: outShape, strides: [strides(of: aShape, in: outShape), strides(of: bShape, in: outShape)])
         let length = walk.length, (stepA, stepB) = (walk.inner[0], walk.inner[1])
         guard n > 0, !a.isEmpty, !b.isEmpty else { return ([], outShape) }
-        let out = [U](unsafeUninitializedCapacity: n) { buffer, count in
+        let out = [U].filled(count: n) { buffer in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
                     // Non-nil: both operands hold at least one element (checked above).
@@ -95,7 +94,6 @@ enum Broadcast {
                     }
                 }
             }
-            count = n
         }
         return (out, outShape)
     }

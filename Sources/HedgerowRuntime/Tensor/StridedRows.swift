@@ -74,7 +74,7 @@ extension Array {
         let walk = StridedRows(shape: shape, strides: [strides])
         let n = walk.rows * walk.length, length = walk.length, step = walk.inner[0]
         guard n > 0 else { return [] }
-        return [Element](unsafeUninitializedCapacity: n) { out, count in
+        return [Element].filled(count: n) { out in
             withUnsafeBufferPointer { source in
                 // Non-nil: n > 0 elements are read from the source, so it is not empty.
                 let base = source.baseAddress! + start
@@ -87,7 +87,6 @@ extension Array {
                     }
                 }
             }
-            count = n
         }
     }
 }
