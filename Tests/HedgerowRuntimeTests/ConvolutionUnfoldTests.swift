@@ -79,4 +79,19 @@ import Testing
         #expect(try !unfold(strides: [2, 2], dilations: [1, 1]).padded)
         #expect(try !unfold(strides: [1, 1], dilations: [2, 2]).padded)
     }
+
+    @Test func aNodeSeeingAnotherShapeGetsThatShapesGeometry() throws {
+        // One kernel (one node, one geometry cache) given 5×5 and 8×6 images in turn: every answer has its own shape
+        // and equals the definition.
+        let kernel = try #require(Operators.kernel(for: "Conv", opset: 13))
+        let node = Node(name: "n", opType: "Conv", inputs: [], outputs: ["y"], attributes: ["pads": .ints([1, 1, 1, 1])])
+        for (height, width) in [(5, 5), (8, 6), (5, 5), (8, 6)] {
+            let c = Case(batch: 1, channels: 1, filters: 1, height: height, width: width)
+            let input = (0..<(height * width)).map { Float($0) * 0.1 }, weights = (0..<9).map { Float($0) - 4 }
+            let out = try kernel(node, [Tensor(shape: [1, 1, height, width], floats: input), Tensor(shape: [1, 1, 3, 3], floats: weights), Tensor(shape: [1], floats: [0.5])])[0]
+            #expect(out.shape == [1, 1, height, width])
+            let want = Self.direct(c, input, weights, [0.5], outH: height, outW: width)
+            #expect(zip(try out.floats("y"), want).allSatisfy { abs($0 - $1) < 1e-4 }, "\(height)×\(width)")
+        }
+    }
 }

@@ -69,7 +69,7 @@ import Testing
             #expect(same && worst < 1e-6, "\(activation): outputs differ by \(worst)")
             #expect(graph.nodes.map(\.opType) == ["Conv"], "\(activation): \(graph.nodes.map(\.opType))")
             #expect(graph.optimizations.contains { $0.hasPrefix("conv-batchnorm-folding: 1 BatchNormalization") })
-            #expect(graph.optimizations.contains { $0.hasPrefix("conv-activation-fusion: 1 activations applied inside the Conv before them (1 \(activation))") })
+            #expect(graph.optimizations.contains { $0.hasPrefix("activation-fusion: 1 activations applied inside the node before them (1 \(activation) into Conv)") }, "\(graph.optimizations)")
             // The folded weights replace the originals, which nothing reads any more: weights are held once.
             #expect(graph.initializers["w"] == nil && graph.initializers.count == 2, "\(graph.initializers.keys.sorted())")
         }
@@ -122,16 +122,16 @@ import Testing
 
     /// x [2, 3, 4] → MatMul W [4, 5] → Add B [5] (the bias on `biasSide`) → y; with `extraReader` the product is
     /// also a graph output, with `computedWeights` W is a graph input instead of an initializer.
-    static func denseModel(biasSide: Int = 1, extraReader: Bool = false, computedWeights: Bool = false) throws -> Data {
+    static func denseModel(biasSide: Int = 1, extraReader: Bool = false, computedWeights: Bool = false, activation: String? = nil) throws -> Data {
         let w = ModelFixtures.floatTensor("w", [4, 5], (0..<20).map { Float($0 % 9) * 0.25 - 1 })
         let b = ModelFixtures.floatTensor("b", [5], [0.5, -0.25, 1, 0, -2])
         var outputs = [ModelFixtures.valueInfo("y", [2, 3, 5])]
         if extraReader { outputs.append(ModelFixtures.valueInfo("p", [2, 3, 5])) }
         var inputs = [ModelFixtures.valueInfo("x", [2, 3, 4])]
         if computedWeights { inputs.append(ModelFixtures.valueInfo("w", [4, 5])) }
-        return try ModelFixtures.model(
-            nodes: [ModelFixtures.node("MatMul", ["x", "w"], ["p"], name: "mm"), ModelFixtures.node("Add", biasSide == 1 ? ["p", "b"] : ["b", "p"], ["y"], name: "add")],
-            inputs: inputs, outputs: outputs, initializers: computedWeights ? [b] : [w, b], opset: 13)
+        var nodes = [ModelFixtures.node("MatMul", ["x", "w"], ["p"], name: "mm"), ModelFixtures.node("Add", biasSide == 1 ? ["p", "b"] : ["b", "p"], [activation == nil ? "y" : "q"], name: "add")]
+        if let activation { nodes.append(ModelFixtures.node(activation, ["q"], ["y"], name: "act", attributes: activation == "LeakyRelu" ? [attribute("alpha", 0.1)] : [])) }
+        return try ModelFixtures.model(nodes: nodes, inputs: inputs, outputs: outputs, initializers: computedWeights ? [b] : [w, b], opset: 13)
     }
 
     static let tokens = Tensor(shape: [2, 3, 4], floats: (0..<24).map { Float($0) * 0.31 - 3.5 })
@@ -142,6 +142,15 @@ import Testing
             #expect(same && worst < 1e-6, "bias on side \(side): outputs differ by \(worst)")
             #expect(graph.nodes.map(\.opType) == ["MatMul"] && graph.nodes.first?.inputs == ["x", "w", "b"])
             #expect(graph.optimizations.contains("matmul-bias-fusion: 1 bias Adds applied inside the MatMul before them"), "\(graph.optimizations)")
+        }
+    }
+
+    @Test func aDenseLayerWithItsActivationIsOneMatMul() throws {
+        for activation in ["Relu", "LeakyRelu", "HardSwish"] {
+            let (graph, same, worst) = try Self.both(try Self.denseModel(activation: activation), ["x": Self.tokens])
+            #expect(same && worst < 1e-6, "\(activation): outputs differ by \(worst)")
+            #expect(graph.nodes.map(\.opType) == ["MatMul"], "\(activation): \(graph.nodes.map(\.opType))")
+            #expect(graph.optimizations.contains("activation-fusion: 1 activations applied inside the node before them (1 \(activation) into MatMul)"), "\(graph.optimizations)")
         }
     }
 
@@ -183,7 +192,7 @@ import Testing
         if model == "digits-cnn" {
             // Conv → BatchNormalization → Relu twice: each block is one Conv now.
             #expect(optimized.optimizations.contains { $0.hasPrefix("conv-batchnorm-folding: 2 ") }, "\(optimized.optimizations)")
-            #expect(optimized.optimizations.contains { $0.hasPrefix("conv-activation-fusion: 2 ") }, "\(optimized.optimizations)")
+            #expect(optimized.optimizations.contains { $0.hasPrefix("activation-fusion: 3 activations applied inside the node before them (2 Relu into Conv, 1 Relu into Gemm)") }, "\(optimized.optimizations)")
             #expect(!optimized.nodes.contains { $0.opType == "BatchNormalization" })
         }
         if model == "encoder" {

@@ -4,7 +4,13 @@ import HedgerowCore
 /// group through OpenBLAS. A 1×1 convolution with stride 1 and no padding skips im2col (the image already is
 /// the column matrix).
 enum Convolution {
-    static let conv: Kernel = { node, args throws(HedgerowError) in
+    /// A Conv node's kernel, with the node's own geometry cache.
+    static func kernel() -> Kernel {
+        let cache = WindowGeometryCache()
+        return { node, args throws(HedgerowError) in try conv(node, args, cache) }
+    }
+
+    static func conv(_ node: Node, _ args: [Tensor?], _ cache: WindowGeometryCache) throws(HedgerowError) -> [Tensor] {
         let x = try Operators.input(args, 0, of: node), w = try Operators.input(args, 1, of: node)
         let input = try x.floats("Conv input of node '\(node.label)'"), weights = try w.floats("Conv weights of node '\(node.label)'")
         let spatial = try WindowGeometry.spatial(x.shape, node: node)
@@ -19,7 +25,7 @@ enum Convolution {
         guard kernel == Array(w.shape[2...]) else {
             throw ShapeOperators.bad(node, "kernel_shape \(TensorLimits.describe(kernel)) does not match weights of shape \(w.shape)")
         }
-        let g = try WindowGeometry(node: node, input: spatial, kernel: kernel).as2D
+        let g = try cache.geometry(input: spatial, kernel: kernel) { () throws(HedgerowError) in try WindowGeometry(node: node, input: spatial, kernel: kernel).as2D }
         var bias: [Float]?
         if args.count > 2, let b = args[2] {
             let values = try b.floats("Conv bias of node '\(node.label)'")
@@ -41,7 +47,7 @@ enum Convolution {
         if group == 1, !pointwise, rows > 0, columns > 0, filters > 0, !input.isEmpty {
             let unfold = ConvolutionUnfold(g, channels: channels, filters: filters, rows: rows)
             var out = try unfold.run(input, weights, bias: bias, batch: batch, node: node)
-            try applyFusedActivation(node, &out)
+            try FusedActivation.apply(node, &out)
             return [Tensor(shape: outShape, floats: out)]
         }
         var out = [Float].pooledZeros(count: batch * filters * columns)
@@ -81,34 +87,7 @@ enum Convolution {
                 }
             }
         }
-        try applyFusedActivation(node, &out)
+        try FusedActivation.apply(node, &out)
         return [Tensor(shape: outShape, floats: out)]
-    }
-
-    /// Attributes the conv-activation-fusion pass sets (GraphOptimizer): the activation to apply to the output and
-    /// its constants. Not ONNX attributes; a model that sets them itself gets what it asks for, or a refusal.
-    static let fusedActivation = "hedgerow.fused_activation", fusedParameters = "hedgerow.fused_parameters"
-
-    static func applyFusedActivation(_ node: Node, _ out: inout [Float]) throws(HedgerowError) {
-        guard case .string(let name)? = node.attributes[fusedActivation] else { return }
-        let p = try node.floats(fusedParameters) ?? []
-        func need(_ n: Int) throws(HedgerowError) { if p.count != n { throw ShapeOperators.bad(node, "fused \(name) needs \(n) parameters") } }
-        // Flat loops over the buffer, so each vectorizes.
-        let p0 = p.first ?? 0, p1 = p.count > 1 ? p[1] : 0
-        switch name {
-        case "Relu", "HardSwish": break
-        case "LeakyRelu": try need(1)
-        case "Clip", "HardSigmoid": try need(2)
-        default: throw ShapeOperators.bad(node, "unknown fused activation '\(name.prefix(40))'")
-        }
-        out.withUnsafeMutableBufferPointer { buffer in
-            switch name {
-            case "Relu": for i in buffer.indices { let v = buffer[i]; buffer[i] = v > 0 || v.isNaN ? v : 0 }
-            case "LeakyRelu": for i in buffer.indices { let v = buffer[i]; buffer[i] = v < 0 ? v * p0 : v }
-            case "Clip": for i in buffer.indices { buffer[i] = Swift.min(Swift.max(buffer[i], p0), p1) }
-            case "HardSigmoid": for i in buffer.indices { let v = buffer[i]; buffer[i] = v.isNaN ? v : Swift.max(0, Swift.min(1, p0 * v + p1)) }
-            default: for i in buffer.indices { let v = buffer[i]; buffer[i] = v * Swift.max(0, Swift.min(1, v / 6 + 0.5)) }
-            }
-        }
     }
 }

@@ -160,21 +160,36 @@ enum DataMovement {
         var shape = first.shape
         shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
         _ = try TensorLimits.count(shape, node: node)
-        guard let joined = Tensor.Storage.joined(parts.map(\.storage)) else { throw ShapeOperators.bad(node, "inputs differ in datatype") }
         let outer = first.shape[..<axis].dimensionProduct, inner = first.shape[(axis + 1)...].dimensionProduct
-        var bases: [Int] = []
-        var running = 0
-        for p in parts { bases.append(running); running += p.count }
-        var picks = [Int]()
-        picks.reserveCapacity(running)
-        for o in 0..<outer {
-            for (j, p) in parts.enumerated() {
-                let block = p.shape[axis] * inner
-                for k in 0..<block { picks.append(bases[j] + o * block + k) }
+        // Each part contributes one block of its own axis length · inner per outer index: copied whole.
+        let blocks = parts.map { $0.shape[axis] * inner }
+        let storage: Tensor.Storage
+        switch first.storage {
+        case .float32: storage = .float32(concatenate(parts.compactMap { if case .float32(let v) = $0.storage { v } else { nil } }, blocks, outer))
+        case .int64: storage = .int64(concatenate(parts.compactMap { if case .int64(let v) = $0.storage { v } else { nil } }, blocks, outer))
+        case .int32: storage = .int32(concatenate(parts.compactMap { if case .int32(let v) = $0.storage { v } else { nil } }, blocks, outer))
+        case .bool: storage = .bool(concatenate(parts.compactMap { if case .bool(let v) = $0.storage { v } else { nil } }, blocks, outer))
+        case .string: storage = .string(concatenate(parts.compactMap { if case .string(let v) = $0.storage { v } else { nil } }, blocks, outer))
+        }
+        return [Tensor(shape: shape, storage: storage)]
+    } }
+
+    /// For each outer index, every part's block in turn (the parts share one type, checked by the caller, so
+    /// `parts` has one array per block size).
+    private static func concatenate<T>(_ parts: [[T]], _ blocks: [Int], _ outer: Int) -> [T] {
+        let total = outer * blocks.reduce(0, +)
+        guard total > 0 else { return [] }
+        return [T].filled(count: total) { out in
+            // Non-nil: total > 0; a part's base address is read only when its block is non-empty.
+            var at = out.baseAddress!
+            for o in 0..<outer {
+                for (part, block) in zip(parts, blocks) where block > 0 {
+                    part.withUnsafeBufferPointer { at.initialize(from: $0.baseAddress! + o * block, count: block) }
+                    at += block
+                }
             }
         }
-        return [Tensor(shape: shape, storage: joined.picking(picks))]
-    } }
+    }
 
     /// Split along `axis` into the sizes given (attribute before opset 13, input after), or into equal parts,
     /// one per output (`num_outputs` from opset 18; the last part may be smaller).

@@ -116,7 +116,11 @@ enum Elementwise {
     // (a stored closure would cost an indirect call per element and forbid vectorizing).
     static let relu: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Relu") { $0 > 0 ? $0 : ($0.isNaN ? $0 : 0) } }
     static let sigmoid: Kernel = { node, args throws(HedgerowError) in
-        try mapFloats(node, args, "Sigmoid") { x in x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x)) }
+        // e^-|x| never overflows; FastMath.exp keeps the loop vectorized.
+        try mapFloats(node, args, "Sigmoid") { x in
+            let e = FastMath.exp(-Swift.abs(x))
+            return x >= 0 ? 1 / (1 + e) : e / (1 + e)
+        }
     }
     static let tanh: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Tanh") { Foundation.tanhf($0) } }
     static let exp: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Exp") { Foundation.expf($0) } }

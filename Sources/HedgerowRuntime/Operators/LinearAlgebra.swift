@@ -24,11 +24,13 @@ enum LinearAlgebra {
             guard try Broadcast.shape([m, n], c.shape, node: node.label) == [m, n] else {
                 throw HedgerowError(.badRequest, "node '\(node.label)' (Gemm): C of shape \(c.shape) does not broadcast to [\(m), \(n)]")
             }
-            let (broadcast, shape) = try Broadcast.binary([Float](repeating: 0, count: count), [m, n], cValues, c.shape, node: node.label) { _, c in beta * c }
-            guard shape == [m, n] else {
-                throw HedgerowError(.badRequest, "node '\(node.label)' (Gemm): C of shape \(c.shape) does not broadcast to [\(m), \(n)]")
+            // C seen through [m, n]: a bias row in every row (the usual case) or any broadcast, scaled by beta.
+            if cValues.count == n && c.shape.last == n {
+                out = startingValues(count: count, columns: n, bias: cValues)
+            } else {
+                out = cValues.strided(shape: [m, n], strides: Broadcast.strides(of: c.shape, in: [m, n]))
             }
-            out = broadcast
+            if beta != 1 { out.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= beta } } }
             accumulate = 1
         } else {
             out = [Float].pooledZeros(count: count)
@@ -48,6 +50,7 @@ enum LinearAlgebra {
                 }
             }
         }
+        try FusedActivation.apply(node, &out)
         return [Tensor(shape: [m, n], floats: out)]
     }
 
@@ -96,6 +99,7 @@ enum LinearAlgebra {
                 while d >= 0 { index[d] += 1; if index[d] < batch[d] { break }; index[d] = 0; d -= 1 }
             }
         }
+        try FusedActivation.apply(node, &out)
         if aVector { outShape.remove(at: outShape.count - 2) }
         if bVector { outShape.removeLast() }
         return [Tensor(shape: outShape, floats: out)]

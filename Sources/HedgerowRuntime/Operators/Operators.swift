@@ -6,6 +6,8 @@ typealias Kernel = @Sendable (Node, [Tensor?]) throws(HedgerowError) -> [Tensor]
 /// The operator table: ONNX default-domain op type → kernel, chosen once at load for the model's opset (the
 /// kernels whose inputs or attributes changed between opsets 11 and 21 are built for the opset in force).
 enum Operators {
+    /// Called once per node at load: Conv and the poolings get a kernel of their own (with the node's geometry
+    /// cache), the rest a shared one.
     static func kernel(for opType: String, opset: Int) -> Kernel? {
         switch opType {
         case "Gemm": LinearAlgebra.gemm
@@ -33,9 +35,9 @@ enum Operators {
         case "Where": Elementwise.where
         case "Softmax": Softmax.kernel(log: false, opset: opset)
         case "LogSoftmax": Softmax.kernel(log: true, opset: opset)
-        case "Conv": Convolution.conv
-        case "MaxPool": Pooling.maxPool
-        case "AveragePool": Pooling.averagePool
+        case "Conv": Convolution.kernel()
+        case "MaxPool": Pooling.maxPool()
+        case "AveragePool": Pooling.averagePool()
         case "GlobalAveragePool": Pooling.globalAveragePool
         case "BatchNormalization": Normalization.batchNormalization
         case "LayerNormalization": Normalization.layerNormalization

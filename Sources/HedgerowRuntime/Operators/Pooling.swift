@@ -4,9 +4,15 @@ import HedgerowCore
 enum Pooling {
     /// MaxPool; the optional Indices output holds each maximum's flat index in the input (padding not counted;
     /// column-major within a plane with `storage_order: 1`).
-    static let maxPool: Kernel = { node, args throws(HedgerowError) in try pool(node, args, max: true) }
+    static func maxPool() -> Kernel {
+        let cache = WindowGeometryCache()
+        return { node, args throws(HedgerowError) in try pool(node, args, max: true, cache) }
+    }
 
-    static let averagePool: Kernel = { node, args throws(HedgerowError) in try pool(node, args, max: false) }
+    static func averagePool() -> Kernel {
+        let cache = WindowGeometryCache()
+        return { node, args throws(HedgerowError) in try pool(node, args, max: false, cache) }
+    }
 
     /// The most common pooling (2×2, stride 2, inside the image) as straight-line code per output: the same
     /// comparisons in the same order as the general loop, so NaN is treated alike.
@@ -33,12 +39,14 @@ enum Pooling {
         }
     }
 
-    private static func pool(_ node: Node, _ args: [Tensor?], max isMax: Bool) throws(HedgerowError) -> [Tensor] {
+    private static func pool(_ node: Node, _ args: [Tensor?], max isMax: Bool, _ cache: WindowGeometryCache) throws(HedgerowError) -> [Tensor] {
         let x = try Operators.input(args, 0, of: node)
         let values = try x.floats("\(node.opType) input of node '\(node.label)'")
         let spatial = try WindowGeometry.spatial(x.shape, node: node)
         guard let kernel = try node.ints("kernel_shape") else { throw ShapeOperators.bad(node, "kernel_shape is required") }
-        let g = try WindowGeometry(node: node, input: spatial, kernel: kernel, ceilMode: try node.int("ceil_mode", default: 0) != 0).as2D
+        let g = try cache.geometry(input: spatial, kernel: kernel) { () throws(HedgerowError) in
+            try WindowGeometry(node: node, input: spatial, kernel: kernel, ceilMode: try node.int("ceil_mode", default: 0) != 0).as2D
+        }
         let includePad = try node.int("count_include_pad", default: 0) != 0
         let planes = x.shape[0] * x.shape[1]
         let (inH, inW, outH, outW) = (g.input[0], g.input[1], g.output[0], g.output[1])

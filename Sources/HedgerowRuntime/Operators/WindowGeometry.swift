@@ -1,4 +1,5 @@
 import HedgerowCore
+import Synchronization
 
 /// Where a sliding window (Conv, MaxPool, AveragePool) goes over a 1-D or 2-D input: output size and padding per
 /// spatial axis, from `kernel_shape`, `strides`, `dilations`, `pads`, `auto_pad` and `ceil_mode` as the ONNX
@@ -84,5 +85,21 @@ struct WindowGeometry: Equatable {
             throw ShapeOperators.bad(node, "only 1-D and 2-D inputs ([N, C, W] or [N, C, H, W]) are supported, got shape \(shape)")
         }
         return Array(shape[2...])
+    }
+}
+
+/// One node's geometry for the last input it saw. A served model sees the same shapes request after request, and
+/// working the geometry out again (attributes read, arrays built) cost about a tenth of a small CNN's batch-1 run.
+/// Each Conv and pooling node has its own (`Operators.kernel` builds their kernels per node).
+final class WindowGeometryCache: Sendable {
+    private let last = Mutex<(key: [Int], geometry: WindowGeometry)?>(nil)
+
+    /// The 2-D geometry for `input` (spatial) and `kernel`, from the cache or made by `make` and kept.
+    func geometry(input: [Int], kernel: [Int], _ make: () throws(HedgerowError) -> WindowGeometry) throws(HedgerowError) -> WindowGeometry {
+        let key = input + [-1] + kernel
+        if let hit = last.withLock({ $0?.key == key ? $0?.geometry : nil }) { return hit }
+        let geometry = try make()
+        last.withLock { $0 = (key, geometry) }
+        return geometry
     }
 }

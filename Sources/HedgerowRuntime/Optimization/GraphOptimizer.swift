@@ -39,8 +39,8 @@ public enum GraphOptimizer {
         ("constant-folding", ConstantFolding.run),
         ("identity-elimination", IdentityElimination.run),
         ("conv-batchnorm-folding", ConvBatchNormFolding.run),
-        ("conv-activation-fusion", ConvActivationFusion.run),
         ("matmul-bias-fusion", MatMulBiasFusion.run),
+        ("activation-fusion", ActivationFusion.run),
     ]
 
     /// Runs every pass; returns "pass: change" lines, empty when nothing changed.

@@ -1,10 +1,11 @@
 import HedgerowCore
 
-/// Conv → Relu, LeakyRelu, Clip (constant bounds), HardSigmoid or HardSwish, where the Conv's output feeds only the
-/// activation, becomes one Conv that applies the activation while its output is still in cache (the Conv kernel
-/// reads `Convolution.fusedActivation`): one pass over the output and one allocation fewer per request.
-enum ConvActivationFusion {
+/// Conv, Gemm or MatMul → Relu, LeakyRelu, Clip (constant bounds), HardSigmoid or HardSwish, where the producer's
+/// output feeds only the activation, becomes one node that applies the activation while its output is still in
+/// cache (the kernels read `FusedActivation`): one pass over the output, one node and one buffer fewer per request.
+enum ActivationFusion {
     static let fusable: Set<String> = ["Relu", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish"]
+    static let producers: Set<String> = ["Conv", "Gemm", "MatMul"]
 
     static func run(_ draft: inout GraphDraft) -> [String] {
         var fused: [String: Int] = [:]
@@ -12,22 +13,22 @@ enum ConvActivationFusion {
         while index < draft.nodes.count {
             let activation = draft.nodes[index]
             guard activation.domain.isEmpty, fusable.contains(activation.opType), let x = activation.inputs.first,
-                  let convIndex = draft.nodes.firstIndex(where: { $0.outputs.first == x && $0.opType == "Conv" && $0.domain.isEmpty }),
-                  draft.nodes[convIndex].attributes[Convolution.fusedActivation] == nil, draft.onlyFeeds(x, index),
+                  let producerIndex = draft.nodes.firstIndex(where: { $0.outputs.first == x && producers.contains($0.opType) && $0.domain.isEmpty }),
+                  draft.nodes[producerIndex].attributes[FusedActivation.name] == nil, draft.onlyFeeds(x, index),
                   let parameters = parameters(activation, draft) else {
                 index += 1
                 continue
             }
-            var conv = draft.nodes[convIndex]
-            conv.attributes[Convolution.fusedActivation] = .string(activation.opType)
-            conv.attributes[Convolution.fusedParameters] = .floats(parameters)
-            conv.outputs = [activation.outputs[0]]
-            draft.nodes[convIndex] = conv
+            var producer = draft.nodes[producerIndex]
+            producer.attributes[FusedActivation.name] = .string(activation.opType)
+            producer.attributes[FusedActivation.parameters] = .floats(parameters)
+            producer.outputs = [activation.outputs[0]]
+            draft.nodes[producerIndex] = producer
             draft.nodes.remove(at: index)
-            fused[activation.opType, default: 0] += 1
+            fused["\(activation.opType) into \(producer.opType)", default: 0] += 1
         }
         guard !fused.isEmpty else { return [] }
-        return ["\(fused.values.reduce(0, +)) activations applied inside the Conv before them (\(fused.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))"]
+        return ["\(fused.values.reduce(0, +)) activations applied inside the node before them (\(fused.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")))"]
     }
 
     /// The activation's constants: LeakyRelu α; HardSigmoid α, β; Clip low, high (attributes before opset 11,
