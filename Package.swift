@@ -62,10 +62,12 @@ let package = Package(
             ]
         ),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Element-wise kernels built for baseline x86-64 and for AVX2/FMA, picked at run time (see its header).
+        .target(name: "CHedgerowKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "HedgerowRuntime",
             dependencies: [
-                "HedgerowCore", "COpenBLAS",
+                "HedgerowCore", "COpenBLAS", "CHedgerowKernels",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["Generated/README.md"]
@@ -146,7 +148,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "HedgerowRuntimeTests", dependencies: ["HedgerowRuntime", "HedgerowCore"]),
+        .testTarget(name: "HedgerowRuntimeTests", dependencies: ["HedgerowRuntime", "HedgerowCore", "CHedgerowKernels"]),
         .testTarget(
             name: "HedgerowWorkerTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import CHedgerowKernels
 import Foundation
 import HedgerowCore
 
@@ -126,7 +127,7 @@ enum Elementwise {
     static let exp: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Exp") { Foundation.expf($0) } }
     static let log: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Log") { Foundation.logf($0) } }
     static let sqrt: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Sqrt") { $0.squareRoot() } }
-    static let erf: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Erf") { FastMath.erf($0) } }
+    static let erf: Kernel = { node, args throws(HedgerowError) in try mapFloatsWide(node, args, "Erf", hedgerow_erf) }
     static let reciprocal: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Reciprocal") { 1 / $0 } }
 
     /// max(0, min(1, αx + β)): MobileNetV3's cheap sigmoid (α 0.2, β 0.5 by default).
@@ -148,12 +149,24 @@ enum Elementwise {
     /// Gelu (opset 20): exact with erf, or the tanh approximation when `approximate: "tanh"`.
     static let gelu: Kernel = { node, args throws(HedgerowError) in
         switch try node.string("approximate", default: "none") {
-        case "none": return try mapFloats(node, args, "Gelu") { 0.5 * $0 * (1 + FastMath.erf($0 * 0.70710678118654752)) }
+        case "none": return try mapFloatsWide(node, args, "Gelu", hedgerow_gelu)
         case "tanh":
             let c = Float((2 / Double.pi).squareRoot())
             return try mapFloats(node, args, "Gelu") { x in 0.5 * x * (1 + Foundation.tanhf(c * (x + 0.044715 * x * x * x))) }
         case let other: throw HedgerowError(.loadFailed, "node '\(node.label)' (Gelu): approximate must be 'none' or 'tanh', got '\(other)'")
         }
+    }
+
+    /// A kernel of CHedgerowKernels (built for AVX2 too) applied to the node's float32 input.
+    static func mapFloatsWide(
+        _ node: Node, _ args: [Tensor?], _ name: String, _ kernel: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
+    ) throws(HedgerowError) -> [Tensor] {
+        let x = try Operators.input(args, 0, of: node)
+        let values = try x.floats("\(name) input of node '\(node.label)'")
+        let out = [Float].pooled(count: values.count) { buffer in
+            values.withUnsafeBufferPointer { kernel($0.baseAddress, buffer.baseAddress, values.count) }
+        }
+        return [Tensor(shape: x.shape, floats: out)]
     }
 
     /// `f` applied to every element of the node's float32 input.

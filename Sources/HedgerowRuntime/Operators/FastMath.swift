@@ -2,27 +2,6 @@ import HedgerowCore
 
 /// Float functions written so the compiler can vectorize the loops that call them (libm's are opaque calls).
 enum FastMath {
-    /// erf as a rational function of x on [-4, 4] (Eigen's `generic_fast_erf_float` coefficients; beyond ±4 erf is
-    /// ±1 in float32). Measured against double-precision erf over [-6, 6]: largest relative error 3.8e-7.
-    @inline(__always)
-    static func erf(_ value: Float) -> Float {
-        let x = Swift.min(Swift.max(value, -4), 4)
-        let x2 = x * x
-        var p: Float = -2.72614225801306e-10
-        p = p * x2 + 2.77068142495902e-08
-        p = p * x2 - 2.10102402082508e-06
-        p = p * x2 - 5.69250639462346e-05
-        p = p * x2 - 7.34990630326855e-04
-        p = p * x2 - 2.95459980854025e-03
-        p = p * x2 - 1.60960333262415e-02
-        var q: Float = -1.45660718464996e-05
-        q = q * x2 - 2.13374055278905e-04
-        q = q * x2 - 1.68282697438203e-03
-        q = q * x2 - 7.37332916720468e-03
-        q = q * x2 - 1.42647390514189e-02
-        return value.isNaN ? value : x * p / q
-    }
-
     /// e^x for softmax-style arguments (x ≤ 0 after the maximum is subtracted), without a libm call so loops over
     /// it vectorize: x = n·ln 2 + r with |r| ≤ ln 2 / 2, Cephes' degree-6 polynomial for e^r, and 2^n made from
     /// exponent bits. Below -87.3 the result is 0 (float32's subnormals, which no sum of exponentials can tell
@@ -76,24 +55,6 @@ enum FastMath {
         var total = lanes.sum()
         while i < count { let d = p[i] - mean; total += d * d; i += 1 }
         return total
-    }
-
-    /// The largest of p[0..<count] (count > 0), eight lanes at a time; NaN if any value is NaN.
-    @inline(__always)
-    static func maximum(_ p: UnsafePointer<Float>, _ count: Int) -> Float {
-        var lanes = SIMD8<Float>(repeating: -.infinity)
-        var nan = false
-        var i = 0
-        let raw = UnsafeRawPointer(p)
-        while i + 8 <= count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-            nan = nan || any(v .!= v)
-            lanes = pointwiseMax(lanes, v)
-            i += 8
-        }
-        var m = lanes.max()
-        while i < count { nan = nan || p[i].isNaN; m = Swift.max(m, p[i]); i += 1 }
-        return nan ? .nan : m
     }
 }
 
