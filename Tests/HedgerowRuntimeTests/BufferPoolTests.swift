@@ -7,7 +7,7 @@ import Testing
 /// still holds, and that runs of a real model do reuse.
 @Suite struct BufferPoolTests {
     @Test func aBufferIsHandedOutOnlyWhereItFitsWithoutWastingHalf() throws {
-        let pool = BufferPool(limitBytes: 1 << 20)
+        let pool = BufferPool(floorBytes: 1 << 20)
         let given = [Float](repeating: 7, count: 2048)
         pool.give(given)
         #expect(pool.heldBytes == given.capacity * 4)
@@ -23,19 +23,30 @@ import Testing
     }
 
     @Test func thePoolKeepsWithinItsBounds() {
-        let pool = BufferPool(limitBytes: 40 * 1024)
+        let pool = BufferPool(floorBytes: 40 * 1024)
         pool.give([Float](repeating: 0, count: 100))  // small: not kept
         #expect(pool.heldBytes == 0)
         let bytes = [Float](repeating: 0, count: 1024).capacity * 4
         for _ in 0..<20 { pool.give([Float](repeating: 0, count: 1024)) }
         #expect(pool.heldBytes <= pool.limitBytes && pool.heldBytes + bytes > pool.limitBytes, "\(pool.heldBytes)")
-        let roomy = BufferPool(limitBytes: 1 << 30)
+        let roomy = BufferPool(floorBytes: 1 << 30)
         for _ in 0..<20 { roomy.give([Float](repeating: 0, count: 1024)) }
         #expect(roomy.heldBytes == BufferPool.perSizeClass * bytes)
     }
 
+    @Test func thePoolGrowsToTwiceTheLargestRunItHasSeen() {
+        let pool = BufferPool(floorBytes: 8192, capBytes: 1 << 20)
+        #expect(pool.limitBytes == 8192)
+        pool.observe(peakBytes: 100_000)
+        #expect(pool.limitBytes == 200_000)
+        pool.observe(peakBytes: 50_000)  // a smaller run does not shrink it
+        #expect(pool.limitBytes == 200_000)
+        pool.observe(peakBytes: 10_000_000)
+        #expect(pool.limitBytes == 1 << 20, "never past the cap")
+    }
+
     @Test func writingAPooledBufferSomeoneStillHoldsCopiesIt() throws {
-        let pool = BufferPool(limitBytes: 1 << 20)
+        let pool = BufferPool(floorBytes: 1 << 20)
         let held = [Float](repeating: 3, count: 2048)
         pool.give(held)
         let reused = try pool.using { () throws(HedgerowError) in [Float].pooled(count: 2048) { $0.update(repeating: 9) } }

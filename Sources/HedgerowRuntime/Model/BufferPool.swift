@@ -6,8 +6,9 @@ import Synchronization
 
 /// The float buffers a graph's runs reuse: an intermediate's storage goes back to the pool when its last reader
 /// has run (`ExecutionPlan.releases`), and a kernel asks the pool for its output before allocating one. After a
-/// few requests a run allocates (almost) nothing for its intermediates, and the memory they take is bounded by
-/// `limitBytes` between runs instead of by what the allocator keeps.
+/// few requests a run allocates (almost) nothing for its intermediates. Between runs the pool holds at most twice
+/// the largest working set one run has had (`observe(peakBytes:)`: room for two runs in flight at once), never
+/// less than `floorBytes` nor more than `capBytes`, and at most 16 buffers of each size class.
 ///
 /// Reuse never changes a result, whatever the graph shares: Swift arrays copy on write, so a buffer that is still
 /// read elsewhere (a Reshape's view of it, a graph output) is copied the moment a kernel writes to it, not
@@ -20,16 +21,27 @@ final class BufferPool: Sendable {
     /// few concurrent runs hold, few enough that a lookup is a short scan.
     static let perSizeClass = 16
 
-    let limitBytes: Int
+    let floorBytes: Int, capBytes: Int
 
     private struct State {
         var classes = [[[Float]]](repeating: [], count: Int.bitWidth)
         var bytes = 0
+        var peak = 0
         var reused = 0, allocated = 0
     }
     private let state = Mutex(State())
 
-    init(limitBytes: Int) { self.limitBytes = limitBytes }
+    init(floorBytes: Int = 8 << 20, capBytes: Int = 1 << 30) { (self.floorBytes, self.capBytes) = (floorBytes, capBytes) }
+
+    /// What the pool may hold now.
+    var limitBytes: Int { state.withLock { limit($0) } }
+
+    private func limit(_ state: State) -> Int { Swift.min(capBytes, Swift.max(floorBytes, 2 * state.peak)) }
+
+    /// Records the float bytes one run had live at most (intermediates and outputs), which sizes the pool.
+    func observe(peakBytes: Int) {
+        state.withLock { $0.peak = Swift.max($0.peak, peakBytes) }
+    }
 
     /// The size class of a capacity ≥ 1: ⌊log2⌋.
     private static func sizeClass(_ capacity: Int) -> Int { Int.bitWidth - 1 - capacity.leadingZeroBitCount }
@@ -64,7 +76,7 @@ final class BufferPool: Sendable {
         guard values.capacity >= Self.minimumCount else { return }
         let bytes = values.capacity * 4, k = Self.sizeClass(values.capacity)
         state.withLock { state in
-            guard state.classes[k].count < Self.perSizeClass, state.bytes + bytes <= limitBytes else { return }
+            guard state.classes[k].count < Self.perSizeClass, state.bytes + bytes <= limit(state) else { return }
             state.classes[k].append(values)
             state.bytes += bytes
         }
@@ -118,6 +130,10 @@ extension Array where Element == Float {
 extension Array where Element == Float {
     /// `count` zeros, in a buffer from the current run's pool when it has one that fits.
     static func pooledZeros(count: Int) -> [Float] { .pooled(count: count) { $0.update(repeating: 0) } }
+
+    /// Scratch of `count` values the caller overwrites before reading: a pool buffer as it is (a previous run's
+    /// values), else fresh zeros. Give it back to `BufferPool.current` when done.
+    static func pooledScratch(count: Int) -> [Float] { BufferPool.current?.take(count) ?? [Float](repeating: 0, count: count) }
 }
 
 extension Array {

@@ -14,11 +14,12 @@ public struct ModelGraph: Sendable {
     let kernels: [Kernel]
     let initializers: [String: Tensor]
     let plan: ExecutionPlan
-    /// The float buffers this version's runs reuse (shared by every copy of the graph and every thread).
-    let buffers = BufferPool(limitBytes: ModelGraph.pooledBytesLimit)
-    /// What a version's pool may hold between runs: about a dozen of the largest intermediates of the example
-    /// models at batch 32, a few of a 320×320 detector's.
-    static let pooledBytesLimit = 32 << 20
+    /// The float buffers this version's runs reuse (shared by every copy of the graph and every thread). At rest
+    /// it holds about one run's peak of intermediates per run in flight: 1.4 MiB for the encoder at batch 32,
+    /// 0.7 MiB for the CNN, about 50 MiB for a 320×320 text detector. A fixed cap of 32 MiB made that detector's
+    /// buffers churn through the allocator again (its runs went from 52 to 80 ms, with seven times the page faults),
+    /// so the pool sizes itself from the runs it sees.
+    let buffers = BufferPool()
     public let opsetVersion: Int
     /// What the optimisation passes changed at load, one line per kind of change ("conv-batchnorm-folding: 6
     /// BatchNormalization nodes folded into the Conv before them"); the worker logs them when a version loads.
@@ -39,6 +40,9 @@ public struct ModelGraph: Sendable {
     }
 
     /// Runs the graph on named inputs and returns every graph output by name.
+    /// Bytes of intermediate buffers this version holds for its next runs.
+    public var pooledBytes: Int { buffers.heldBytes }
+
     public func run(_ feeds: [String: Tensor]) throws(HedgerowError) -> [String: Tensor] {
         var slots = [Tensor?](repeating: nil, count: plan.slotCount)
         for (signature, slot) in zip(inputs, plan.inputSlots) {
@@ -63,6 +67,9 @@ public struct ModelGraph: Sendable {
         // One argument list for every node: emptied (keeping its capacity) once the kernel has let go of it.
         var args = [Tensor?]()
         args.reserveCapacity(plan.widestNode)
+        // Float bytes held by the run's slots, and their most: what sizes the pool.
+        var live = 0, peak = 0
+        defer { buffers.observe(peakBytes: peak) }
         for index in nodes.indices {
             for reference in plan.nodeInputs[index] { args.append(plan.value(reference, in: slots)) }
             let node = plan.nodes[index]
@@ -71,9 +78,12 @@ public struct ModelGraph: Sendable {
             for (slot, tensor) in zip(plan.nodeOutputs[index], results) where slot != ExecutionPlan.absent {
                 // Kernels check what they allocate; this keeps the valid-shape invariant for the next node (O(rank)).
                 try TensorLimits.check(tensor, node: node.node)
+                live += Self.floatBytes(tensor)
                 slots[slot] = tensor
             }
+            peak = Swift.max(peak, live)
             for slot in plan.releases[index] {
+                live -= slots[slot].map(Self.floatBytes) ?? 0
                 if plan.recycled.contains(slot) { recycle(&slots[slot]) } else { slots[slot] = nil }
             }
         }
@@ -86,6 +96,8 @@ public struct ModelGraph: Sendable {
         }
         return result
     }
+
+    private static func floatBytes(_ tensor: Tensor) -> Int { tensor.elementType == .float32 ? tensor.count * 4 : 0 }
 
     /// Empties a slot, handing a float intermediate's buffer to the pool.
     private func recycle(_ slot: inout Tensor?) {

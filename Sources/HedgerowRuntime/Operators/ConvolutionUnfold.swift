@@ -63,21 +63,35 @@ struct ConvolutionUnfold {
         _ images: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, bias: [Float]?,
         into output: UnsafeMutablePointer<Float>, count batch: Int, _ scratch: Scratch
     ) {
+        // Scratch from the run's pool (a large fresh buffer costs its page faults on every request), given back at
+        // the end. The unfolding and the GEMM write cols and product in full before anything reads them; the
+        // plane's border is zeroed here and stays 0 while each image overwrites the interior.
+        var colsBuffer = [Float].pooledScratch(count: scratch.columns), productBuffer = [Float].pooledScratch(count: scratch.product)
+        var planeBuffer = [Float].pooledZeros(count: scratch.plane)
+        defer { for buffer in [colsBuffer, productBuffer, planeBuffer] { BufferPool.current?.give(buffer) } }
+        colsBuffer.withUnsafeMutableBufferPointer { cols in
+            productBuffer.withUnsafeMutableBufferPointer { product in
+                planeBuffer.withUnsafeMutableBufferPointer { plane in
+                    // Non-nil: cols and product hold rows·perImage and filters·perImage > 0 values; the plane is read
+                    // only when padded, and then holds the padded input.
+                    convolve(images, weights, bias: bias, into: output, count: batch, scratch, cols.baseAddress!, product.baseAddress!, plane.baseAddress)
+                }
+            }
+        }
+    }
+
+    private func convolve(
+        _ images: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, bias: [Float]?, into output: UnsafeMutablePointer<Float>,
+        count batch: Int, _ scratch: Scratch, _ cols: UnsafeMutablePointer<Float>, _ product: UnsafeMutablePointer<Float>, _ plane: UnsafeMutablePointer<Float>?
+    ) {
         let (outH, outW, perImage) = (g.output[0], g.output[1], scratch.perImage)
         let columns = outH * outW, imageSize = channels * g.input[0] * g.input[1]
-        // The unfolding and the GEMM write their scratch in full before anything reads it: no need to zero it. The
-        // plane's border stays 0 while each image overwrites the interior.
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: scratch.columns)
-        let product = UnsafeMutablePointer<Float>.allocate(capacity: scratch.product)
-        let plane = UnsafeMutablePointer<Float>.allocate(capacity: scratch.plane)
-        plane.initialize(repeating: 0, count: scratch.plane)
-        defer { cols.deallocate(); product.deallocate(); plane.deallocate() }
         var start = 0
         while start < batch {
             let count = Swift.min(scratch.chunk, batch - start), width = count * perImage
             for i in 0..<count {
                 let image = images + (start + i) * imageSize
-                if padded {
+                if padded, let plane {
                     unfoldPadded(image, plane, cols + i * perImage, rowStride: width)
                 } else {
                     Self.im2col(image, cols + i * perImage, channels: channels, g, rowStride: width)
