@@ -174,6 +174,48 @@ import Testing
         #expect(error?.message.contains("fused bias has 3 values for 5 columns") == true, "\(error?.message ?? "")")
     }
 
+    /// x [1, 2, 3, 3] → Conv (2 filters, pad 1) → Mul by `scale` → Add `shift` → Paddle's hard_swish written out
+    /// (Add 3 → Clip 0…6 → Mul → Div 6, with `clipHigh` for the Clip's upper bound) → y.
+    static func paddleBlock(scale: Onnx_TensorProto, shift: Onnx_TensorProto, clipHigh: Float = 6) throws -> Data {
+        let w = ModelFixtures.floatTensor("w", [2, 2, 3, 3], (0..<36).map { Float($0 % 7) * 0.1 - 0.3 })
+        let b = ModelFixtures.floatTensor("b", [2], [0.5, -0.25])
+        var pads = Onnx_AttributeProto()
+        pads.name = "pads"; pads.type = .ints; pads.ints = [1, 1, 1, 1]
+        let constants = [("three", Float(3)), ("zero", 0), ("high", clipHigh), ("six", 6)].map { ModelFixtures.floatTensor($0.0, [], [$0.1]) }
+        return try ModelFixtures.model(
+            nodes: [
+                ModelFixtures.node("Conv", ["x", "w", "b"], ["c"], name: "conv", attributes: [pads]),
+                ModelFixtures.node("Mul", [scale.name, "c"], ["scaled"], name: "scale"),
+                ModelFixtures.node("Add", ["scaled", shift.name], ["a"], name: "shift"),
+                ModelFixtures.node("Add", ["a", "three"], ["a3"], name: "plus3"),
+                ModelFixtures.node("Clip", ["a3", "zero", "high"], ["clipped"], name: "clip"),
+                ModelFixtures.node("Mul", ["a", "clipped"], ["m"], name: "times"),
+                ModelFixtures.node("Div", ["m", "six"], ["y"], name: "over6"),
+            ],
+            inputs: [ModelFixtures.valueInfo("x", [1, 2, 3, 3])], outputs: [ModelFixtures.valueInfo("y", [1, 2, 3, 3])],
+            initializers: [w, b, scale, shift] + constants, opset: 13)
+    }
+
+    @Test func paddlesScaleShiftAndHardSwishBecomeOneConv() throws {
+        let scale = ModelFixtures.floatTensor("s", [1], [1.5]), shift = ModelFixtures.floatTensor("t", [1, 2, 1, 1], [0.25, -0.5])
+        let (graph, same, worst) = try Self.both(try Self.paddleBlock(scale: scale, shift: shift), ["x": Self.image])
+        #expect(same && worst < 1e-6, "outputs differ by \(worst)")
+        #expect(graph.nodes.map(\.opType) == ["Conv"], "\(graph.nodes.map(\.opType))")
+        #expect(graph.optimizations.contains("conv-affine-folding: 2 per-channel constants folded into the Conv before them (1 Add, 1 Mul)"), "\(graph.optimizations)")
+        #expect(graph.optimizations.contains("hardswish-recognition: 1 Add → Clip → Mul → Div chains replaced by HardSwish"), "\(graph.optimizations)")
+    }
+
+    @Test func constantsThatAreNotPerChannelOrAClipThatIsNotHardSwishStay() throws {
+        // A scale that varies over the image, and a Clip to 5: neither may be folded.
+        let scale = ModelFixtures.floatTensor("s", [1, 2, 3, 3], (0..<18).map { Float($0) * 0.1 }), shift = ModelFixtures.floatTensor("t", [2, 1, 1], [0.25, -0.5])
+        let (graph, same, worst) = try Self.both(try Self.paddleBlock(scale: scale, shift: shift, clipHigh: 5), ["x": Self.image])
+        #expect(same && worst < 1e-6)
+        #expect(graph.nodes.map(\.opType) == ["Conv", "Mul", "Add", "Add", "Clip", "Mul", "Div"], "\(graph.nodes.map(\.opType))")
+        #expect(ConvAffineFolding.perChannel([1, 2], shape: [2, 1, 1], filters: 2, outputRank: 4) == [1, 2])
+        #expect(ConvAffineFolding.perChannel([1, 2], shape: [1, 1, 2], filters: 2, outputRank: 4) == nil, "varies along the width")
+        #expect(ConvAffineFolding.perChannel([1, 2], shape: [2, 1, 1, 1, 1], filters: 2, outputRank: 4) == nil, "would add an axis")
+    }
+
     static let examples = ["digits", "digits-cnn", "encoder", "recommender", "iris-logreg", "iris-forest", "diabetes-gbr", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"]
 
     @Test(arguments: examples)

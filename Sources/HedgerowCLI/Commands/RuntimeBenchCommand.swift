@@ -50,6 +50,7 @@ struct RuntimeBenchCommand: ParsableCommand {
             timing["p99Ms"] = runs[min(count - 1, count * 99 / 100)] / .milliseconds(1)
             timing["meanMs"] = runs.reduce(.zero, +) / count / .milliseconds(1)
             timing["pooledMiB"] = Double(graph.pooledBytes) / 1_048_576
+            timing["optimizations"] = graph.optimizations
             var values: [String: [Double]] = [:]
             for (output, tensor) in outputs {
                 // Classifiers answer int64 labels beside their float scores.

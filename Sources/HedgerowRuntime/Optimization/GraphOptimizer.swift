@@ -39,6 +39,8 @@ public enum GraphOptimizer {
         ("constant-folding", ConstantFolding.run),
         ("identity-elimination", IdentityElimination.run),
         ("conv-batchnorm-folding", ConvBatchNormFolding.run),
+        ("conv-affine-folding", ConvAffineFolding.run),
+        ("hardswish-recognition", HardSwishRecognition.run),
         ("matmul-bias-fusion", MatMulBiasFusion.run),
         ("activation-fusion", ActivationFusion.run),
     ]
