@@ -94,4 +94,40 @@ import Testing
             #expect(zip(try out.floats("y"), want).allSatisfy { abs($0 - $1) < 1e-4 }, "\(height)×\(width)")
         }
     }
+
+    /// Depthwise (group = channels = filters): stride 1 runs on the shifted planes, stride 2 on the GEMM route;
+    /// both equal the definition, with asymmetric pads and a 5×3 window.
+    @Test(arguments: [([1, 1], [1, 1, 1, 1], [3, 3]), ([1, 1], [2, 0, 2, 1], [5, 3]), ([2, 2], [1, 1, 1, 1], [3, 3])])
+    func depthwiseConvolutionEqualsTheDefinition(strides: [Int], pads: [Int], kernel: [Int]) throws {
+        let (batch, channels, height, width) = (2, 4, 7, 6)
+        let input = (0..<(batch * channels * height * width)).map { Float(($0 * 7919) % 23) * 0.1 - 1.1 }
+        let weights = (0..<(channels * kernel[0] * kernel[1])).map { Float(($0 * 104_729) % 17) * 0.05 - 0.4 }
+        let bias = (0..<channels).map { Float($0) * 0.3 - 0.5 }
+        let out = try runKernel("Conv", [
+            Tensor(shape: [batch, channels, height, width], floats: input), Tensor(shape: [channels, 1] + kernel, floats: weights),
+            Tensor(shape: [channels], floats: bias),
+        ], ["kernel_shape": .ints(kernel), "strides": .ints(strides), "pads": .ints(pads), "group": .int(channels)])[0]
+        let outH = (height + pads[0] + pads[2] - kernel[0]) / strides[0] + 1, outW = (width + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
+        #expect(out.shape == [batch, channels, outH, outW])
+        let got = try out.floats("out")
+        var worst: Float = 0
+        for n in 0..<batch {
+            for c in 0..<channels {
+                for y in 0..<outH {
+                    for x in 0..<outW {
+                        var sum = Double(bias[c])
+                        for i in 0..<kernel[0] {
+                            for j in 0..<kernel[1] {
+                                let iy = y * strides[0] - pads[0] + i, ix = x * strides[1] - pads[1] + j
+                                guard iy >= 0, iy < height, ix >= 0, ix < width else { continue }
+                                sum += Double(weights[(c * kernel[0] + i) * kernel[1] + j]) * Double(input[((n * channels + c) * height + iy) * width + ix])
+                            }
+                        }
+                        worst = max(worst, abs(got[((n * channels + c) * outH + y) * outW + x] - Float(sum)))
+                    }
+                }
+            }
+        }
+        #expect(worst < 1e-5, "strides \(strides) pads \(pads) kernel \(kernel): differs by \(worst)")
+    }
 }

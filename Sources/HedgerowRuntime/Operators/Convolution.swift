@@ -44,6 +44,14 @@ enum Convolution {
         let pointwise = kH == 1 && kW == 1 && g.strides == [1, 1] && g.padBegin == [0, 0] && g.padEnd == [0, 0]
         // Every buffer handed to BLAS below is non-empty (its base address is non-nil): the input, the weights
         // (filters·rows), the columns and the output.
+        if group > 1, group == channels, filters == channels, kH * kW > 1, columns > 0, !input.isEmpty {
+            let unfold = ConvolutionUnfold(g, channels: 1, filters: filters, rows: kH * kW)
+            if unfold.padded {
+                var out = try DepthwiseConvolution(unfold: unfold).run(input, weights, bias: bias, batch: batch, node: node)
+                try FusedActivation.apply(node, &out)
+                return [Tensor(shape: outShape, floats: out)]
+            }
+        }
         if group == 1, !pointwise, rows > 0, columns > 0, filters > 0, !input.isEmpty {
             let unfold = ConvolutionUnfold(g, channels: channels, filters: filters, rows: rows)
             var out = try unfold.run(input, weights, bias: bias, batch: batch, node: node)
