@@ -26,6 +26,26 @@ static inline __attribute__((always_inline)) float erf_body(float value) {
     return value != value ? value : x * p / q;
 }
 
+// Eigen's generic_fast_tanh_float: a 13/6 rational function on [-7.905, 7.905] (±1 beyond), x itself below 4e-4.
+static inline __attribute__((always_inline)) float tanh_body(float value) {
+    float x = clampf(value, -7.90531110763549805f, 7.90531110763549805f), x2 = x * x;
+    float p = -2.76076847742355e-16f;
+    p = p * x2 + 2.00018790482477e-13f;
+    p = p * x2 - 8.60467152213735e-11f;
+    p = p * x2 + 5.12229709037114e-08f;
+    p = p * x2 + 1.48572235717979e-05f;
+    p = p * x2 + 6.37261928875436e-04f;
+    p = p * x2 + 4.89352455891786e-03f;
+    float q = 1.19825839466702e-06f;
+    q = q * x2 + 1.18534705686654e-04f;
+    q = q * x2 + 2.26843463243900e-03f;
+    q = q * x2 + 4.89352518554385e-03f;
+    float small = value < 0.0004f && value > -0.0004f;
+    float r = small ? value : x * p / q;
+    // Beyond the clamp tanh is 1 to float precision: say so exactly.
+    return value != value ? value : (value >= 7.90531110763549805f ? 1.0f : (value <= -7.90531110763549805f ? -1.0f : r));
+}
+
 static inline __attribute__((always_inline)) float gelu_body(float x) { return 0.5f * x * (1.0f + erf_body(x * 0.70710678118654752f)); }
 
 // e^x as Swift's FastMath.exp: Cephes' polynomial on x − n·ln 2, 2^n from exponent bits, 0 below -87.3.
@@ -79,6 +99,9 @@ static inline __attribute__((always_inline)) void softmax_row(const float *x, fl
     attributes static void gelu_##suffix(const float *x, float *y, ptrdiff_t n) {                                   \
         for (ptrdiff_t i = 0; i < n; i++) y[i] = gelu_body(x[i]);                                                   \
     }                                                                                                               \
+    attributes static void tanh_##suffix(const float *x, float *y, ptrdiff_t n) {                                   \
+        for (ptrdiff_t i = 0; i < n; i++) y[i] = tanh_body(x[i]);                                                   \
+    }                                                                                                               \
     attributes static void erf_##suffix(const float *x, float *y, ptrdiff_t n) {                                    \
         for (ptrdiff_t i = 0; i < n; i++) y[i] = erf_body(x[i]);                                                    \
     }                                                                                                               \
@@ -108,6 +131,7 @@ int hedgerow_kernels_wide(void) { return 0; }
 
 void hedgerow_gelu(const float *input, float *output, ptrdiff_t count) { PICK(gelu, input, output, count); }
 void hedgerow_erf(const float *input, float *output, ptrdiff_t count) { PICK(erf, input, output, count); }
+void hedgerow_tanh(const float *input, float *output, ptrdiff_t count) { PICK(tanh, input, output, count); }
 void hedgerow_softmax_rows(const float *input, float *output, ptrdiff_t rows, ptrdiff_t length, int logarithm) {
     PICK(softmax, input, output, rows, length, logarithm);
 }

@@ -36,18 +36,23 @@ import Testing
 /// The element-wise kernels of CHedgerowKernels (eight lanes wide where the CPU has AVX2 and FMA), against double
 /// precision and against the definition.
 @Suite struct WideKernelsTests {
-    @Test func geluAndErfMatchDoublePrecision() {
+    @Test func geluErfAndTanhMatchDoublePrecision() {
         let xs: [Float] = stride(from: Float(-9), to: 9, by: 0.0131).map { $0 } + [0, -0.0, .infinity, -.infinity]
-        var gelu = [Float](repeating: 0, count: xs.count), erf = gelu
+        var gelu = [Float](repeating: 0, count: xs.count), erf = gelu, tanh = gelu
         hedgerow_gelu(xs, &gelu, xs.count)
         hedgerow_erf(xs, &erf, xs.count)
+        hedgerow_tanh(xs, &tanh, xs.count)
         var worst = 0.0
         for (i, x) in xs.enumerated() where x.isFinite {
-            let e = Foundation.erf(Double(x)), g = 0.5 * Double(x) * (1 + Foundation.erf(Double(x) / 2.0.squareRoot()))
+            let e = Foundation.erf(Double(x)), g = 0.5 * Double(x) * (1 + Foundation.erf(Double(x) / 2.0.squareRoot())), t = Foundation.tanh(Double(x))
             worst = max(worst, abs(Double(erf[i]) - e) / max(1e-3, abs(e)), abs(Double(gelu[i]) - g) / max(1, abs(g)))
+            worst = max(worst, abs(Double(tanh[i]) - t) / max(1e-3, abs(t)))
         }
         #expect(worst < 2e-6, "largest relative error \(worst)")
-        #expect(erf[xs.count - 2] == 1 && erf[xs.count - 1] == -1)
+        #expect(erf[xs.count - 2] == 1 && erf[xs.count - 1] == -1 && tanh[xs.count - 2] == 1 && tanh[xs.count - 1] == -1)
+        var tiny = [Float](repeating: 0, count: 2)
+        hedgerow_tanh([1e-5, -3e-4], &tiny, 2)
+        #expect(tiny == [1e-5, -3e-4])
         var nan = [Float](repeating: 0, count: 1)
         hedgerow_gelu([.nan], &nan, 1)
         #expect(nan[0].isNaN)

@@ -12,6 +12,9 @@ void hedgerow_gelu(const float *input, float *output, ptrdiff_t count);
 /// erf, as in hedgerow_gelu.
 void hedgerow_erf(const float *input, float *output, ptrdiff_t count);
 
+/// tanh as a rational function on [-7.9, 7.9] (±1 beyond, x itself for |x| < 4e-4); NaN stays NaN.
+void hedgerow_tanh(const float *input, float *output, ptrdiff_t count);
+
 /// Softmax (or LogSoftmax when `logarithm` is non-zero) of each of `rows` rows of `length` contiguous values.
 /// A row holding NaN comes out NaN.
 void hedgerow_softmax_rows(const float *input, float *output, ptrdiff_t rows, ptrdiff_t length, int logarithm);

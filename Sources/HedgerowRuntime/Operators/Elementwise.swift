@@ -123,7 +123,7 @@ enum Elementwise {
             return x >= 0 ? 1 / (1 + e) : e / (1 + e)
         }
     }
-    static let tanh: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Tanh") { Foundation.tanhf($0) } }
+    static let tanh: Kernel = { node, args throws(HedgerowError) in try mapFloatsWide(node, args, "Tanh", hedgerow_tanh) }
     static let exp: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Exp") { Foundation.expf($0) } }
     static let log: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Log") { Foundation.logf($0) } }
     static let sqrt: Kernel = { node, args throws(HedgerowError) in try mapFloats(node, args, "Sqrt") { $0.squareRoot() } }
