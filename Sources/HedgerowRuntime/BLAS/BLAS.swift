@@ -9,7 +9,7 @@ public enum BLAS {
     /// (`--blas-threads`): it runs one batch per inference thread, so under load every core is already busy with a
     /// batch and GEMM threads would only contend with them; more pays on a worker that mostly sees one large batch
     /// at a time. Splitting kernels' own loops across threads was measured and did not pay (Benchmarks/README.md,
-    /// "Threads").
+    /// runtime, "All threads").
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(clamping: max(1, newValue))) }
