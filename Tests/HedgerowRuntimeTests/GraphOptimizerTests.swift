@@ -216,6 +216,37 @@ import Testing
         #expect(ConvAffineFolding.perChannel([1, 2], shape: [2, 1, 1, 1, 1], filters: 2, outputRank: 4) == nil, "would add an axis")
     }
 
+    /// x [1, 2, 6, 5] → Conv (pad 1) → Relu → MaxPool (2×2, stride 2, `poolPads`) → y.
+    static func convPoolModel(poolPads: [Int64]) throws -> Data {
+        let w = ModelFixtures.floatTensor("w", [2, 2, 3, 3], (0..<36).map { Float($0 % 7) * 0.1 - 0.3 })
+        let b = ModelFixtures.floatTensor("b", [2], [0.5, -0.25])
+        func ints(_ name: String, _ values: [Int64]) -> Onnx_AttributeProto {
+            var a = Onnx_AttributeProto()
+            a.name = name; a.type = .ints; a.ints = values
+            return a
+        }
+        let pooledHeight = (6 + Int(poolPads[0] + poolPads[2]) - 2) / 2 + 1, pooledWidth = (5 + Int(poolPads[1] + poolPads[3]) - 2) / 2 + 1
+        return try ModelFixtures.model(
+            nodes: [
+                ModelFixtures.node("Conv", ["x", "w", "b"], ["c"], name: "conv", attributes: [ints("pads", [1, 1, 1, 1])]),
+                ModelFixtures.node("Relu", ["c"], ["r"], name: "relu"),
+                ModelFixtures.node("MaxPool", ["r"], ["y"], name: "pool", attributes: [ints("kernel_shape", [2, 2]), ints("strides", [2, 2]), ints("pads", poolPads)]),
+            ],
+            inputs: [ModelFixtures.valueInfo("x", [1, 2, 6, 5])], outputs: [ModelFixtures.valueInfo("y", [1, 2, Int64(pooledHeight), Int64(pooledWidth)])],
+            initializers: [w, b], opset: 13)
+    }
+
+    @Test func aConvReluPoolBlockIsOneConv() throws {
+        let x = Tensor(shape: [1, 2, 6, 5], floats: (0..<60).map { Float(($0 * 37) % 19) * 0.2 - 1.7 })
+        let (graph, same, worst) = try Self.both(try Self.convPoolModel(poolPads: [0, 0, 0, 0]), ["x": x])
+        #expect(same && worst == 0, "outputs differ by \(worst)")
+        #expect(graph.nodes.map(\.opType) == ["Conv"], "\(graph.nodes.map(\.opType))")
+        #expect(graph.optimizations.contains("conv-maxpool-fusion: 1 2×2 MaxPool nodes applied inside the Conv before them"), "\(graph.optimizations)")
+        // A padded pool is not the plain 2×2 one: it stays a node.
+        let (padded, samePadded, _) = try Self.both(try Self.convPoolModel(poolPads: [0, 0, 1, 1]), ["x": x])
+        #expect(samePadded && padded.nodes.map(\.opType) == ["Conv", "MaxPool"], "\(padded.nodes.map(\.opType))")
+    }
+
     static let examples = ["digits", "digits-cnn", "encoder", "recommender", "iris-logreg", "iris-forest", "diabetes-gbr", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"]
 
     @Test(arguments: examples)
@@ -235,7 +266,8 @@ import Testing
             // Conv → BatchNormalization → Relu twice: each block is one Conv now.
             #expect(optimized.optimizations.contains { $0.hasPrefix("conv-batchnorm-folding: 2 ") }, "\(optimized.optimizations)")
             #expect(optimized.optimizations.contains { $0.hasPrefix("activation-fusion: 3 activations applied inside the node before them (2 Relu into Conv, 1 Relu into Gemm)") }, "\(optimized.optimizations)")
-            #expect(!optimized.nodes.contains { $0.opType == "BatchNormalization" })
+            #expect(optimized.optimizations.contains { $0.hasPrefix("conv-maxpool-fusion: 2 ") }, "\(optimized.optimizations)")
+            #expect(optimized.nodes.map(\.opType) == ["Conv", "Conv", "Flatten", "Gemm", "Gemm", "Softmax"], "\(optimized.nodes.map(\.opType))")
         }
         if model == "encoder" {
             // Six dense layers over [batch, tokens, width]: each bias Add goes into its MatMul.

@@ -49,14 +49,14 @@ enum Convolution {
             if unfold.padded {
                 var out = try DepthwiseConvolution(unfold: unfold).run(input, weights, bias: bias, batch: batch, node: node)
                 try FusedActivation.apply(node, &out)
-                return [Tensor(shape: outShape, floats: out)]
+                return [try finished(node, out, shape: outShape)]
             }
         }
         if group == 1, !pointwise, rows > 0, columns > 0, filters > 0, !input.isEmpty {
             let unfold = ConvolutionUnfold(g, channels: channels, filters: filters, rows: rows)
             var out = try unfold.run(input, weights, bias: bias, batch: batch, node: node)
             try FusedActivation.apply(node, &out)
-            return [Tensor(shape: outShape, floats: out)]
+            return [try finished(node, out, shape: outShape)]
         }
         var out = [Float].pooledZeros(count: batch * filters * columns)
         var cols = [Float](repeating: 0, count: pointwise ? 0 : rows * columns)
@@ -96,6 +96,24 @@ enum Convolution {
             }
         }
         try FusedActivation.apply(node, &out)
-        return [Tensor(shape: outShape, floats: out)]
+        return [try finished(node, out, shape: outShape)]
+    }
+
+    /// Attribute the conv-maxpool-fusion pass sets (GraphOptimizer): the Conv's output is max-pooled 2×2 with
+    /// stride 2 before it is returned. Not an ONNX attribute.
+    static let fusedMaxPool = "hedgerow.fused_max_pool_2x2"
+
+    /// The Conv's output as a tensor, pooled when the node carries the fused max pool (its full-size buffer then goes
+    /// back to the run's pool).
+    static func finished(_ node: Node, _ out: [Float], shape: [Int]) throws(HedgerowError) -> Tensor {
+        guard node.attributes[fusedMaxPool] != nil else { return Tensor(shape: shape, floats: out) }
+        guard shape.count == 4, shape[2] >= 2, shape[3] >= 2 else {
+            throw ShapeOperators.bad(node, "the fused 2×2 max pool does not fit an output of shape \(shape)")
+        }
+        let pooledShape = [shape[0], shape[1], shape[2] / 2, shape[3] / 2]
+        var pooled = [Float].pooledScratch(count: pooledShape.dimensionProduct)
+        Pooling.maxPool2x2(out, &pooled, planes: shape[0] * shape[1], inH: shape[2], inW: shape[3], outH: pooledShape[2], outW: pooledShape[3])
+        BufferPool.current?.give(out)
+        return Tensor(shape: pooledShape, floats: pooled)
     }
 }

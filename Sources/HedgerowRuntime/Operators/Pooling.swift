@@ -16,7 +16,7 @@ enum Pooling {
 
     /// The most common pooling (2×2, stride 2, inside the image) as straight-line code per output: the same
     /// comparisons in the same order as the general loop, so NaN is treated alike.
-    private static func maxPool2x2(_ values: [Float], _ out: inout [Float], planes: Int, inH: Int, inW: Int, outH: Int, outW: Int) {
+    static func maxPool2x2(_ values: [Float], _ out: inout [Float], planes: Int, inH: Int, inW: Int, outH: Int, outW: Int) {
         values.withUnsafeBufferPointer { values in
             out.withUnsafeMutableBufferPointer { out in
                 guard let source = values.baseAddress, let target = out.baseAddress else { return }

@@ -43,6 +43,7 @@ public enum GraphOptimizer {
         ("hardswish-recognition", HardSwishRecognition.run),
         ("matmul-bias-fusion", MatMulBiasFusion.run),
         ("activation-fusion", ActivationFusion.run),
+        ("conv-maxpool-fusion", ConvMaxPoolFusion.run),
     ]
 
     /// Runs every pass; returns "pass: change" lines, empty when nothing changed.
