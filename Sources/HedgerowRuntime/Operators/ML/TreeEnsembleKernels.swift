@@ -11,6 +11,7 @@ enum TreeEnsembleKernels {
             throw HedgerowError(.loadFailed, "node '\(node.label)' (TreeEnsembleClassifier) declares \(labels.count) class; a classifier needs at least 2")
         }
         let forest = try FlatForest(node, weights: "class", targets: labels.count)
+        let walk = ForestWalk(forest)
         let base = try node.floats("base_values") ?? []
         let transform = try PostTransform(node)
         let classIds = Set(try node.ints("class_ids") ?? [])
@@ -20,7 +21,7 @@ enum TreeEnsembleKernels {
         let c = labels.count
         return { node, args throws(HedgerowError) in
             let x = try MLOperators.rows(try Operators.input(args, 0, of: node), of: node)
-            var (scores, present) = try forest.accumulate(x, aggregate: .sum, node: node)
+            var (scores, present) = try walk.accumulate(x, aggregate: .sum, node: node)
             var y = [Int64](repeating: 0, count: x.rows)
             var z = [Float](repeating: 0, count: x.rows * c)
             for r in 0..<x.rows {
@@ -113,9 +114,10 @@ enum TreeEnsembleKernels {
     static func regression(_ forest: FlatForest, aggregate: FlatForest.Aggregate, base: [Float], transform: PostTransform) -> Kernel {
         let trees = Float(forest.roots.count)
         let targets = forest.targets
+        let walk = ForestWalk(forest)
         return { node, args throws(HedgerowError) in
             let x = try MLOperators.rows(try Operators.input(args, 0, of: node), of: node)
-            var (scores, present) = try forest.accumulate(x, aggregate: aggregate, node: node)
+            var (scores, present) = try walk.accumulate(x, aggregate: aggregate, node: node)
             for r in 0..<x.rows {
                 let at = r * targets
                 if targets == 1 {
