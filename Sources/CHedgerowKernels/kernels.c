@@ -1,6 +1,7 @@
 #include "hedgerow_kernels.h"
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 // The bodies are static inline functions with no target of their own, so each is inlined (and vectorized) into a
@@ -95,9 +96,84 @@ static inline __attribute__((always_inline)) void softmax_row(const float *x, fl
     }
 }
 
+// C = A·B (+ C when `accumulate`), row-major, no transposes, for the small GEMMs of batch-1 and small-batch serving,
+// where OpenBLAS spends much of the call packing both operands. Columns go sixteen at a time (two eight-lane
+// accumulators per row, four rows at once, so each load of B feeds eight fused multiply-adds), then eight, then the
+// last one to seven through a zero-padded copy of those columns of B. Each sum runs over k in order.
+typedef float v8 __attribute__((vector_size(32)));
+
+// Macros, not functions: a function that takes or returns `v8` outside the AVX-compiled copies has an ABI of its own.
+#define load8(p) ({ v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define store8(p, v) do { v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define splat8(x) ({ float x_ = (x); (v8){x_, x_, x_, x_, x_, x_, x_, x_}; })
+
+// C[:, 0 ..< 8·halves] for halves 1 or 2 (a constant at every call, so the loops over h unroll).
+static inline __attribute__((always_inline)) void gemm_columns(int halves, ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                                                               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+    ptrdiff_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+        v8 acc[4][2];
+        for (int r = 0; r < 4; r++)
+            for (int h = 0; h < halves; h++) acc[r][h] = accumulate ? load8(c + (i + r) * ldc + 8 * h) : splat8(0.0f);
+        for (ptrdiff_t p = 0; p < k; p++) {
+            v8 bv[2];
+            for (int h = 0; h < halves; h++) bv[h] = load8(b + p * ldb + 8 * h);
+            for (int r = 0; r < 4; r++) {
+                v8 x = splat8(a[(i + r) * lda + p]);
+                for (int h = 0; h < halves; h++) acc[r][h] += x * bv[h];
+            }
+        }
+        for (int r = 0; r < 4; r++)
+            for (int h = 0; h < halves; h++) store8(c + (i + r) * ldc + 8 * h, acc[r][h]);
+    }
+    for (; i < m; i++) {
+        v8 acc[2];
+        for (int h = 0; h < halves; h++) acc[h] = accumulate ? load8(c + i * ldc + 8 * h) : splat8(0.0f);
+        for (ptrdiff_t p = 0; p < k; p++) {
+            v8 x = splat8(a[i * lda + p]);
+            for (int h = 0; h < halves; h++) acc[h] += x * load8(b + p * ldb + 8 * h);
+        }
+        for (int h = 0; h < halves; h++) store8(c + i * ldc + 8 * h, acc[h]);
+    }
+}
+
+// Returns 0 when the scratch for the last columns could not be allocated (nothing is written then).
+static inline __attribute__((always_inline)) int gemm_body(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                                                           const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+    ptrdiff_t last = n % 8, full = n - last;
+    float *panel = NULL, *tile = NULL;
+    if (last > 0) {
+        panel = calloc((size_t)k * 8, sizeof(float));
+        tile = malloc((size_t)m * 8 * sizeof(float));
+        if (!panel || !tile) {
+            free(panel);
+            free(tile);
+            return 0;
+        }
+    }
+    ptrdiff_t j = 0;
+    for (; j + 16 <= full; j += 16) gemm_columns(2, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+    if (j < full) gemm_columns(1, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+    if (last > 0) {
+        for (ptrdiff_t p = 0; p < k; p++) memcpy(panel + p * 8, b + p * ldb + full, (size_t)last * sizeof(float));
+        for (ptrdiff_t i = 0; i < m; i++) {
+            for (ptrdiff_t q = 0; q < 8; q++) tile[i * 8 + q] = accumulate && q < last ? c[i * ldc + full + q] : 0.0f;
+        }
+        gemm_columns(1, m, k, a, lda, panel, 8, tile, 8, 1);
+        for (ptrdiff_t i = 0; i < m; i++) memcpy(c + i * ldc + full, tile + i * 8, (size_t)last * sizeof(float));
+        free(panel);
+        free(tile);
+    }
+    return 1;
+}
+
 #define DEFINE_KERNELS(suffix, attributes)                                                                          \
     attributes static void gelu_##suffix(const float *x, float *y, ptrdiff_t n) {                                   \
         for (ptrdiff_t i = 0; i < n; i++) y[i] = gelu_body(x[i]);                                                   \
+    }                                                                                                               \
+    attributes static int gemm_##suffix(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,        \
+                                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {   \
+        return gemm_body(m, n, k, a, lda, b, ldb, c, ldc, accumulate);                                              \
     }                                                                                                               \
     attributes static void tanh_##suffix(const float *x, float *y, ptrdiff_t n) {                                   \
         for (ptrdiff_t i = 0; i < n; i++) y[i] = tanh_body(x[i]);                                                   \
@@ -113,6 +189,7 @@ DEFINE_KERNELS(baseline, )
 
 #if defined(__x86_64__) && defined(__clang__)
 DEFINE_KERNELS(wide, __attribute__((target("avx2,fma"))))
+
 
 static int wide_state;
 
@@ -132,6 +209,10 @@ int hedgerow_kernels_wide(void) { return 0; }
 void hedgerow_gelu(const float *input, float *output, ptrdiff_t count) { PICK(gelu, input, output, count); }
 void hedgerow_erf(const float *input, float *output, ptrdiff_t count) { PICK(erf, input, output, count); }
 void hedgerow_tanh(const float *input, float *output, ptrdiff_t count) { PICK(tanh, input, output, count); }
+int hedgerow_sgemm_small(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                         float *c, ptrdiff_t ldc, int accumulate) {
+    return PICK(gemm, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
 void hedgerow_softmax_rows(const float *input, float *output, ptrdiff_t rows, ptrdiff_t length, int logarithm) {
     PICK(softmax, input, output, rows, length, logarithm);
 }

@@ -19,6 +19,13 @@ void hedgerow_tanh(const float *input, float *output, ptrdiff_t count);
 /// A row holding NaN comes out NaN.
 void hedgerow_softmax_rows(const float *input, float *output, ptrdiff_t rows, ptrdiff_t length, int logarithm);
 
+/// C = A·B, or C += A·B when `accumulate` is non-zero: row-major [m, k] by [k, n] into [m, n] with the given leading
+/// dimensions, no transposes. Meant for small products (a few hundred thousand multiply-adds), where it avoids
+/// OpenBLAS's packing; the sums run over k in order within each lane. Returns 0, having written nothing, when it
+/// could not allocate the k·8 + m·8 floats of scratch that n not a multiple of 8 needs; 1 otherwise.
+int hedgerow_sgemm_small(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
+                          float *c, ptrdiff_t ldc, int accumulate);
+
 /// Non-zero when the AVX2/FMA versions run on this CPU (for logs and benchmarks).
 int hedgerow_kernels_wide(void);
 

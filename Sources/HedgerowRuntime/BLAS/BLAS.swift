@@ -1,3 +1,4 @@
+import CHedgerowKernels
 import COpenBLAS
 
 /// The one door to OpenBLAS. Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C.
@@ -5,6 +6,10 @@ import COpenBLAS
 /// The `Int32` conversions cannot trap on input: every size and leading dimension passed here is a dimension, or a
 /// product of dimensions, of a valid shape (`TensorLimits`: at most 2^28 elements), below `Int32.max`.
 public enum BLAS {
+    /// Multiply-adds up to which a GEMM runs in `hedgerow_sgemm_small` instead of OpenBLAS: below it OpenBLAS's
+    /// packing of both operands costs more than it saves (the encoder's 16-row layers, the MLPs' batches).
+    static let smallProduct = 1 << 18
+
     /// OpenBLAS's threads per GEMM: the runtime's only intra-op parallelism. A worker sets 1 by default
     /// (`--blas-threads`): it runs one batch per inference thread, so under load every core is already busy with a
     /// batch and GEMM threads would only contend with them; more pays on a worker that mostly sees one large batch
@@ -20,6 +25,12 @@ public enum BLAS {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        // Small products without transposes (and β of 0 or 1) skip OpenBLAS's packing: see `smallProduct`. m·k and n
+        // are each at most 2^28, so m·n·k cannot overflow.
+        if !transA, !transB, alpha == 1, beta == 0 || beta == 1, m * n * k <= smallProduct,
+           hedgerow_sgemm_small(m, n, k, a, lda, b, ldb, c, ldc, beta == 1 ? 1 : 0) != 0 {
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc)
