@@ -108,8 +108,11 @@ typedef float v8 __attribute__((vector_size(32)));
 #define splat8(x) ({ float x_ = (x); (v8){x_, x_, x_, x_, x_, x_, x_, x_}; })
 
 // C[:, 0 ..< 8·halves] for halves 1 or 2 (a constant at every call, so the loops over h unroll).
+// Row p of B is at `b + p·ldb`, or at `rows[p] + column` when `rows` is not NULL (a literal NULL at the strided
+// calls, so the choice folds away).
 static inline __attribute__((always_inline)) void gemm_columns(int halves, ptrdiff_t m, ptrdiff_t k, const float *a, ptrdiff_t lda,
-                                                               const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {
+                                                               const float *b, ptrdiff_t ldb, const float *const *rows, ptrdiff_t column,
+                                                               float *c, ptrdiff_t ldc, int accumulate) {
     ptrdiff_t i = 0;
     for (; i + 4 <= m; i += 4) {
         v8 acc[4][2];
@@ -117,7 +120,8 @@ static inline __attribute__((always_inline)) void gemm_columns(int halves, ptrdi
             for (int h = 0; h < halves; h++) acc[r][h] = accumulate ? load8(c + (i + r) * ldc + 8 * h) : splat8(0.0f);
         for (ptrdiff_t p = 0; p < k; p++) {
             v8 bv[2];
-            for (int h = 0; h < halves; h++) bv[h] = load8(b + p * ldb + 8 * h);
+            const float *row = rows ? rows[p] + column : b + p * ldb;
+            for (int h = 0; h < halves; h++) bv[h] = load8(row + 8 * h);
             for (int r = 0; r < 4; r++) {
                 v8 x = splat8(a[(i + r) * lda + p]);
                 for (int h = 0; h < halves; h++) acc[r][h] += x * bv[h];
@@ -131,7 +135,8 @@ static inline __attribute__((always_inline)) void gemm_columns(int halves, ptrdi
         for (int h = 0; h < halves; h++) acc[h] = accumulate ? load8(c + i * ldc + 8 * h) : splat8(0.0f);
         for (ptrdiff_t p = 0; p < k; p++) {
             v8 x = splat8(a[i * lda + p]);
-            for (int h = 0; h < halves; h++) acc[h] += x * load8(b + p * ldb + 8 * h);
+            const float *row = rows ? rows[p] + column : b + p * ldb;
+            for (int h = 0; h < halves; h++) acc[h] += x * load8(row + 8 * h);
         }
         for (int h = 0; h < halves; h++) store8(c + i * ldc + 8 * h, acc[h]);
     }
@@ -152,19 +157,27 @@ static inline __attribute__((always_inline)) int gemm_body(ptrdiff_t m, ptrdiff_
         }
     }
     ptrdiff_t j = 0;
-    for (; j + 16 <= full; j += 16) gemm_columns(2, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
-    if (j < full) gemm_columns(1, m, k, a, lda, b + j, ldb, c + j, ldc, accumulate);
+    for (; j + 16 <= full; j += 16) gemm_columns(2, m, k, a, lda, b + j, ldb, NULL, 0, c + j, ldc, accumulate);
+    if (j < full) gemm_columns(1, m, k, a, lda, b + j, ldb, NULL, 0, c + j, ldc, accumulate);
     if (last > 0) {
         for (ptrdiff_t p = 0; p < k; p++) memcpy(panel + p * 8, b + p * ldb + full, (size_t)last * sizeof(float));
         for (ptrdiff_t i = 0; i < m; i++) {
             for (ptrdiff_t q = 0; q < 8; q++) tile[i * 8 + q] = accumulate && q < last ? c[i * ldc + full + q] : 0.0f;
         }
-        gemm_columns(1, m, k, a, lda, panel, 8, tile, 8, 1);
+        gemm_columns(1, m, k, a, lda, panel, 8, NULL, 0, tile, 8, 1);
         for (ptrdiff_t i = 0; i < m; i++) memcpy(c + i * ldc + full, tile + i * 8, (size_t)last * sizeof(float));
         free(panel);
         free(tile);
     }
     return 1;
+}
+
+// C = A·B over B's rows in place (`rows[p]`), n a multiple of 8.
+static inline __attribute__((always_inline)) void gemm_rows_body(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,
+                                                                 const float *const *rows, float *c, ptrdiff_t ldc) {
+    ptrdiff_t j = 0;
+    for (; j + 16 <= n; j += 16) gemm_columns(2, m, k, a, lda, NULL, 0, rows, j, c + j, ldc, 0);
+    if (j < n) gemm_columns(1, m, k, a, lda, NULL, 0, rows, j, c + j, ldc, 0);
 }
 
 #define DEFINE_KERNELS(suffix, attributes)                                                                          \
@@ -174,6 +187,10 @@ static inline __attribute__((always_inline)) int gemm_body(ptrdiff_t m, ptrdiff_
     attributes static int gemm_##suffix(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,        \
                                         const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int accumulate) {   \
         return gemm_body(m, n, k, a, lda, b, ldb, c, ldc, accumulate);                                              \
+    }                                                                                                               \
+    attributes static void gemm_rows_##suffix(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda,  \
+                                              const float *const *rows, float *c, ptrdiff_t ldc) {                  \
+        gemm_rows_body(m, n, k, a, lda, rows, c, ldc);                                                              \
     }                                                                                                               \
     attributes static void tanh_##suffix(const float *x, float *y, ptrdiff_t n) {                                   \
         for (ptrdiff_t i = 0; i < n; i++) y[i] = tanh_body(x[i]);                                                   \
@@ -212,6 +229,10 @@ void hedgerow_tanh(const float *input, float *output, ptrdiff_t count) { PICK(ta
 int hedgerow_sgemm_small(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
                          float *c, ptrdiff_t ldc, int accumulate) {
     return PICK(gemm, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+}
+void hedgerow_sgemm_small_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *const *rows,
+                               float *c, ptrdiff_t ldc) {
+    PICK(gemm_rows, m, n, k, a, lda, rows, c, ldc);
 }
 void hedgerow_softmax_rows(const float *input, float *output, ptrdiff_t rows, ptrdiff_t length, int logarithm) {
     PICK(softmax, input, output, rows, length, logarithm);

@@ -73,11 +73,11 @@ import Testing
     @Test func productsOpenBLASTakesMatchTheDefinition() {
         let cases = [
             Case(m: 7, n: 9, k: 5, transA: true), Case(m: 7, n: 9, k: 5, transB: true), Case(m: 6, n: 17, k: 8, alpha: 0.5),
-            Case(m: 6, n: 17, k: 8, beta: 0.25), Case(m: 70, n: 70, k: 70, beta: 1, pad: 2),
+            Case(m: 6, n: 17, k: 8, beta: 0.25), Case(m: 120, n: 120, k: 80, beta: 1, pad: 2),
         ]
         for c in cases {
             #expect(Self.run(c).error < 1e-5, "\(c)")
         }
-        #expect(70 * 70 * 70 > BLAS.smallProduct)
+        #expect(120 * 120 * 80 > BLAS.smallProduct)
     }
 }

@@ -2,8 +2,8 @@ import HedgerowCore
 @testable import HedgerowRuntime
 import Testing
 
-/// Both ways a convolution is unfolded (the padded plane for stride 1, im2col otherwise), several images to a GEMM
-/// or one at a time, against the definition computed directly.
+/// Both ways a convolution is unfolded (the padded plane for stride 1, read in place or copied, im2col otherwise),
+/// several images to a GEMM or one at a time, against the definition computed directly.
 @Suite struct ConvolutionUnfoldTests {
     struct Case: Sendable, CustomStringConvertible {
         var batch = 2, channels = 3, filters = 4, height = 7, width = 6, kernel = [3, 3]
@@ -19,6 +19,7 @@ import Testing
         Case(strides: [2, 2]),  // im2col
         Case(dilations: [2, 1], pads: [2, 1, 2, 1]),  // im2col
         Case(batch: 30, channels: 16, filters: 2, height: 32, width: 32),  // more than one GEMM's worth of columns
+        Case(batch: 2, channels: 8, filters: 16, height: 40, width: 40),  // one image's product past BLAS.smallProduct: rows copied
     ]
 
     /// The definition: out[n][m][y][x] = b[m] + Σ w[m][c][i][j]·in[n][c][y·s − pad + i·d][x·s − pad + j·d].
@@ -78,6 +79,8 @@ import Testing
         #expect(try unfold(strides: [1, 1], dilations: [1, 1]).pitch == 10)
         #expect(try !unfold(strides: [2, 2], dilations: [1, 1]).padded)
         #expect(try !unfold(strides: [1, 1], dilations: [2, 2]).padded)
+        // The cases above take both padded routes: rows read in place, and rows copied for OpenBLAS.
+        #expect(4 * 56 * 27 <= BLAS.smallProduct && 16 * 1680 * 72 > BLAS.smallProduct)
     }
 
     @Test func aNodeSeeingAnotherShapeGetsThatShapesGeometry() throws {

@@ -216,8 +216,8 @@ import Testing
         #expect(ConvAffineFolding.perChannel([1, 2], shape: [2, 1, 1, 1, 1], filters: 2, outputRank: 4) == nil, "would add an axis")
     }
 
-    /// x [1, 2, 6, 5] → Conv (pad 1) → Relu → MaxPool (2×2, stride 2, `poolPads`) → y.
-    static func convPoolModel(poolPads: [Int64]) throws -> Data {
+    /// x [1, 2, 6, 5] → Conv (pad 1) → `activation` (with `attributes`) → MaxPool (2×2, stride 2, `poolPads`) → y.
+    static func convPoolModel(poolPads: [Int64], activation: String = "Relu", attributes: [Onnx_AttributeProto] = []) throws -> Data {
         let w = ModelFixtures.floatTensor("w", [2, 2, 3, 3], (0..<36).map { Float($0 % 7) * 0.1 - 0.3 })
         let b = ModelFixtures.floatTensor("b", [2], [0.5, -0.25])
         func ints(_ name: String, _ values: [Int64]) -> Onnx_AttributeProto {
@@ -229,7 +229,7 @@ import Testing
         return try ModelFixtures.model(
             nodes: [
                 ModelFixtures.node("Conv", ["x", "w", "b"], ["c"], name: "conv", attributes: [ints("pads", [1, 1, 1, 1])]),
-                ModelFixtures.node("Relu", ["c"], ["r"], name: "relu"),
+                ModelFixtures.node(activation, ["c"], ["r"], name: "act", attributes: attributes),
                 ModelFixtures.node("MaxPool", ["r"], ["y"], name: "pool", attributes: [ints("kernel_shape", [2, 2]), ints("strides", [2, 2]), ints("pads", poolPads)]),
             ],
             inputs: [ModelFixtures.valueInfo("x", [1, 2, 6, 5])], outputs: [ModelFixtures.valueInfo("y", [1, 2, Int64(pooledHeight), Int64(pooledWidth)])],
@@ -245,6 +245,21 @@ import Testing
         // A padded pool is not the plain 2×2 one: it stays a node.
         let (padded, samePadded, _) = try Self.both(try Self.convPoolModel(poolPads: [0, 0, 1, 1]), ["x": x])
         #expect(samePadded && padded.nodes.map(\.opType) == ["Conv", "MaxPool"], "\(padded.nodes.map(\.opType))")
+    }
+
+    /// The fused pool runs before an activation that keeps the order of values and after one that does not; either
+    /// way the block computes what the three nodes did, NaN included.
+    @Test(arguments: [("Relu", Float?.none), ("LeakyRelu", 0.2), ("LeakyRelu", -0.5), ("HardSigmoid", 0.3), ("HardSigmoid", -0.3), ("HardSwish", nil)])
+    func aPoolFusedWithAnyActivationComputesTheSame(activation: String, alpha: Float?) throws {
+        var x = (0..<60).map { Float(($0 * 37) % 19) * 0.2 - 1.7 }
+        x[13] = .nan
+        let attributes = alpha.map { [Self.attribute("alpha", $0)] } ?? []
+        let model = try Self.convPoolModel(poolPads: [0, 0, 0, 0], activation: activation, attributes: attributes)
+        let (graph, same, worst) = try Self.both(model, ["x": Tensor(shape: [1, 2, 6, 5], floats: x)])
+        #expect(same && worst == 0, "\(activation) \(alpha.map { "\($0)" } ?? ""): outputs differ by \(worst)")
+        #expect(graph.nodes.map(\.opType) == ["Conv"], "\(graph.nodes.map(\.opType))")
+        let conv = try #require(graph.nodes.first)
+        #expect(FusedActivation.keepsOrder(conv) == (activation != "HardSwish" && (alpha ?? 0) >= 0), "\(activation) \(String(describing: alpha))")
     }
 
     static let examples = ["digits", "digits-cnn", "encoder", "recommender", "iris-logreg", "iris-forest", "diabetes-gbr", "churn-pipeline", "iris-xgboost", "cancer-lightgbm"]

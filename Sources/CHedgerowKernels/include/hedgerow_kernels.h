@@ -26,6 +26,12 @@ void hedgerow_softmax_rows(const float *input, float *output, ptrdiff_t rows, pt
 int hedgerow_sgemm_small(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb,
                           float *c, ptrdiff_t ldc, int accumulate);
 
+/// C = A·B where row p of B is the n floats at `rows[p]`, read in place (the rows of an unfolded convolution are
+/// shifted views of one padded plane, so nothing is copied): A row-major [m, k], C [m, n] with leading dimension
+/// `ldc`. `n` must be a multiple of 8 (callers round up, and make the extra values readable and writable).
+void hedgerow_sgemm_small_rows(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, const float *const *rows,
+                               float *c, ptrdiff_t ldc);
+
 /// Non-zero when the AVX2/FMA versions run on this CPU (for logs and benchmarks).
 int hedgerow_kernels_wide(void);
 

@@ -8,7 +8,7 @@ import COpenBLAS
 public enum BLAS {
     /// Multiply-adds up to which a GEMM runs in `hedgerow_sgemm_small` instead of OpenBLAS: below it OpenBLAS's
     /// packing of both operands costs more than it saves (the encoder's 16-row layers, the MLPs' batches).
-    static let smallProduct = 1 << 18
+    static let smallProduct = 1 << 20
 
     /// OpenBLAS's threads per GEMM: the runtime's only intra-op parallelism. A worker sets 1 by default
     /// (`--blas-threads`): it runs one batch per inference thread, so under load every core is already busy with a

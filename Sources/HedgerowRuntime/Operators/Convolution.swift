@@ -54,6 +54,13 @@ enum Convolution {
         }
         if group == 1, !pointwise, rows > 0, columns > 0, filters > 0, !input.isEmpty {
             let unfold = ConvolutionUnfold(g, channels: channels, filters: filters, rows: rows)
+            // A fused 2×2 max pool runs in the GEMM's epilogue, before an activation that keeps the order of values
+            // (pooling then activating is then the same as the other way round, on a quarter of the values).
+            if node.attributes[fusedMaxPool] != nil, outShape.count == 4, outH >= 2, outW >= 2, FusedActivation.keepsOrder(node) {
+                var pooled = try unfold.run(input, weights, bias: bias, batch: batch, pool: true, node: node)
+                try FusedActivation.apply(node, &pooled)
+                return [Tensor(shape: [batch, filters, outH / 2, outW / 2], floats: pooled)]
+            }
             var out = try unfold.run(input, weights, bias: bias, batch: batch, node: node)
             try FusedActivation.apply(node, &out)
             return [try finished(node, out, shape: outShape)]

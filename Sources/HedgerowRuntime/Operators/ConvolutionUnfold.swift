@@ -1,3 +1,4 @@
+import CHedgerowKernels
 import HedgerowCore
 
 /// A convolution with one group as GEMMs over unfolded input: W [filters, rows] × columns [rows, images·perImage],
@@ -6,9 +7,15 @@ import HedgerowCore
 /// Two ways to unfold. With stride 1 and no dilation (most 3×3 and 5×5 layers) each image is first copied into a
 /// zero-bordered plane, and the product is computed over the plane's full width: every row of the column matrix
 /// is then one contiguous copy of outH·pitch values (kH·kW·channels copies per image, whatever the image size), and
-/// the epilogue drops the kW − 1 columns per line that straddle the border. Otherwise, im2col line by line.
+/// the epilogue drops the kW − 1 columns per line that straddle the border. When one image's product is small enough
+/// for the small-product kernel (`BLAS.smallProduct`), those rows are not even copied: the kernel reads them in place
+/// from the plane through row pointers (`hedgerow_sgemm_small_rows`), one GEMM per image, its columns rounded up to
+/// a multiple of eight (the plane has that much slack past its end, the product as much past each row). Otherwise,
+/// im2col line by line.
 /// Small images go several to one GEMM, whose fixed cost dominates at a few dozen columns (the column buffer is
-/// bounded to 2^22 values per GEMM, 16 MB, unless one image alone needs more).
+/// bounded to 2^22 values per GEMM, 16 MB, unless one image alone needs more). With `pool`, the epilogue also
+/// max-pools each plane 2×2 with stride 2 (floor), so the full-size output is never written: the max of four
+/// products plus the bias is the max of the four biased values, since adding one number keeps the order.
 struct ConvolutionUnfold {
     let g: WindowGeometry  // 2-D
     let channels: Int, filters: Int, rows: Int
@@ -29,18 +36,21 @@ struct ConvolutionUnfold {
 
     /// The convolution of `batch` images ([batch, channels, inH, inW] in `input`) with `weights` [filters, rows].
     /// Callers guarantee rows, filters, the output plane and the input are non-empty.
-    func run(_ input: [Float], _ weights: [Float], bias: [Float]?, batch: Int, node: Node) throws(HedgerowError) -> [Float] {
+    func run(_ input: [Float], _ weights: [Float], bias: [Float]?, batch: Int, pool: Bool = false, node: Node) throws(HedgerowError) -> [Float] {
         let (outH, outW) = (g.output[0], g.output[1])
+        guard !pool || (outH >= 2 && outW >= 2) else { throw ShapeOperators.bad(node, "the fused 2×2 max pool does not fit a \(outH)×\(outW) output") }
         // Each product is checked like a tensor before anything is allocated (pads are data).
         let perImage = try TensorLimits.count([outH, pitch], node: node, "unfolded output shape")
         let perGEMM = try TensorLimits.count([rows, perImage], node: node, "im2col buffer shape")
         let chunk = Swift.max(1, Swift.min(batch, (1 << 22) / perGEMM))
+        // filters·rows is the weights' count and perImage a tensor's: the product fits an Int.
+        let rounded = (perImage + 7) & ~7, inPlace = padded && filters * rounded * rows <= BLAS.smallProduct
         let scratch = Scratch(
-            columns: try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"),
-            product: try TensorLimits.count([filters, chunk * perImage], node: node, "product shape"),
-            plane: padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 : 0,
-            perImage: perImage, chunk: chunk)
-        let total = batch * filters * outH * outW
+            columns: inPlace ? 1 : try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"),
+            product: try TensorLimits.count([filters, chunk * perImage + 8], node: node, "product shape"),
+            plane: padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 + rounded - perImage : 0,
+            perImage: perImage, chunk: chunk, pool: pool, inPlace: inPlace)
+        let total = batch * filters * (pool ? (outH / 2) * (outW / 2) : outH * outW)
         return [Float].pooled(count: total) { out in
             input.withUnsafeBufferPointer { source in
                 weights.withUnsafeBufferPointer { w in
@@ -56,6 +66,10 @@ struct ConvolutionUnfold {
     /// (with kW − 1 values past its end that the last row's straddling columns read).
     struct Scratch {
         let columns: Int, product: Int, plane: Int, perImage: Int, chunk: Int
+        /// Whether the epilogue pools 2×2 (see the type's comment).
+        let pool: Bool
+        /// Whether the GEMMs read the plane's rows in place, one per image (see the type's comment).
+        let inPlace: Bool
     }
 
     /// Convolves `count` images a chunk at a time, writing their planes of `output`.
@@ -84,56 +98,122 @@ struct ConvolutionUnfold {
         _ images: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, bias: [Float]?, into output: UnsafeMutablePointer<Float>,
         count batch: Int, _ scratch: Scratch, _ cols: UnsafeMutablePointer<Float>, _ product: UnsafeMutablePointer<Float>, _ plane: UnsafeMutablePointer<Float>?
     ) {
-        let (outH, outW, perImage) = (g.output[0], g.output[1], scratch.perImage)
-        let columns = outH * outW, imageSize = channels * g.input[0] * g.input[1]
+        let perImage = scratch.perImage, imageSize = channels * g.input[0] * g.input[1]
+        // Row (c, ky, kx) of an unfolded image: the plane of channel c read from (ky, kx) on.
+        var rowTable: [UnsafePointer<Float>?] = []
+        if scratch.inPlace, let plane {
+            let (kH, kW, planeSize) = (g.kernel[0], g.kernel[1], planeHeight * pitch)
+            rowTable.reserveCapacity(rows)
+            for c in 0..<channels {
+                for ky in 0..<kH {
+                    for kx in 0..<kW { rowTable.append(UnsafePointer(plane + c * planeSize + ky * pitch + kx)) }
+                }
+            }
+        }
         var start = 0
         while start < batch {
             let count = Swift.min(scratch.chunk, batch - start), width = count * perImage
-            for i in 0..<count {
-                let image = images + (start + i) * imageSize
-                if padded, let plane {
-                    unfoldPadded(image, plane, cols + i * perImage, rowStride: width)
-                } else {
-                    Self.im2col(image, cols + i * perImage, channels: channels, g, rowStride: width)
+            // The product's rows have 8 columns of slack: an in-place GEMM writes up to 7 past its image.
+            let ldc = width + 8
+            if scratch.inPlace, let plane {
+                rowTable.withUnsafeBufferPointer { table in
+                    guard let table = table.baseAddress else { return }
+                    for i in 0..<count {
+                        fillPlane(images + (start + i) * imageSize, plane)
+                        hedgerow_sgemm_small_rows(filters, (perImage + 7) & ~7, rows, weights, rows, table, product + i * perImage, ldc)
+                    }
                 }
+            } else {
+                for i in 0..<count {
+                    let image = images + (start + i) * imageSize
+                    if padded, let plane {
+                        unfoldPadded(image, plane, cols + i * perImage, rowStride: width)
+                    } else {
+                        Self.im2col(image, cols + i * perImage, channels: channels, g, rowStride: width)
+                    }
+                }
+                BLAS.sgemm(
+                    transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
+                    a: weights, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: ldc
+                )
             }
-            BLAS.sgemm(
-                transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
-                a: weights, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: width
-            )
             for i in 0..<count {
                 for m in 0..<filters {
-                    let b = bias?[m] ?? 0
-                    let from = product + m * width + i * perImage
-                    let to = output + ((start + i) * filters + m) * columns
-                    for y in 0..<outH {
-                        let (source, line) = (from + y &* pitch, to + y &* outW)
-                        for x in 0..<outW { (line + x).initialize(to: source[x] + b) }
-                    }
+                    let from = product + m * ldc + i * perImage, plane = (start + i) * filters + m
+                    finish(from, bias?[m] ?? 0, into: output, plane: plane, pool: scratch.pool)
                 }
             }
             start += count
         }
     }
 
+    /// Moves one filter's lines of the product (`pitch` apart) to output plane `plane`, adding the bias, max-pooled
+    /// 2×2 on the way when `pool` (the same comparisons, in the same order, as `Pooling.maxPool2x2`).
+    @inline(__always)
+    private func finish(_ from: UnsafeMutablePointer<Float>, _ b: Float, into output: UnsafeMutablePointer<Float>, plane: Int, pool: Bool) {
+        let (outH, outW) = (g.output[0], g.output[1])
+        guard pool else {
+            let to = output + plane * outH * outW
+            for y in 0..<outH {
+                let (source, line) = (from + y &* pitch, to + y &* outW)
+                for x in 0..<outW { (line + x).initialize(to: source[x] + b) }
+            }
+            return
+        }
+        let (pooledH, pooledW) = (outH / 2, outW / 2)
+        let to = output + plane * pooledH * pooledW
+        for py in 0..<pooledH {
+            let top = from + 2 &* py &* pitch, bottom = top + pitch, line = to + py &* pooledW
+            for px in 0..<pooledW {
+                let x = 2 &* px
+                var best = top[x]
+                if top[x &+ 1] > best { best = top[x &+ 1] }
+                if bottom[x] > best { best = bottom[x] }
+                if bottom[x &+ 1] > best { best = bottom[x &+ 1] }
+                (line + px).initialize(to: best + b)
+            }
+        }
+    }
+
     /// Copies one image into the plane's interior (its border stays 0 from the start) and writes the column matrix:
     /// row (c, ky, kx) is the plane of channel c read from (ky, kx) on, outH·pitch values in one run.
     private func unfoldPadded(_ image: UnsafePointer<Float>, _ plane: UnsafeMutablePointer<Float>, _ cols: UnsafeMutablePointer<Float>, rowStride: Int) {
-        let (inH, inW, kH, kW) = (g.input[0], g.input[1], g.kernel[0], g.kernel[1])
-        let (top, left, planeSize, length) = (g.padBegin[0], g.padBegin[1], planeHeight * pitch, g.output[0] * pitch)
-        for c in 0..<channels {
-            for y in 0..<inH {
-                (plane + c * planeSize + (y + top) * pitch + left).update(from: image + (c * inH + y) * inW, count: inW)
-            }
-        }
+        let (kH, kW, planeSize, length) = (g.kernel[0], g.kernel[1], planeHeight * pitch, g.output[0] * pitch)
+        fillPlane(image, plane)
         var row = 0
         for c in 0..<channels {
             for ky in 0..<kH {
                 for kx in 0..<kW {
-                    (cols + row * rowStride).update(from: plane + c * planeSize + ky * pitch + kx, count: length)
+                    Self.copy(plane + c * planeSize + ky * pitch + kx, to: cols + row * rowStride, count: length)
                     row += 1
                 }
             }
+        }
+    }
+
+    /// Copies one image into the plane's interior; its border stays 0 from the start.
+    private func fillPlane(_ image: UnsafePointer<Float>, _ plane: UnsafeMutablePointer<Float>) {
+        let (inH, inW, top, left, planeSize) = (g.input[0], g.input[1], g.padBegin[0], g.padBegin[1], planeHeight * pitch)
+        for c in 0..<channels {
+            for y in 0..<inH {
+                Self.copy(image + (c * inH + y) * inW, to: plane + c * planeSize + (y + top) * pitch + left, count: inW)
+            }
+        }
+    }
+
+    /// Copies `count` floats eight at a time. The unfolding's copies are a few dozen floats each, thousands per
+    /// batch, where a call to memmove per copy was a sixth of a small CNN's run.
+    @inline(__always)
+    static func copy(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>, count: Int) {
+        let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(target)
+        var i = 0
+        while i &+ 8 <= count {
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self), toByteOffset: i &* 4, as: SIMD8<Float>.self)
+            i &+= 8
+        }
+        while i < count {
+            target[i] = source[i]
+            i &+= 1
         }
     }
 

@@ -8,6 +8,20 @@ enum FusedActivation {
     /// The activation's op type ("Relu", "LeakyRelu", "Clip", "HardSigmoid", "HardSwish") and its constants.
     static let name = "hedgerow.fused_activation", parameters = "hedgerow.fused_parameters"
 
+    /// Whether the node's fused activation (or its lack of one) never reverses two values' order — f(a) ≤ f(b)
+    /// whenever a ≤ b, and NaN stays NaN — so that max pooling commutes with it: Relu, Clip, LeakyRelu with α ≥ 0,
+    /// HardSigmoid with α ≥ 0. HardSwish dips below zero and does not; nor does anything this cannot read.
+    static func keepsOrder(_ node: Node) -> Bool {
+        guard case .string(let name)? = node.attributes[Self.name] else { return node.attributes[Self.name] == nil }
+        guard let p = try? node.floats(parameters) else { return false }
+        switch name {
+        case "Relu": return true
+        case "Clip": return p.count == 2
+        case "LeakyRelu", "HardSigmoid": return p.count == (name == "LeakyRelu" ? 1 : 2) && p[0] >= 0
+        default: return false
+        }
+    }
+
     static func apply(_ node: Node, _ out: inout [Float]) throws(HedgerowError) {
         guard case .string(let name)? = node.attributes[Self.name] else { return }
         let p = try node.floats(parameters) ?? []
