@@ -6,19 +6,8 @@ import Testing
 /// values sent either way, several targets, every aggregate, single-leaf and lopsided trees) and batches that end
 /// inside and on a group of sixteen walks, both give the same scores bit for bit.
 @Suite struct ForestWalkTests {
-    /// A small deterministic generator, so a failure names a seed that reproduces it.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    }
+    /// The mutation tests' SplitMix64, so a failure names a seed that reproduces it.
+    typealias SplitMix = ModelMutationTests.Random
 
     /// A forest of `trees` random trees up to `maxDepth` deep over `features` features, every branch comparing with
     /// `mode`; with `lopsided`, one tree is a chain as deep as `maxDepth` whose every right child is a leaf.
@@ -138,4 +127,9 @@ import Testing
         let narrow = (rows: 2, features: forest.maxFeature, values: [Float](repeating: 0, count: 2 * forest.maxFeature))
         #expect(throws: HedgerowError.self) { try ForestWalk(forest).accumulate(narrow, aggregate: .sum, node: node) }
     }
+}
+
+extension ModelMutationTests.Random {
+    /// A float in [0, 1) with 24 random bits.
+    mutating func unit() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

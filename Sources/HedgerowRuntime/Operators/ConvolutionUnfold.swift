@@ -148,7 +148,7 @@ struct ConvolutionUnfold {
     }
 
     /// Moves one filter's lines of the product (`pitch` apart) to output plane `plane`, adding the bias, max-pooled
-    /// 2×2 on the way when `pool` (the same comparisons, in the same order, as `Pooling.maxPool2x2`).
+    /// 2×2 on the way when `pool` (`Pooling.max2x2`, as the MaxPool node would).
     @inline(__always)
     private func finish(_ from: UnsafeMutablePointer<Float>, _ b: Float, into output: UnsafeMutablePointer<Float>, plane: Int, pool: Bool) {
         let (outH, outW) = (g.output[0], g.output[1])
@@ -164,14 +164,7 @@ struct ConvolutionUnfold {
         let to = output + plane * pooledH * pooledW
         for py in 0..<pooledH {
             let top = from + 2 &* py &* pitch, bottom = top + pitch, line = to + py &* pooledW
-            for px in 0..<pooledW {
-                let x = 2 &* px
-                var best = top[x]
-                if top[x &+ 1] > best { best = top[x &+ 1] }
-                if bottom[x] > best { best = bottom[x] }
-                if bottom[x &+ 1] > best { best = bottom[x &+ 1] }
-                (line + px).initialize(to: best + b)
-            }
+            for px in 0..<pooledW { (line + px).initialize(to: Pooling.max2x2(top, bottom, 2 &* px) + b) }
         }
     }
 

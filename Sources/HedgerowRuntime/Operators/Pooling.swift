@@ -16,6 +16,17 @@ enum Pooling {
 
     /// The most common pooling (2×2, stride 2, inside the image) as straight-line code per output: the same
     /// comparisons in the same order as the general loop, so NaN is treated alike.
+    /// The largest of top[x], top[x + 1], bottom[x], bottom[x + 1], compared in that order with `>`: a NaN wins
+    /// only in the first place, as in the general pooling loop below.
+    @inline(__always)
+    static func max2x2(_ top: UnsafePointer<Float>, _ bottom: UnsafePointer<Float>, _ x: Int) -> Float {
+        var best = top[x]
+        if top[x &+ 1] > best { best = top[x &+ 1] }
+        if bottom[x] > best { best = bottom[x] }
+        if bottom[x &+ 1] > best { best = bottom[x &+ 1] }
+        return best
+    }
+
     static func maxPool2x2(_ values: [Float], _ out: inout [Float], planes: Int, inH: Int, inW: Int, outH: Int, outW: Int) {
         values.withUnsafeBufferPointer { values in
             out.withUnsafeMutableBufferPointer { out in
@@ -25,14 +36,7 @@ enum Pooling {
                         let offset: Int = p &* inH &* inW &+ 2 &* oy &* inW
                         let top = source + offset, bottom = top + inW
                         let line = target + (p &* outH &+ oy) &* outW
-                        for ox in 0..<outW {
-                            let x = 2 &* ox
-                            var best = top[x]
-                            if top[x &+ 1] > best { best = top[x &+ 1] }
-                            if bottom[x] > best { best = bottom[x] }
-                            if bottom[x &+ 1] > best { best = bottom[x &+ 1] }
-                            line[ox] = best
-                        }
+                        for ox in 0..<outW { line[ox] = max2x2(top, bottom, 2 &* ox) }
                     }
                 }
             }
