@@ -10,8 +10,8 @@ import HedgerowCore
 /// the epilogue drops the kW − 1 columns per line that straddle the border. When one image's product is small enough
 /// for the small-product kernel (`BLAS.smallProduct`), those rows are not even copied: the kernel reads them in place
 /// from the plane through row pointers (`hedgerow_sgemm_small_rows`), one GEMM per image, its columns rounded up to
-/// a multiple of eight (the plane has that much slack past its end, the product as much past each row). Otherwise,
-/// im2col line by line.
+/// a multiple of eight (the plane has that much slack past its end), and the image's product is finished while it is
+/// still in cache. Otherwise, im2col line by line.
 /// Small images go several to one GEMM, whose fixed cost dominates at a few dozen columns (the column buffer is
 /// bounded to 2^22 values per GEMM, 16 MB, unless one image alone needs more). With `pool`, the epilogue also
 /// max-pools each plane 2×2 with stride 2 (floor), so the full-size output is never written: the max of four
@@ -47,7 +47,7 @@ struct ConvolutionUnfold {
         let rounded = (perImage + 7) & ~7, inPlace = padded && filters * rounded * rows <= BLAS.smallProduct
         let scratch = Scratch(
             columns: inPlace ? 1 : try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"),
-            product: try TensorLimits.count([filters, chunk * perImage + 8], node: node, "product shape"),
+            product: try TensorLimits.count([filters, inPlace ? rounded : chunk * perImage], node: node, "product shape"),
             plane: padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 + rounded - perImage : 0,
             perImage: perImage, chunk: chunk, pool: pool, inPlace: inPlace)
         let total = batch * filters * (pool ? (outH / 2) * (outW / 2) : outH * outW)
@@ -62,8 +62,9 @@ struct ConvolutionUnfold {
         }
     }
 
-    /// Scratch sizes for the GEMMs, checked by `run`: the column matrix, the product and the padded plane
-    /// (with kW − 1 values past its end that the last row's straddling columns read).
+    /// Scratch sizes for the GEMMs, checked by `run`: the column matrix (one value when rows are read in place), the
+    /// product (one image's, columns rounded up to 8, when in place) and the padded plane (with kW − 1 values past its
+    /// end that the last row's straddling columns read, and the rounding's few more when in place).
     struct Scratch {
         let columns: Int, product: Int, plane: Int, perImage: Int, chunk: Int
         /// Whether the epilogue pools 2×2 (see the type's comment).
@@ -113,34 +114,37 @@ struct ConvolutionUnfold {
         var start = 0
         while start < batch {
             let count = Swift.min(scratch.chunk, batch - start), width = count * perImage
-            // The product's rows have 8 columns of slack: an in-place GEMM writes up to 7 past its image.
-            let ldc = width + 8
             if scratch.inPlace, let plane {
+                // One image at a time, its product (filters × its columns rounded up to 8) finished while in cache.
+                let rounded = (perImage + 7) & ~7
                 rowTable.withUnsafeBufferPointer { table in
                     guard let table = table.baseAddress else { return }
                     for i in 0..<count {
                         fillPlane(images + (start + i) * imageSize, plane)
-                        hedgerow_sgemm_small_rows(filters, (perImage + 7) & ~7, rows, weights, rows, table, product + i * perImage, ldc)
+                        hedgerow_sgemm_small_rows(filters, rounded, rows, weights, rows, table, product, rounded)
+                        for m in 0..<filters {
+                            finish(product + m * rounded, bias?[m] ?? 0, into: output, plane: (start + i) * filters + m, pool: scratch.pool)
+                        }
                     }
                 }
-            } else {
-                for i in 0..<count {
-                    let image = images + (start + i) * imageSize
-                    if padded, let plane {
-                        unfoldPadded(image, plane, cols + i * perImage, rowStride: width)
-                    } else {
-                        Self.im2col(image, cols + i * perImage, channels: channels, g, rowStride: width)
-                    }
-                }
-                BLAS.sgemm(
-                    transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
-                    a: weights, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: ldc
-                )
+                start += count
+                continue
             }
             for i in 0..<count {
+                let image = images + (start + i) * imageSize
+                if padded, let plane {
+                    unfoldPadded(image, plane, cols + i * perImage, rowStride: width)
+                } else {
+                    Self.im2col(image, cols + i * perImage, channels: channels, g, rowStride: width)
+                }
+            }
+            BLAS.sgemm(
+                transA: false, transB: false, m: filters, n: width, k: rows, alpha: 1,
+                a: weights, lda: rows, b: cols, ldb: width, beta: 0, c: product, ldc: width
+            )
+            for i in 0..<count {
                 for m in 0..<filters {
-                    let from = product + m * ldc + i * perImage, plane = (start + i) * filters + m
-                    finish(from, bias?[m] ?? 0, into: output, plane: plane, pool: scratch.pool)
+                    finish(product + m * width + i * perImage, bias?[m] ?? 0, into: output, plane: (start + i) * filters + m, pool: scratch.pool)
                 }
             }
             start += count
