@@ -109,7 +109,7 @@ import Testing
             == mixed.accumulate(input, aggregate: .sum, node: node).scores)
     }
 
-    @Test func aForestWhoseChildPointsOutsideOrBackIsNotWalkedInLockstep() {
+    @Test func aForestWhoseChildOrFeatureIsOutOfBoundsIsNotWalkedInLockstep() {
         var random = SplitMix(state: 5)
         var outside = Self.randomForest(&random, trees: 2, maxDepth: 3, features: 2, targets: 1, mode: .leq)
         guard let b = outside.mode.firstIndex(where: { $0 != .leaf }) else { Issue.record("no branch"); return }
@@ -118,6 +118,10 @@ import Testing
         var cycle = outside
         cycle.trueChild[b] = Int32(b)
         #expect(!ForestWalk(cycle).isLockstep)
+        var wide = Self.randomForest(&random, trees: 2, maxDepth: 3, features: 2, targets: 1, mode: .leq, lopsided: true)
+        guard let w = wide.mode.firstIndex(where: { $0 != .leaf }) else { Issue.record("no branch"); return }
+        wide.feature[w] = Int32(wide.maxFeature + 1)  // past what the per-request check covers
+        #expect(!ForestWalk(wide).isLockstep)
     }
 
     @Test func aRowNarrowerThanTheFeaturesReadIsA400() throws {

@@ -14,8 +14,6 @@ enum Pooling {
         return { node, args throws(HedgerowError) in try pool(node, args, max: false, cache) }
     }
 
-    /// The most common pooling (2×2, stride 2, inside the image) as straight-line code per output: the same
-    /// comparisons in the same order as the general loop, so NaN is treated alike.
     /// The largest of top[x], top[x + 1], bottom[x], bottom[x + 1], compared in that order with `>`: a NaN wins
     /// only in the first place, as in the general pooling loop below.
     @inline(__always)
@@ -27,6 +25,8 @@ enum Pooling {
         return best
     }
 
+    /// The most common pooling (2×2, stride 2, inside the image) as straight-line code per output: the same
+    /// comparisons in the same order as the general loop, so NaN is treated alike.
     static func maxPool2x2(_ values: [Float], _ out: inout [Float], planes: Int, inH: Int, inW: Int, outH: Int, outW: Int) {
         values.withUnsafeBufferPointer { values in
             out.withUnsafeMutableBufferPointer { out in

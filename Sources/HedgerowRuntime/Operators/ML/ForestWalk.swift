@@ -46,6 +46,8 @@ struct ForestWalk: Sendable {
               [forest.feature.count, forest.threshold.count, forest.trueChild.count, forest.falseChild.count,
                forest.missingTracksTrue.count, forest.weightStart.count - 1].allSatisfy({ $0 == count }),
               forest.roots.allSatisfy({ (0..<count).contains(Int($0)) }),
+              // The walk reads features unchecked: each must be one that `maxFeature` (checked per request) covers.
+              (0..<count).allSatisfy({ forest.mode[$0] == .leaf || (forest.feature[$0] >= 0 && Int(forest.feature[$0]) <= forest.maxFeature) }),
               let depths = Self.depths(of: forest)
         else {
             (nodes, comparison, depth, leafTarget) = ([], .leq, [], nil)
