@@ -49,7 +49,7 @@ struct ConvolutionUnfold {
             columns: inPlace ? 1 : try TensorLimits.count([rows, chunk * perImage], node: node, "im2col buffer shape"),
             product: try TensorLimits.count([filters, inPlace ? rounded : chunk * perImage], node: node, "product shape"),
             plane: padded ? try TensorLimits.count([channels, planeHeight, pitch], node: node, "padded input shape") + g.kernel[1] - 1 + rounded - perImage : 0,
-            perImage: perImage, chunk: chunk, pool: pool, inPlace: inPlace)
+            perImage: perImage, rounded: rounded, chunk: chunk, pool: pool, inPlace: inPlace)
         let total = batch * filters * (pool ? (outH / 2) * (outW / 2) : outH * outW)
         return [Float].pooled(count: total) { out in
             input.withUnsafeBufferPointer { source in
@@ -66,7 +66,10 @@ struct ConvolutionUnfold {
     /// product (one image's, columns rounded up to 8, when in place) and the padded plane (with kW − 1 values past its
     /// end that the last row's straddling columns read, and the rounding's few more when in place).
     struct Scratch {
-        let columns: Int, product: Int, plane: Int, perImage: Int, chunk: Int
+        let columns: Int, product: Int, plane: Int, perImage: Int
+        /// perImage rounded up to a multiple of 8: the columns of an in-place GEMM.
+        let rounded: Int
+        let chunk: Int
         /// Whether the epilogue pools 2×2 (see the type's comment).
         let pool: Bool
         /// Whether the GEMMs read the plane's rows in place, one per image (see the type's comment).
@@ -116,7 +119,7 @@ struct ConvolutionUnfold {
             let count = Swift.min(scratch.chunk, batch - start), width = count * perImage
             if scratch.inPlace, let plane {
                 // One image at a time, its product (filters × its columns rounded up to 8) finished while in cache.
-                let rounded = (perImage + 7) & ~7
+                let rounded = scratch.rounded
                 rowTable.withUnsafeBufferPointer { table in
                     guard let table = table.baseAddress else { return }
                     for i in 0..<count {

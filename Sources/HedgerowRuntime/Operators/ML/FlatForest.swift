@@ -204,10 +204,9 @@ struct FlatForest: Sendable {
         }
     }
 
-    /// Sums of leaf weights of every row, `rows × targets`, and whether any reached leaf gave each target a weight
-    /// (MIN and MAX keep the smallest or largest weight instead of the sum). What is done with them (base values,
-    /// averaging, the transform) is the operator's.
-    func accumulate(_ input: (rows: Int, features: Int, values: [Float]), aggregate: Aggregate, node: Node) throws(HedgerowError) -> (scores: [Float], present: [Bool]) {
+    /// Zeroed scores and flags for `input`'s rows, once the input is wide enough for every feature a branch reads
+    /// and its `rows × targets` scores are within the tensor limits (a 400 otherwise).
+    func emptyScores(for input: (rows: Int, features: Int, values: [Float]), node: Node) throws(HedgerowError) -> (scores: [Float], present: [Bool]) {
         guard maxFeature < input.features else {
             throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): the model reads feature \(maxFeature), but the input has \(input.features) features per row")
         }
@@ -215,8 +214,14 @@ struct FlatForest: Sendable {
         guard !overflow, total <= TensorLimits.maxElements else {
             throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): \(input.rows) rows × \(targets) scores is too large")
         }
-        var out = [Float](repeating: 0, count: total)
-        var present = [Bool](repeating: false, count: total)
+        return ([Float](repeating: 0, count: total), [Bool](repeating: false, count: total))
+    }
+
+    /// Sums of leaf weights of every row, `rows × targets`, and whether any reached leaf gave each target a weight
+    /// (MIN and MAX keep the smallest or largest weight instead of the sum). What is done with them (base values,
+    /// averaging, the transform) is the operator's.
+    func accumulate(_ input: (rows: Int, features: Int, values: [Float]), aggregate: Aggregate, node: Node) throws(HedgerowError) -> (scores: [Float], present: [Bool]) {
+        var (out, present) = try emptyScores(for: input, node: node)
         input.values.withUnsafeBufferPointer { all in
             for r in 0..<input.rows {
                 let row = UnsafeBufferPointer(rebasing: all[(r * input.features)..<((r + 1) * input.features)])

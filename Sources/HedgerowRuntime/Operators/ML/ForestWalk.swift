@@ -109,18 +109,12 @@ struct ForestWalk: Sendable {
     /// `FlatForest.accumulate`'s contract: sums (or MIN/MAX) of leaf weights per row and target, and which were set.
     func accumulate(_ input: (rows: Int, features: Int, values: [Float]), aggregate: FlatForest.Aggregate, node: Node) throws(HedgerowError) -> (scores: [Float], present: [Bool]) {
         guard isLockstep else { return try forest.accumulate(input, aggregate: aggregate, node: node) }
-        guard forest.maxFeature < input.features else {
-            throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): the model reads feature \(forest.maxFeature), but the input has \(input.features) features per row")
-        }
-        let targets = forest.targets
-        let (total, overflow) = input.rows.multipliedReportingOverflow(by: targets)
+        var (out, present) = try forest.emptyScores(for: input, node: node)
         let (walks, walksOverflow) = input.rows.multipliedReportingOverflow(by: depth.count)
         let (needed, neededOverflow) = input.rows.multipliedReportingOverflow(by: input.features)
-        guard !overflow, !walksOverflow, !neededOverflow, total <= TensorLimits.maxElements, needed <= input.values.count else {
-            throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): \(input.rows) rows × \(targets) scores is too large")
+        guard !walksOverflow, !neededOverflow, needed <= input.values.count else {
+            throw HedgerowError(.badRequest, "node '\(node.label)' (\(node.opType)): \(input.rows) rows of \(input.features) features do not fit the input")
         }
-        var out = [Float](repeating: 0, count: total)
-        var present = [Bool](repeating: false, count: total)
         switch comparison {
         case .lt: walk(LessThan.self, input, walks: walks, aggregate: aggregate, out: &out, present: &present)
         case .gte: walk(GreaterOrEqual.self, input, walks: walks, aggregate: aggregate, out: &out, present: &present)
