@@ -37,12 +37,19 @@ public struct HTTPResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: ByteBuffer
+    /// Fields sent after the body (HTTP/2 only): gRPC's `grpc-status` and `grpc-message`. A client collects a
+    /// peer's trailers here, so that a router forwards them intact.
+    public var trailers: HTTPHeaders?
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(), trailers: HTTPHeaders? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.trailers = trailers
     }
+
+    /// gRPC frames its own messages and a gRPC response may end in trailers: no `content-length` is written.
+    var isGRPC: Bool { headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false }
 
     /// A JSON response from an `Encodable` value.
     public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> HTTPResponse {

@@ -33,6 +33,7 @@ final class HTTP2ClientStreamTable: ChannelInboundHandler {
         var status: HTTPResponseStatus?
         var headers = HTTPHeaders()
         var body: ByteBuffer?
+        var trailers: HTTPHeaders?
     }
 
     private enum Phase {
@@ -196,8 +197,12 @@ final class HTTP2ClientStreamTable: ChannelInboundHandler {
             if (100..<200).contains(code) { return }  // informational: the final answer follows
             stream.status = HTTPResponseStatus(statusCode: code)
             HTTP2Fields.regularFields(of: headers, into: &stream.headers)
+        } else {
+            // A second header block is the trailers (gRPC's status): kept for the caller, and it ends the stream.
+            var trailers = HTTPHeaders()
+            HTTP2Fields.regularFields(of: headers, into: &trailers)
+            stream.trailers = trailers
         }
-        // A second header block is the trailers: nothing a Hedgerow caller reads, but it ends the stream.
         if endStream {
             finish(stream, id: id, context: context)
         } else {
@@ -210,7 +215,7 @@ final class HTTP2ClientStreamTable: ChannelInboundHandler {
         // Do not reset a finished stream: NIOHTTP2Handler closes it once both sides ended. A reset here would count
         // as a protocol "glitch" at the peer.
         if let status = stream.status {
-            stream.call.succeed(HTTPResponse(status: status, headers: stream.headers, body: stream.body ?? ByteBuffer()))
+            stream.call.succeed(HTTPResponse(status: status, headers: stream.headers, body: stream.body ?? ByteBuffer(), trailers: stream.trailers))
         } else {
             stream.call.fail(.streamReset(address: address, reason: "the stream ended without a response"))
         }

@@ -126,11 +126,21 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
         block.reserveCapacity(response.headers.count + 2)
         block.add(name: ":status", value: String(response.status.code))
         HTTP2Fields.append(response.headers, to: &block)
-        block.add(name: "content-length", value: String(response.body.readableBytes))
+        if !response.isGRPC { block.add(name: "content-length", value: String(response.body.readableBytes)) }
         let hasBody = response.body.readableBytes > 0
+        let trailers = response.trailers.map { fields -> HPACKHeaders in
+            var block = HPACKHeaders()
+            HTTP2Fields.append(fields, to: &block)
+            return block
+        }
+        // Without a body, trailers travel in the one header block (gRPC's "trailers-only" answer).
+        if !hasBody, let trailers { block.add(contentsOf: trailers) }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: block, endStream: !hasBody)))), promise: nil)
         if hasBody {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(response.body), endStream: true)))), promise: nil)
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(response.body), endStream: trailers == nil)))), promise: nil)
+            if let trailers {
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: trailers, endStream: true)))), promise: nil)
+            }
         }
         context.flush()
     }
