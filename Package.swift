@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Imports point one way: CLI -> roles (Worker, Router, Synchronizer) -> HTTP / Runtime / Metrics -> Core.
+// Imports point one way: CLI -> roles (Worker, Router, Synchronizer) -> HTTP / GRPC / Runtime / Metrics -> Core.
 // Roles never import each other; they meet through Core's wire types over HTTP.
 let package = Package(
     name: "hedgerow",
@@ -61,6 +61,17 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
+        // KServe v2 over gRPC: the protocol's messages (SwiftProtobuf, generated from Protos/) and its framing and
+        // statuses over Hedgerow's own HTTP/2 server and client (docs/grpc.md says why not grpc-swift).
+        .target(
+            name: "HedgerowGRPC",
+            dependencies: [
+                "HedgerowCore", "HedgerowHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         // Element-wise kernels built for baseline x86-64 and for AVX2/FMA, picked at run time (see its header).
         .target(name: "CHedgerowKernels", cSettings: [.unsafeFlags(["-O2"])]),
@@ -75,7 +86,8 @@ let package = Package(
         .target(
             name: "HedgerowWorker",
             dependencies: [
-                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics", "HedgerowRuntime",
+                "HedgerowCore", "HedgerowHTTP", "HedgerowGRPC", "HedgerowMetrics", "HedgerowRuntime",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,7 +101,8 @@ let package = Package(
         .target(
             name: "HedgerowRouter",
             dependencies: [
-                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
+                "HedgerowCore", "HedgerowHTTP", "HedgerowGRPC", "HedgerowMetrics",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -136,6 +149,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HedgerowCoreTests", dependencies: ["HedgerowCore"]),
+        .testTarget(name: "HedgerowGRPCTests", dependencies: [
+            "HedgerowGRPC", "HedgerowHTTP", "HedgerowCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         .testTarget(
             name: "HedgerowHTTPTests",
             dependencies: [
