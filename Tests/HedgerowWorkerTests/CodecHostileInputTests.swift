@@ -146,7 +146,7 @@ import Testing
         let uneven = TFServingCodec.encode(["a": Tensor(shape: [3], floats: [1, 2, 3]), "b": Tensor(shape: [1], floats: [9])], graph: graph, format: .row)
         #expect(uneven == #"{"outputs":{"a":[1.0,2.0,3.0],"b":[9.0]}}"#)
         let request = KServeCodec.Request(id: nil, feeds: [:], requestedOutputs: ["a", "b"])
-        let v2 = KServeCodec.encode(["b": Tensor(shape: [], floats: [9])], request: request, model: ModelVersionID(model: try ModelName("m"), version: try ModelVersion(1)), graph: graph)
+        let v2 = String(decoding: KServeCodec.encode(["b": Tensor(shape: [], floats: [9])], request: request, model: ModelVersionID(model: try ModelName("m"), version: try ModelVersion(1)), graph: graph).body, as: UTF8.self)
         #expect(v2.hasSuffix(#""outputs":[{"name":"b","datatype":"FP32","shape":[],"data":[9.0]}]}"#), "\(v2)")
     }
 }

@@ -22,7 +22,7 @@ public enum InferenceCodecs {
         switch api {
         case .kserveV2:
             let request = try KServeCodec.decode(body, graph: graph)
-            return KServeCodec.encode(try graph.run(request.feeds), request: request, model: model, graph: graph)
+            return String(decoding: KServeCodec.encode(try graph.run(request.feeds), request: request, model: model, graph: graph).body, as: UTF8.self)
         case .tfServing:
             let (feeds, format) = try TFServingCodec.decode(body, graph: graph)
             return TFServingCodec.encode(try graph.run(feeds), graph: graph, format: format)

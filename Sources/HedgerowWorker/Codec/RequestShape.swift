@@ -38,6 +38,17 @@ enum RequestShape {
         return shape
     }
 
+    /// Reads a gRPC `shape` (int64 dimensions) under the same rules as `parse`.
+    static func parse(_ dims: [Int64], input name: String) throws(HedgerowError) -> [Int] {
+        guard dims.count <= maxRank else {
+            throw HedgerowError(.badRequest, "input '\(name)': shape has \(dims.count) dimensions; at most \(maxRank) are supported")
+        }
+        if let i = dims.firstIndex(where: { $0 < 0 || $0 > Int64(maxDimension) }) {
+            throw HedgerowError(.badRequest, "input '\(name)': shape \(dims) has \(dims[i]) at position \(i); dimensions are integers from 0 to \(maxDimension)")
+        }
+        return dims.map { Int($0) }
+    }
+
     /// The number of elements `shape` describes, or a 400 naming the input and the shape when the product does not
     /// fit in an `Int` (the request of issue 11: `[4611686018427387904, 4]`).
     static func elementCount(_ shape: [Int], input name: String) throws(HedgerowError) -> Int {

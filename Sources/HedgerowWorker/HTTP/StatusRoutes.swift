@@ -10,7 +10,7 @@ struct StatusRoutes {
     func respond(to route: InferenceRoute) -> HTTPResponse {
         switch route {
         case .v2Server:
-            return .jsonBytes(.init(string: #"{"name":"hedgerow","version":"\#(HedgerowVersion.current)","extensions":[]}"#))
+            return .jsonBytes(.init(string: #"{"name":"hedgerow","version":"\#(HedgerowVersion.current)","extensions":["binary_tensor_data"]}"#))
         case .v2Live:
             return .jsonBytes(.init(string: #"{"live":true}"#))
         case .v2ServerReady:
@@ -77,6 +77,11 @@ struct StatusRoutes {
     }
 
     private func v2Metadata(_ model: ModelName, _ selector: VersionSelector) throws(HedgerowError) -> HTTPResponse {
+        .json(try v2MetadataValue(model, selector))
+    }
+
+    /// What `GET /v2/models/{m}` answers, for the gRPC ModelMetadata call too.
+    func v2MetadataValue(_ model: ModelName, _ selector: VersionSelector) throws(HedgerowError) -> V2ModelMetadata {
         let (version, graph) = try available(model, selector)
         let tensors = { (signatures: [TensorSignature]) in
             signatures.map {
@@ -85,12 +90,17 @@ struct StatusRoutes {
             }
         }
         let allVersions = models.status(of: model).filter { $0.state == .available }.map { $0.version.description }
-        return .json(V2ModelMetadata(name: model.rawValue, versions: allVersions, platform: "onnx", inputs: tensors(graph.inputs), outputs: tensors(graph.outputs), version: version.description))
+        return V2ModelMetadata(name: model.rawValue, versions: allVersions, platform: "onnx", inputs: tensors(graph.inputs), outputs: tensors(graph.outputs), version: version.description)
     }
 
     private func v2Ready(_ model: ModelName, _ selector: VersionSelector) throws(HedgerowError) -> HTTPResponse {
-        let ready = try versions(model, selector).contains { $0.state == .available }
-        return ready ? .jsonBytes(.init(string: #"{"ready":true}"#)) : .error(HedgerowError(.unavailable, "model '\(model)' is not ready on this worker"))
+        try isReady(model, selector)
+            ? .jsonBytes(.init(string: #"{"ready":true}"#)) : .error(HedgerowError(.unavailable, "model '\(model)' is not ready on this worker"))
+    }
+
+    /// Whether a version the selector names is loaded and serving (404 when none is held here at all).
+    func isReady(_ model: ModelName, _ selector: VersionSelector) throws(HedgerowError) -> Bool {
+        try versions(model, selector).contains { $0.state == .available }
     }
 }
 

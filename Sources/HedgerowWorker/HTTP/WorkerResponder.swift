@@ -1,5 +1,6 @@
 import Foundation
 import HedgerowCore
+import HedgerowGRPC
 import HedgerowHTTP
 import HedgerowMetrics
 import HedgerowRuntime
@@ -41,13 +42,28 @@ final class WorkerResponder: HTTPResponder {
         if request.path.hasPrefix("/admin/") {
             return loop.makeSucceededFuture(AdminRoutes(responder: self).respond(to: request))
         }
+        if GRPCMethod.isGRPC(request) { return grpc(request, context: context) }
         do {
             guard let route = try InferenceRoute.parse(request.target) else {
                 return loop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint: \(request.method) \(request.path)")))
             }
             if route.isInference {
                 guard request.method == .POST else { return loop.makeSucceededFuture(.error(methodNotAllowed(request))) }
-                return infer(route, request: request, context: context)
+                guard case .model(let model, let selector, let action) = route else {
+                    return loop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint")))
+                }
+                let wire: InferenceWire
+                if action == .tfPredict {
+                    wire = .tfServing
+                } else if let header = request.headers.first(name: "inference-header-content-length") {
+                    guard let length = Int(header) else {
+                        return loop.makeSucceededFuture(.error(HedgerowError(.badRequest, "Inference-Header-Content-Length '\(header.prefix(64))' is not a byte count")))
+                    }
+                    wire = .kserve(headerLength: length)
+                } else {
+                    wire = .kserve(headerLength: nil)
+                }
+                return infer(model, selector, wire: wire, body: request.body, headers: request.headers, context: context)
             }
             guard request.method == .GET else { return loop.makeSucceededFuture(.error(methodNotAllowed(request))) }
             return loop.makeSucceededFuture(StatusRoutes(models: models, workerName: configuration.name).respond(to: route))
@@ -77,20 +93,28 @@ final class WorkerResponder: HTTPResponder {
         HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
     }
 
-    private func infer(_ route: InferenceRoute, request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
-        guard case .model(let model, let selector, let action) = route else {
-            return context.eventLoop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint")))
-        }
+    /// How an inference request's body is read and its answer written.
+    enum InferenceWire: Sendable {
+        /// TensorFlow Serving `:predict` JSON.
+        case tfServing
+        /// KServe v2 JSON; with the binary tensor extension when `headerLength` is given.
+        case kserve(headerLength: Int?)
+        /// A KServe v2 gRPC `ModelInferRequest` (the message, without its gRPC prefix).
+        case grpc
+    }
+
+    /// Runs one inference request: admission, the inference pool, the batcher. Every outcome is an answer (errors
+    /// as Hedgerow's JSON errors, which the gRPC path turns into statuses).
+    func infer(_ model: ModelName, _ selector: VersionSelector, wire: InferenceWire, body: ByteBuffer, headers: HTTPHeaders, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
         let lease: ModelManager.Lease
         do { lease = try models.acquire(model, selector) } catch {
             return context.eventLoop.makeSucceededFuture(.error(error))
         }
         let gate = self.gate
         let cancellation = context.cancellation
-        let body = request.body
         let modelLabel = lease.id.model.rawValue
-        let isBackup = (request.headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
-        let isShadow = request.headers.first(name: "hedgerow-shadow") == "1"
+        let isBackup = (headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
+        let isShadow = headers.first(name: "hedgerow-shadow") == "1"
         requestCounters[ModelAttempt(model: modelLabel, kind: isShadow ? "shadow" : isBackup ? "backup" : "primary")].increment()
         let pool = isShadow ? shadowPool : inferencePool
         let shadows = self.shadows
@@ -142,25 +166,40 @@ final class WorkerResponder: HTTPResponder {
                     let graph = lease.graph
                     let data = Data(body.readableBytesView)
                     // Decode here, off the event loop; the batcher runs the graph; encode on the thread that ran it.
-                    let encode: @Sendable ([String: Tensor]) -> String
+                    let encode: @Sendable ([String: Tensor]) -> HTTPResponse
                     let feeds: [String: Tensor]
                     do throws(HedgerowError) {
-                        switch action {
-                        case .tfPredict:
+                        switch wire {
+                        case .tfServing:
                             let (decoded, format) = try TFServingCodec.decode(data, graph: graph)
                             feeds = decoded
-                            encode = { TFServingCodec.encode($0, graph: graph, format: format) }
-                        default:
-                            let decoded = try KServeCodec.decode(data, graph: graph)
+                            encode = { .jsonBytes(ByteBuffer(string: TFServingCodec.encode($0, graph: graph, format: format))) }
+                        case .kserve(let headerLength):
+                            let decoded = try KServeCodec.decode(data, graph: graph, headerLength: headerLength)
                             feeds = decoded.feeds
-                            encode = { KServeCodec.encode($0, request: decoded, model: lease.id, graph: graph) }
+                            encode = { outputs in
+                                let (body, headerLength) = KServeCodec.encode(outputs, request: decoded, model: lease.id, graph: graph)
+                                guard let headerLength else { return .jsonBytes(ByteBuffer(bytes: body)) }
+                                return HTTPResponse(status: .ok, headers: [
+                                    "content-type": "application/octet-stream", "inference-header-content-length": String(headerLength),
+                                ], body: ByteBuffer(bytes: body))
+                            }
+                        case .grpc:
+                            let decoded = try GRPCInferCodec.decode(data, graph: graph)
+                            feeds = decoded.feeds
+                            encode = { outputs in
+                                guard let message = GRPCInferCodec.encode(outputs, request: decoded, model: lease.id, graph: graph) else {
+                                    return .error(HedgerowError(.internalError, "model '\(lease.id)': the answer could not be encoded as a ModelInferResponse"))
+                                }
+                                return .grpc(message: ByteBuffer(bytes: message))
+                            }
                         }
                     } catch {
                         return finish(.error(error))
                     }
                     var request = ModelBatcher.Request(feeds: feeds, cancellation: cancellation) { result in
                         switch result {
-                        case .success(let outputs): finish(.jsonBytes(ByteBuffer(string: encode(outputs))))
+                        case .success(let outputs): finish(encode(outputs))
                         case .failure(let error): finish(.error(error))
                         }
                     }
