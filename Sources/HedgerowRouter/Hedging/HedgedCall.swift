@@ -1,4 +1,5 @@
 import HedgerowCore
+import HedgerowGRPC
 import HedgerowHTTP
 import HedgerowMetrics
 import Logging
@@ -176,7 +177,7 @@ final class HedgedCall: @unchecked Sendable {
             dependencies.metrics.upstreamDurations[replica].recordNanoseconds(took)
             traffic.metrics.attemptDuration[kind]?.recordNanoseconds(took)
             if case .success(let response) = result {
-                if (200..<300).contains(response.status.code) { context.recordSuccess(took) }
+                if (200..<300).contains(response.outcomeStatus) { context.recordSuccess(took) }
                 // Whatever it answered, the replica survived this request: it is no query of death.
                 if let fingerprint = context.fingerprint { dependencies.containment.recordAnswered(fingerprint, now: ended) }
             }
@@ -227,14 +228,15 @@ final class HedgedCall: @unchecked Sendable {
 
     private func classify(_ result: Result<HTTPResponse, any Error>, replica: String) -> Machine.Outcome {
         switch result {
-        case .success(let response) where response.status == .serviceUnavailable:
+        // A gRPC answer counts by its status (UNAVAILABLE as 503, NOT_FOUND as 404), as the same call over HTTP would.
+        case .success(let response) where response.outcomeStatus == 503:
             lastFailureReason = "unavailable"
-            return .overloaded(.overloaded(replica: replica, detail: String(buffer: response.body)))
-        case .success(let response) where response.status == .notFound:
+            return .overloaded(.overloaded(replica: replica, detail: Self.detail(of: response)))
+        case .success(let response) where response.outcomeStatus == 404:
             // The routing table says this replica holds the version and the router pinned it, so a 404 means a
             // stale route (a restarted worker not yet given its models again): nothing ran, try another for free.
             lastFailureReason = "not_loaded"
-            return .notSent(.notServedHere(replica: replica, detail: String(buffer: response.body)))
+            return .notSent(.notServedHere(replica: replica, detail: Self.detail(of: response)))
         case .success(let response):
             return .response(response)
         case .failure(let error as HTTP2ClientError) where error.isSafeToRetry:
@@ -249,9 +251,14 @@ final class HedgedCall: @unchecked Sendable {
         }
     }
 
+    /// What a failed answer says: its body, or a gRPC answer's `grpc-message`.
+    private static func detail(of response: HTTPResponse) -> String {
+        response.grpcStatus == nil ? String(buffer: response.body) : response.headers.first(name: "grpc-message") ?? response.trailers?.first(name: "grpc-message") ?? ""
+    }
+
     private func healthResult(_ result: Result<HTTPResponse, any Error>) -> UpstreamPool.AttemptResult {
         switch result {
-        case .success(let response): response.status.code >= 500 ? .failed(connectFailed: false) : .answered
+        case .success(let response): response.outcomeStatus >= 500 ? .failed(connectFailed: false) : .answered
         case .failure(HTTP2ClientError.connectFailed): .failed(connectFailed: true)
         case .failure: .failed(connectFailed: false)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import HedgerowCore
+import HedgerowGRPC
 import HedgerowHTTP
 import HedgerowMetrics
 import Logging
@@ -44,6 +45,7 @@ final class RouterResponder: HTTPResponder {
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
         let loop = context.eventLoop
+        if GRPCMethod.isGRPC(request) { return grpc(request, context: context) }
         if request.path == "/metrics" { return loop.makeSucceededFuture(MetricsEndpoint.response()) }
         if request.path == "/v1/routes" { return loop.makeSucceededFuture(.json(store.current)) }
         if request.path == "/v1/canary" {
@@ -71,7 +73,7 @@ final class RouterResponder: HTTPResponder {
         }
         switch route {
         case .v2Server:
-            return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"name":"hedgerow-router","version":"\#(HedgerowVersion.current)","extensions":[]}"#)))
+            return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"name":"hedgerow-router","version":"\#(HedgerowVersion.current)","extensions":["binary_tensor_data"]}"#)))
         case .v2Live:
             return loop.makeSucceededFuture(.jsonBytes(.init(string: #"{"live":true}"#)))
         case .v2ServerReady:
@@ -85,9 +87,11 @@ final class RouterResponder: HTTPResponder {
         }
     }
 
-    private func forward(
+    /// `grpcMessage`: the request is a gRPC call and this its message; the version is pinned in the message
+    /// (`GRPCModelFields.pinning`) instead of the path, and its deadline comes from `grpc-timeout`.
+    func forward(
         _ request: HTTPRequest, route: InferenceRoute, model: ModelName, selector: VersionSelector,
-        action: InferenceRoute.Action, context: RequestContext
+        action: InferenceRoute.Action, context: RequestContext, grpcMessage: ByteBuffer? = nil
     ) -> EventLoopFuture<HTTPResponse> {
         let started = NIODeadline.now()
         let table = store.current
@@ -121,9 +125,11 @@ final class RouterResponder: HTTPResponder {
             let canary = canaryMirror.scoreboard.effective(listed, model: model.rawValue)
             let candidates = table.models[model.rawValue]?.replicas(of: candidate) ?? []
             if !candidates.isEmpty {
+                // Mirrors are compared as JSON answers: gRPC calls and binary tensor data are split, never mirrored.
+                let comparable = grpcMessage == nil && request.headers.first(name: "inference-header-content-length") == nil
                 if canary.takes(requestId: id()) {
                     resolved = (candidate, candidates)
-                } else if canary.mirrors(requestId: id()) {
+                } else if comparable, canary.mirrors(requestId: id()) {
                     mirrorTo = (canary, candidate, candidates)
                 }
             }
@@ -134,7 +140,13 @@ final class RouterResponder: HTTPResponder {
             return context.eventLoop.makeSucceededFuture(.jsonBytes(.init(string: #"{"ready":true}"#)))
         }
         var upstream = request
-        upstream.target = route.path(pinnedTo: version)
+        if let grpcMessage {
+            var body = ByteBuffer()
+            GRPCFrame.write(GRPCModelFields.pinning(grpcMessage, to: version.description), to: &body)
+            upstream.body = body
+        } else {
+            upstream.target = route.path(pinnedTo: version)
+        }
         upstream.headers.remove(name: "connection")
         upstream.headers.remove(name: "host")
         let modelName = model.rawValue
@@ -161,6 +173,7 @@ final class RouterResponder: HTTPResponder {
         if route.isInference { traffic.deposit(percent: policy.budgetPercent, now: now) }
         var timeoutMs = policy.timeoutMs ?? configuration.defaultTimeoutMs
         if let given = request.headers.first(name: "hedgerow-timeout-ms").flatMap({ Int($0) }), given > 0 { timeoutMs = given }
+        if grpcMessage != nil, let given = GRPCTimeout.milliseconds(request.headers.first(name: "grpc-timeout")) { timeoutMs = given }
         var hedgeDelay: TimeAmount?
         if route.isInference && policy.isEnabled {
             hedgeDelay = traffic.hedgeDelay(version, policy: policy, now: now)
@@ -204,13 +217,13 @@ final class RouterResponder: HTTPResponder {
         answer.whenComplete { [self, loop = context.eventLoop] result in
             let ended = NIODeadline.now()
             // The future does not fail (failures are answers), but a slot must never leak if it did.
-            let status = (try? result.get()).map { Int($0.status.code) } ?? 500
+            let status = (try? result.get()).map(\.outcomeStatus) ?? 500
             traffic.release(status: status, nanos: (ended - started).nanoseconds, now: ended.uptimeNanoseconds)
             if case .success = result { requestDurations[ModelStatus(model: modelName, status: status)].recordNanoseconds((ended - started).nanoseconds) }
             guard let arrived, case .success(let response) = result else { return }
             let record = InferenceLogRecord(
                 time: arrived, requestId: logged?.requestId ?? mirroredId ?? "", model: modelName, version: version.number,
-                api: action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
+                api: grpcMessage != nil ? "grpc" : action == .tfPredict ? "tfs" : "v2", status: status, latencyMs: Double((ended - started).nanoseconds) / 1e6,
                 hedged: response.headers.first(name: "hedgerow-attempts") != nil, replica: response.headers.first(name: "hedgerow-replica"),
                 request: .init(request.body, contentType: request.headers.first(name: "content-type")),
                 response: .init(response.body, contentType: response.headers.first(name: "content-type")),
