@@ -1,16 +1,17 @@
 # Hedgerow — the two commands of README.md, and what they need.
 #   make up     install what is missing, build (release) and run `hedgerow up`
 #   make test   install what is missing (the tests also use openssl, curl and the ONNX test data), run every test,
-#               then the ai.onnx.ml conformance cases, the third-party models, a 2-minute soak of the debug build,
-#               and the deployment checks (check-deploy)
+#               then the ai.onnx.ml conformance cases, the third-party models, the Triton gRPC/HTTP clients, a
+#               2-minute soak of the debug build, and the deployment checks (check-deploy)
 SHELL := /bin/bash
 APT_PACKAGES := libopenblas-dev pkg-config openssl curl libonnx-testdata python3
 # What check-deploy needs besides: promtool and a Prometheus to scrape `hedgerow up`, headless Chromium (and a
-# font) to open /dashboard, kubectl to render the manifests, venv for the schema validator from PyPI.
-TEST_PACKAGES := prometheus chromium fonts-dejavu-core kubectl python3-venv
+# font) to open /dashboard, kubectl to render the manifests, venv for the schema validator and the Triton clients from
+# PyPI, pgrep to find the workers the gRPC checks stop.
+TEST_PACKAGES := prometheus chromium fonts-dejavu-core kubectl python3-venv procps
 ARGS ?=
 
-.PHONY: up test deps test-deps build release bench-tools soak-short check-deploy conformance-ml third-party-models
+.PHONY: up test deps test-deps build release bench-tools soak-short check-deploy conformance-ml third-party-models grpc-clients
 
 # $(call apt_install,packages): installs those of the Debian packages that are missing (sudo unless root).
 apt_install = missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -36,6 +37,7 @@ test: test-deps
 	swift test
 	$(MAKE) --no-print-directory conformance-ml
 	$(MAKE) --no-print-directory third-party-models
+	$(MAKE) --no-print-directory grpc-clients
 	$(MAKE) --no-print-directory soak-short
 	$(MAKE) --no-print-directory check-deploy
 
@@ -55,6 +57,12 @@ conformance-ml: test-deps
 # into a cache, never committed) served through the router of the debug build and matched against onnxruntime.
 third-party-models: test-deps
 	python3 Scripts/check-third-party-models.py --binary .build/debug/hedgerow --no-timing
+
+# Unchanged tritonclient (gRPC and HTTP with binary tensor data) and grpcio against the router of the debug build:
+# health, metadata, inference equal across the three encodings, error codes, deadlines with stalled replicas,
+# malformed frames (pinned clients, fetched into a cache).
+grpc-clients: test-deps
+	python3 Scripts/check-grpc-clients.py --binary .build/debug/hedgerow
 
 # The soak's 2-minute version on the debug build `swift test` just made: every example model, good and bad requests,
 # a worker killed and restarted, YAML edits. The 30-minute one is Benchmarks/soak/run.sh (release build).
