@@ -169,12 +169,13 @@ let package = Package(
         .testTarget(
             name: "HedgerowWorkerTests",
             dependencies: [
-                "HedgerowWorker", "HedgerowCore", "HedgerowRuntime", "HedgerowHTTP",
+                "HedgerowWorker", "HedgerowCore", "HedgerowRuntime", "HedgerowHTTP", "HedgerowGRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "HedgerowRouterTests", dependencies: [
-            "HedgerowRouter", "HedgerowCore", "HedgerowHTTP", .product(name: "NIOEmbedded", package: "swift-nio"),
+            "HedgerowRouter", "HedgerowCore", "HedgerowHTTP", "HedgerowGRPC", .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),

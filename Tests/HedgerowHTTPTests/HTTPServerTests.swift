@@ -21,6 +21,11 @@ import Testing
                 context.eventLoop.scheduleTask(in: .seconds(5)) { promise.succeed(.text("late")) }
                 return promise.futureResult
             }
+            if request.path == "/trailers" {
+                let body = request.query("empty") == nil ? ByteBuffer(string: "message") : ByteBuffer()
+                return context.eventLoop.makeSucceededFuture(HTTPResponse(status: .ok, headers: ["content-type": "application/grpc"], body: body,
+                                                                          trailers: ["grpc-status": "0", "grpc-message": "fine"]))
+            }
             if request.path == "/bytes", let count = request.query("count").flatMap({ Int($0) }) {
                 return context.eventLoop.makeSucceededFuture(HTTPResponse(status: .ok, body: ByteBuffer(repeating: 7, count: count)))
             }
@@ -62,6 +67,20 @@ import Testing
                 #expect(answers == Set((0..<20).map { "POST /p\($0) 3" }))
             }
             #expect(echo.seen.withLockedValue { $0 }.allSatisfy { $0 })
+        }
+    }
+
+    /// gRPC's status travels in trailers: after the body, or in the one header block of an answer without one.
+    @Test func trailersReachTheClientAfterTheBodyOrInTheOnlyHeaderBlock() async throws {
+        try await withServer { address, _, client in
+            let full = try await client.execute(HTTPRequest(method: .POST, target: "/trailers"), to: address).response.get()
+            #expect(String(buffer: full.body) == "message")
+            #expect(full.trailers?.first(name: "grpc-status") == "0" && full.trailers?.first(name: "grpc-message") == "fine")
+            #expect(full.headers.first(name: "grpc-status") == nil)
+            #expect(full.headers.first(name: "content-length") == nil, "gRPC answers carry no content-length")
+            let only = try await client.execute(HTTPRequest(method: .POST, target: "/trailers?empty"), to: address).response.get()
+            #expect(only.body.readableBytes == 0)
+            #expect(only.headers.first(name: "grpc-status") == "0" && only.trailers == nil)
         }
     }
 

@@ -1,3 +1,4 @@
+import HedgerowGRPC
 import HedgerowHTTP
 @testable import HedgerowRouter
 import Logging
@@ -184,5 +185,32 @@ import Testing
         let response = try #require(try h.result(future))
         #expect(response.status == .serviceUnavailable)
         #expect(h.transport.attempts.count == 1)
+    }
+
+    /// A worker's gRPC answer is judged by its status, as the same call over HTTP would be: UNAVAILABLE is retried
+    /// on another replica, NOT_FOUND for the pinned version is a stale route tried elsewhere, and an error of the
+    /// request itself (INVALID_ARGUMENT) is the client's answer, forwarded with its status intact.
+    @Test func gRPCAnswersAreJudgedByTheirStatus() throws {
+        let unavailable = Harness()
+        let retried = unavailable.run(hedgeDelay: nil)
+        unavailable.transport.attempts[0].promise.succeed(.grpcError(.unavailable, "busy"))
+        unavailable.loop.run()
+        #expect(unavailable.transport.attempts.map(\.replica) == ["a", "b"])
+        unavailable.transport.attempts[1].promise.succeed(.grpc(message: ByteBuffer(string: "answer")))
+        let answer = try #require(try unavailable.result(retried))
+        #expect(answer.grpcStatus == .ok && answer.trailers?.first(name: "grpc-status") == "0")
+
+        let stale = Harness(deposits: 0)
+        _ = stale.run(hedgeDelay: nil)
+        stale.transport.attempts[0].promise.succeed(.grpcError(.notFound, "model 'digits' version 1 is not loaded on this worker"))
+        stale.loop.run()
+        #expect(stale.transport.attempts.count == 2, "a stale route is tried elsewhere without budget")
+
+        let invalid = Harness()
+        let refused = invalid.run(hedgeDelay: nil)
+        invalid.transport.attempts[0].promise.succeed(.grpcError(.invalidArgument, "input 'input': expected shape [N, 64], got [1, 63]"))
+        let forwarded = try #require(try invalid.result(refused))
+        #expect(invalid.transport.attempts.count == 1)
+        #expect(forwarded.grpcStatus == .invalidArgument && forwarded.headers.first(name: "grpc-message")?.contains("'input'") == true)
     }
 }

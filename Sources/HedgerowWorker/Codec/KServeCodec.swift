@@ -66,7 +66,8 @@ enum KServeCodec {
                 }
                 guard case .number(let claimed) = size, claimed >= 0, claimed.rounded() == claimed,
                       claimed <= Double(binary.endIndex - cursor) else {
-                    throw HedgerowError(.badRequest, "input '\(name)': parameters.binary_data_size \(size.kind == "a number" ? "\(size)" : size.kind) is not a byte count within the \(binary.endIndex - cursor) bytes of binary data left")
+                    let given = if case .number(let value) = size { JSONNode.text(value) } else { size.kind }
+                    throw HedgerowError(.badRequest, "input '\(name)': parameters.binary_data_size \(given) is not a byte count within the \(binary.endIndex - cursor) bytes of binary data left")
                 }
                 let bytes = binary[cursor..<cursor + Int(claimed)]
                 cursor += Int(claimed)
