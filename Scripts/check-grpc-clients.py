@@ -7,6 +7,7 @@ data), plus grpcio and curl for what a client library never sends (malformed fra
 Starts `hedgerow up` (two workers, digits and the recommender) on free loopback ports and checks, through the
 router's one port:
   - live, ready, model ready and metadata over gRPC and HTTP;
+  - gRPC and HTTP binary over TLS on the same port (a self-signed certificate made for the run);
   - inference on digits (FP32) and the recommender (INT64 inputs) as HTTP JSON, HTTP binary and gRPC: outputs
     bit-identical to the JSON path's;
   - a wrong shape is INVALID_ARGUMENT (gRPC) / 400 (HTTP) naming the input; an unknown model NOT_FOUND / 404;
@@ -70,9 +71,14 @@ def run(binary):
     router, sync, base = free_port(), free_port(), free_port()
     while base + 1 in (router, sync):
         base = free_port()
+    # The router's port takes TLS too (told apart from h2c by its first bytes): a self-signed certificate for 127.0.0.1.
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
     log = open(os.path.join(work, "up.log"), "w")
     up = subprocess.Popen([binary, "up", "--config", config, "--router-port", str(router), "--sync-port", str(sync),
-                           "--worker-base-port", str(base), "--ready-timeout", "120"],
+                           "--worker-base-port", str(base), "--ready-timeout", "120", "--tls-cert", cert, "--tls-key", key],
                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stopped = []
     try:
@@ -83,7 +89,7 @@ def run(binary):
                 raise SystemExit("grpc-clients: hedgerow up did not come up")
             time.sleep(0.3)
         workers = [worker_pid(base), worker_pid(base + 1)]
-        Checks(router, workers, stopped).run_all()
+        Checks(router, workers, stopped, cert).run_all()
         say("all checks passed")
     finally:
         for pid in stopped:
@@ -107,7 +113,7 @@ def worker_pid(port):
 
 
 class Checks:
-    def __init__(self, port, workers, stopped):
+    def __init__(self, port, workers, stopped, cert):
         import numpy as np
         import tritonclient.grpc as grpcclient
         import tritonclient.http as httpclient
@@ -117,6 +123,7 @@ class Checks:
         self.g = grpcclient.InferenceServerClient(self.url)
         self.h = httpclient.InferenceServerClient(self.url)
         self.rng = np.random.default_rng(7)
+        self.cert = cert
 
     def check(self, condition, what):
         if not condition:
@@ -126,6 +133,7 @@ class Checks:
     def run_all(self):
         self.health()
         self.inference()
+        self.tls()
         self.errors()
         self.malformed()
         self.deadlines()
@@ -190,6 +198,20 @@ class Checks:
         typed = np.frombuffer(response.raw_output_contents[0], dtype=np.float32).reshape(2, 10)
         self.check(response.id == "typed-1" and response.model_version == "1", "grpc: typed contents answered with the request id and the version")
         self.check(np.array_equal(typed, self.infer_http("digits", feeds, binary=False)), "grpc: typed contents equal JSON")
+
+    def tls(self):
+        np = self.np
+        feeds = self.feeds("digits", 3)
+        expected = self.infer_http("digits", feeds, binary=False)
+        secure = self.grpcclient.InferenceServerClient(self.url, ssl=True, root_certificates=self.cert)
+        tensor = self.grpcclient.InferInput("input", [3, 64], "FP32")
+        tensor.set_data_from_numpy(feeds["input"])
+        self.check(np.array_equal(secure.infer("digits", [tensor]).as_numpy("probabilities"), expected), "grpc over TLS: equal to h2c JSON")
+        https = self.httpclient.InferenceServerClient(self.url, ssl=True, ssl_options={"ca_certs": self.cert})
+        hin = self.httpclient.InferInput("input", [3, 64], "FP32")
+        hin.set_data_from_numpy(feeds["input"], binary_data=True)
+        answer = https.infer("digits", [hin], outputs=[self.httpclient.InferRequestedOutput("probabilities", binary_data=True)])
+        self.check(np.array_equal(answer.as_numpy("probabilities"), expected), "http binary over TLS: equal to h2c JSON")
 
     def errors(self):
         from tritonclient.utils import InferenceServerException
