@@ -15,10 +15,11 @@ def free_ports(n):
     return ports
 
 
-def h2load(url, body_file, args, log_file):
-    """Runs h2load POSTing `body_file` as JSON; returns its summary counts and (status, ms) of every request it
-    logged. h2load appends to an existing log: callers pass a fresh name every time."""
-    cmd = ["h2load", "-d", body_file, "-H", "content-type: application/json", "--log-file", log_file] + args + [url]
+def h2load(url, body_file, args, log_file, headers=("content-type: application/json",)):
+    """Runs h2load POSTing `body_file` (JSON unless `headers` say otherwise); returns its summary counts and
+    (status, ms) of every request it logged. h2load appends to an existing log: callers pass a fresh name every
+    time."""
+    cmd = ["h2load", "-d", body_file, "--log-file", log_file] + [a for h in headers for a in ("-H", h)] + args + [url]
     seconds = int(args[args.index("-D") + 1]) if "-D" in args else 60
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120).stdout
     m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "

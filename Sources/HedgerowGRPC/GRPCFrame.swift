@@ -48,12 +48,12 @@ public enum GRPCFrame {
     /// Appends `message` with its prefix (uncompressed); false, writing nothing, for a message over 4 GiB (which
     /// gRPC's prefix cannot describe).
     @discardableResult
-    public static func write(_ message: ByteBuffer, to out: inout ByteBuffer) -> Bool {
-        guard let length = UInt32(exactly: message.readableBytes) else { return false }
+    public static func write(_ message: some Collection<UInt8>, to out: inout ByteBuffer) -> Bool {
+        guard let length = UInt32(exactly: message.count) else { return false }
+        out.reserveCapacity(out.writerIndex + prefixBytes + message.count)
         out.writeInteger(UInt8(0))
         out.writeInteger(length, endianness: .big)
-        var copy = message
-        out.writeBuffer(&copy)
+        out.writeBytes(message)
         return true
     }
 }

@@ -3,6 +3,7 @@ import HedgerowCore
 import HedgerowHTTP
 import NIOCore
 import NIOHTTP1
+import SwiftProtobuf
 
 /// gRPC status codes (the subset Hedgerow answers or reads) and their correspondence with the HTTP statuses the
 /// rest of Hedgerow speaks.
@@ -63,12 +64,14 @@ public enum GRPCStatusCode: Int, Sendable, CaseIterable {
 }
 
 extension HTTPResponse {
-    /// A successful gRPC answer: one length-prefixed message, then `grpc-status: 0` in the trailers.
-    public static func grpc(message: ByteBuffer) -> HTTPResponse {
+    /// A successful gRPC answer of a SwiftProtobuf message, serialized straight after its prefix (one copy).
+    public static func grpc(_ message: some SwiftProtobuf.Message) -> HTTPResponse {
+        guard let bytes: [UInt8] = try? message.serializedBytes() else {
+            return grpcError(.internalError, "the answer could not be encoded as \(type(of: message).protoMessageName)")
+        }
         var body = ByteBuffer()
-        body.reserveCapacity(message.readableBytes + GRPCFrame.prefixBytes)
-        guard GRPCFrame.write(message, to: &body) else {
-            return grpcError(.resourceExhausted, "answer of \(message.readableBytes) bytes is over gRPC's 4 GiB message limit")
+        guard GRPCFrame.write(bytes, to: &body) else {
+            return grpcError(.resourceExhausted, "answer of \(bytes.count) bytes is over gRPC's 4 GiB message limit")
         }
         return HTTPResponse(status: .ok, headers: ["content-type": "application/grpc"], body: body, trailers: ["grpc-status": "0"])
     }

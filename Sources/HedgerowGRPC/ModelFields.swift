@@ -53,16 +53,22 @@ public struct GRPCModelFields: Sendable, Equatable {
         return .success(fields)
     }
 
-    /// The message with its version set to `version`: field 2 appended, which overrides any earlier one. What the
-    /// router sends a worker after resolving the model's latest version or a label, without re-encoding the rest.
-    public static func pinning(_ message: ByteBuffer, to version: String) -> ByteBuffer {
+    /// The framed request (gRPC prefix and message) with its version set to `version`: field 2 appended, which
+    /// overrides any earlier one. What the router sends a worker after resolving the model's latest version or a
+    /// label, without re-encoding the rest; one buffer, one copy of the message.
+    public static func pinnedFrame(_ message: ByteBuffer, to version: String) -> ByteBuffer {
         var out = ByteBuffer()
-        out.reserveCapacity(message.readableBytes + version.utf8.count + 11)
+        out.reserveCapacity(GRPCFrame.prefixBytes + message.readableBytes + version.utf8.count + 11)
+        out.writeInteger(UInt8(0))
+        let lengthAt = out.writerIndex
+        out.writeInteger(UInt32(0), endianness: .big)
         var copy = message
         out.writeBuffer(&copy)
         writeVarint(2 << 3 | 2, to: &out)
         writeVarint(UInt64(version.utf8.count), to: &out)
         out.writeString(version)
+        // The message came in a frame and grew by at most 11 + 128 bytes (versions are short numbers): it fits.
+        out.setInteger(UInt32(clamping: out.writerIndex - lengthAt - 4), at: lengthAt, endianness: .big)
         return out
     }
 

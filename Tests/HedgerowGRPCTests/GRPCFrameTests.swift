@@ -13,7 +13,7 @@ import Testing
 
     @Test func oneMessageIsReadBack() throws {
         var out = ByteBuffer()
-        #expect(GRPCFrame.write(ByteBuffer(bytes: [1, 2, 3]), to: &out))
+        #expect(GRPCFrame.write([1, 2, 3], to: &out))
         let message = try GRPCFrame.message(in: out, encoding: nil).get()
         #expect(Array(message.readableBytesView) == [1, 2, 3])
         #expect(try GRPCFrame.message(in: framed([]), encoding: nil).get().readableBytes == 0)

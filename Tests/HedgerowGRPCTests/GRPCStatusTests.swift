@@ -20,7 +20,7 @@ import Testing
     @Test func theRouterJudgesAGRPCAnswerByItsStatus() {
         #expect(HTTPResponse.grpcError(.unavailable, "busy").outcomeStatus == 503)
         #expect(HTTPResponse.grpcError(.notFound, "gone").outcomeStatus == 404)
-        #expect(HTTPResponse.grpc(message: ByteBuffer(bytes: [1])).outcomeStatus == 200)
+        #expect(HTTPResponse.grpc(Inference_ServerLiveResponse.with { $0.live = true }).outcomeStatus == 200)
         // A gRPC answer that never says its status is broken.
         #expect(HTTPResponse(status: .ok, headers: ["content-type": "application/grpc"]).outcomeStatus == 500)
         #expect(HTTPResponse(status: .serviceUnavailable).outcomeStatus == 503)

@@ -26,7 +26,7 @@ import Testing
         request.modelName = "digits"
         request.modelVersion = "7"
         request.rawInputContents = [Data([1, 2, 3])]
-        let pinned = GRPCModelFields.pinning(try encoded(request), to: "12")
+        let pinned = try GRPCFrame.message(in: GRPCModelFields.pinnedFrame(try encoded(request), to: "12"), encoding: nil).get()
         #expect(try GRPCModelFields.read(pinned).get().version == "12")
         let decoded = try Inference_ModelInferRequest(serializedBytes: Array(pinned.readableBytesView))
         #expect(decoded.modelVersion == "12")

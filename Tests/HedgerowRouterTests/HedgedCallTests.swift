@@ -196,7 +196,7 @@ import Testing
         unavailable.transport.attempts[0].promise.succeed(.grpcError(.unavailable, "busy"))
         unavailable.loop.run()
         #expect(unavailable.transport.attempts.map(\.replica) == ["a", "b"])
-        unavailable.transport.attempts[1].promise.succeed(.grpc(message: ByteBuffer(string: "answer")))
+        unavailable.transport.attempts[1].promise.succeed(.grpc(Inference_ServerLiveResponse.with { $0.live = true }))
         let answer = try #require(try unavailable.result(retried))
         #expect(answer.grpcStatus == .ok && answer.trailers?.first(name: "grpc-status") == "0")
 

@@ -37,7 +37,7 @@ import Testing
         let json = try KServeCodec.decode(Data(#"{"inputs":[{"name":"input","shape":[2,64],"datatype":"FP32","data":[\#(values.map { "\($0)" }.joined(separator: ","))]}]}"#.utf8), graph: Self.digits)
         #expect(raw.feeds == json.feeds && typed.feeds == json.feeds)
         let outputs = try Self.digits.run(typed.feeds)
-        let answer = try Inference_ModelInferResponse(serializedBytes: try #require(GRPCInferCodec.encode(outputs, request: typed, model: id, graph: Self.digits)))
+        let answer = GRPCInferCodec.encode(outputs, request: typed, model: id, graph: Self.digits)
         #expect(answer.modelName == "digits" && answer.modelVersion == "1" && answer.id == "r7")
         #expect(answer.outputs.map(\.name) == ["probabilities"] && answer.outputs[0].shape == [2, 10] && answer.outputs[0].datatype == "FP32")
         #expect(answer.rawOutputContents == [RawTensorBytes.bytes(of: try #require(outputs["probabilities"]), datatype: "FP32")])

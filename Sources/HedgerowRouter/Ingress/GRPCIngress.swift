@@ -2,7 +2,6 @@ import HedgerowCore
 import HedgerowGRPC
 import HedgerowHTTP
 import NIOCore
-import SwiftProtobuf
 
 /// `inference.GRPCInferenceService` on the router's one port: a gRPC call is told apart by its content type and
 /// goes through the same resolution, hedging, budget, retries, ejection and zone spreading as the HTTP API.
@@ -28,12 +27,12 @@ extension RouterResponder {
         }
         switch method {
         case .serverLive:
-            return loop.makeSucceededFuture(Self.answer(Inference_ServerLiveResponse.with { $0.live = true }))
+            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerLiveResponse.with { $0.live = true }))
         case .serverReady:
             let ready = store.current.generation > 0
-            return loop.makeSucceededFuture(Self.answer(Inference_ServerReadyResponse.with { $0.ready = ready }))
+            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerReadyResponse.with { $0.ready = ready }))
         case .serverMetadata:
-            return loop.makeSucceededFuture(Self.answer(Inference_ServerMetadataResponse.with {
+            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerMetadataResponse.with {
                 $0.name = "hedgerow-router"
                 $0.version = HedgerowVersion.current
                 $0.extensions = ["binary_tensor_data"]
@@ -50,7 +49,7 @@ extension RouterResponder {
                 // Ready means the routing table has replicas for it, as GET /v2/models/{m}/ready says.
                 do throws(HedgerowError) {
                     _ = try store.current.resolve(model: model, selector: selector)
-                    return loop.makeSucceededFuture(Self.answer(Inference_ModelReadyResponse.with { $0.ready = true }))
+                    return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ModelReadyResponse.with { $0.ready = true }))
                 } catch {
                     return loop.makeSucceededFuture(.grpcError(error))
                 }
@@ -78,10 +77,5 @@ extension RouterResponder {
             throw HedgerowError(.badRequest, "invalid version or label \(ModelName.quoted(Substring(fields.version))) for model '\(model)': a version number, or a label of 1-128 characters of A-Z a-z 0-9 _ . -")
         }
         return (model, .label(fields.version))
-    }
-
-    static func answer(_ message: some SwiftProtobuf.Message) -> HTTPResponse {
-        guard let bytes: [UInt8] = try? message.serializedBytes() else { return .grpcError(.internalError, "the answer could not be encoded") }
-        return .grpc(message: ByteBuffer(bytes: bytes))
     }
 }

@@ -88,7 +88,7 @@ final class RouterResponder: HTTPResponder {
     }
 
     /// `grpcMessage`: the request is a gRPC call and this its message; the version is pinned in the message
-    /// (`GRPCModelFields.pinning`) instead of the path, and its deadline comes from `grpc-timeout`.
+    /// (`GRPCModelFields.pinnedFrame`) instead of the path, and its deadline comes from `grpc-timeout`.
     func forward(
         _ request: HTTPRequest, route: InferenceRoute, model: ModelName, selector: VersionSelector,
         action: InferenceRoute.Action, context: RequestContext, grpcMessage: ByteBuffer? = nil
@@ -141,9 +141,7 @@ final class RouterResponder: HTTPResponder {
         }
         var upstream = request
         if let grpcMessage {
-            var body = ByteBuffer()
-            GRPCFrame.write(GRPCModelFields.pinning(grpcMessage, to: version.description), to: &body)
-            upstream.body = body
+            upstream.body = GRPCModelFields.pinnedFrame(grpcMessage, to: version.description)
         } else {
             upstream.target = route.path(pinnedTo: version)
         }

@@ -97,7 +97,7 @@ enum GRPCInferCodec {
         }
     }
 
-    static func encode(_ outputs: [String: Tensor], request: KServeCodec.Request, model: ModelVersionID, graph: ModelGraph) -> Data? {
+    static func encode(_ outputs: [String: Tensor], request: KServeCodec.Request, model: ModelVersionID, graph: ModelGraph) -> Inference_ModelInferResponse {
         var response = Inference_ModelInferResponse()
         response.modelName = model.model.rawValue
         response.modelVersion = model.version.description
@@ -115,6 +115,6 @@ enum GRPCInferCodec {
             response.outputs.append(output)
             response.rawOutputContents.append(RawTensorBytes.bytes(of: tensor, datatype: output.datatype))
         }
-        return try? response.serializedData()
+        return response
     }
 }

@@ -3,7 +3,6 @@ import HedgerowCore
 import HedgerowGRPC
 import HedgerowHTTP
 import NIOCore
-import SwiftProtobuf
 
 /// `inference.GRPCInferenceService` on a worker: the six calls of KServe v2 over gRPC, on the worker's one port.
 ///
@@ -31,11 +30,11 @@ extension WorkerResponder {
         let status = StatusRoutes(models: models, workerName: configuration.name)
         switch method {
         case .serverLive:
-            return loop.makeSucceededFuture(Self.answer(Inference_ServerLiveResponse.with { $0.live = true }))
+            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerLiveResponse.with { $0.live = true }))
         case .serverReady:
-            return loop.makeSucceededFuture(Self.answer(Inference_ServerReadyResponse.with { $0.ready = true }))
+            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerReadyResponse.with { $0.ready = true }))
         case .serverMetadata:
-            return loop.makeSucceededFuture(Self.answer(Inference_ServerMetadataResponse.with {
+            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerMetadataResponse.with {
                 $0.name = "hedgerow"
                 $0.version = HedgerowVersion.current
                 $0.extensions = ["binary_tensor_data"]
@@ -52,14 +51,14 @@ extension WorkerResponder {
             case .modelReady:
                 do throws(HedgerowError) {
                     let ready = try status.isReady(model, selector)
-                    return loop.makeSucceededFuture(Self.answer(Inference_ModelReadyResponse.with { $0.ready = ready }))
+                    return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ModelReadyResponse.with { $0.ready = ready }))
                 } catch {
                     return loop.makeSucceededFuture(.grpcError(error))
                 }
             case .modelMetadata:
                 do throws(HedgerowError) {
                     let metadata = try status.v2MetadataValue(model, selector)
-                    return loop.makeSucceededFuture(Self.answer(Inference_ModelMetadataResponse.with {
+                    return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ModelMetadataResponse.with {
                         $0.name = metadata.name
                         $0.versions = metadata.versions
                         $0.platform = metadata.platform
@@ -93,12 +92,5 @@ extension WorkerResponder {
             $0.datatype = tensor.datatype
             $0.shape = tensor.shape.map { Int64($0) }
         }
-    }
-
-    static func answer(_ message: some SwiftProtobuf.Message) -> HTTPResponse {
-        guard let bytes: [UInt8] = try? message.serializedBytes() else {
-            return .grpcError(.internalError, "the answer could not be encoded")
-        }
-        return .grpc(message: ByteBuffer(bytes: bytes))
     }
 }

@@ -187,12 +187,7 @@ final class WorkerResponder: HTTPResponder {
                         case .grpc:
                             let decoded = try GRPCInferCodec.decode(data, graph: graph)
                             feeds = decoded.feeds
-                            encode = { outputs in
-                                guard let message = GRPCInferCodec.encode(outputs, request: decoded, model: lease.id, graph: graph) else {
-                                    return .error(HedgerowError(.internalError, "model '\(lease.id)': the answer could not be encoded as a ModelInferResponse"))
-                                }
-                                return .grpc(message: ByteBuffer(bytes: message))
-                            }
+                            encode = { .grpc(GRPCInferCodec.encode($0, request: decoded, model: lease.id, graph: graph)) }
                         }
                     } catch {
                         return finish(.error(error))
