@@ -10,7 +10,8 @@ router's one port:
   - gRPC and HTTP binary over TLS on the same port (a self-signed certificate made for the run);
   - inference on digits (FP32) and the recommender (INT64 inputs) as HTTP JSON, HTTP binary and gRPC: outputs
     bit-identical to the JSON path's;
-  - a wrong shape is INVALID_ARGUMENT (gRPC) / 400 (HTTP) naming the input; an unknown model NOT_FOUND / 404;
+  - a wrong shape is INVALID_ARGUMENT (gRPC) / 400 (HTTP) naming the input; an unknown model NOT_FOUND / 404; a
+    body over the router's limit RESOURCE_EXHAUSTED;
   - with one worker stopped (SIGSTOP), gRPC calls with a 50 ms deadline are hedged and answer; with both stopped,
     a call fails DEADLINE_EXCEEDED on time, both by the client's deadline and by the router's own (no client deadline,
     Hedgerow-Timeout-Ms instead: the status then comes from the router);
@@ -237,6 +238,12 @@ class Checks:
             self.check(False, "grpc: metadata of an unknown model is refused")
         except InferenceServerException as e:
             self.check(e.status() == "StatusCode.NOT_FOUND", "grpc: metadata of an unknown model is NOT_FOUND")
+        try:
+            self.infer_grpc("digits", {"input": self.np.zeros((70000, 64), dtype=self.np.float32)})  # 17.9 MB, over 16 MiB
+            self.check(False, "grpc: a body over the router's limit is refused")
+        except InferenceServerException as e:
+            self.check(e.status() == "StatusCode.RESOURCE_EXHAUSTED" and "limit" in e.message(),
+                       f"grpc: a body over the router's limit is RESOURCE_EXHAUSTED ({e.message()})")
         try:
             self.infer_http("no-such-model", self.feeds("digits", 1), binary=False)
             self.check(False, "http: an unknown model is refused")

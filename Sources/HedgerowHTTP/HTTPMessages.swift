@@ -83,9 +83,12 @@ public struct HTTPResponse: Sendable {
         }
     }
 
-    /// The 413 both protocols answer for a request body over the server's limit.
-    static func bodyTooLarge(_ bytes: Int, limit: Int) -> HTTPResponse {
-        .error(HedgerowError(.payloadTooLarge, "request body of \(bytes) bytes is over the limit of \(limit) bytes"))
+    /// The 413 both protocols answer for a request body over the server's limit; a gRPC call gets it as the
+    /// status RESOURCE_EXHAUSTED (8), since gRPC clients read no HTTP error statuses.
+    static func bodyTooLarge(_ bytes: Int, limit: Int, grpc: Bool = false) -> HTTPResponse {
+        let message = "request body of \(bytes) bytes is over the limit of \(limit) bytes"
+        guard grpc else { return .error(HedgerowError(.payloadTooLarge, message)) }
+        return HTTPResponse(status: .ok, headers: ["content-type": "application/grpc", "grpc-status": "8", "grpc-message": message])
     }
 
     public static func text(_ text: String, status: HTTPResponseStatus = .ok, contentType: String = "text/plain; charset=utf-8") -> HTTPResponse {

@@ -61,7 +61,7 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
             streams[id] = .discarding  // keep `body` uniquely referenced while it grows
             let size = (body?.readableBytes ?? 0) + chunk.readableBytes
             guard size <= maxBodyBytes else {
-                answerTooLarge(size, stream: id, clientDone: payload.endStream, context: context)
+                answerTooLarge(size, stream: id, clientDone: payload.endStream, grpc: Self.isGRPC(headers), context: context)
                 return
             }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
@@ -83,7 +83,7 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
         if let authority = block.first(name: ":authority") { headers.add(name: "host", value: authority) }
         HTTP2Fields.regularFields(of: block, into: &headers)
         if let length = headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
-            answerTooLarge(length, stream: id, clientDone: endStream, context: context)
+            answerTooLarge(length, stream: id, clientDone: endStream, grpc: Self.isGRPC(headers), context: context)
             return
         }
         streams[id] = .receiving(method: HTTPMethod(rawValue: methodName), target: target, headers: headers, body: nil)
@@ -92,12 +92,16 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
 
     /// 413 at once; if the client is still sending, RST_STREAM NO_ERROR after the answer asks it to stop
     /// (RFC 9113 §8.1), so that the rest of the body is neither sent nor read.
-    private func answerTooLarge(_ bytes: Int, stream id: Int32, clientDone: Bool, context: ChannelHandlerContext) {
+    private func answerTooLarge(_ bytes: Int, stream id: Int32, clientDone: Bool, grpc: Bool, context: ChannelHandlerContext) {
         streams[id] = .discarding
-        write(.bodyTooLarge(bytes, limit: maxBodyBytes), stream: id, context: context)
+        write(.bodyTooLarge(bytes, limit: maxBodyBytes, grpc: grpc), stream: id, context: context)
         if !clientDone {
             context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: HTTP2StreamID(id), payload: .rstStream(.noError))), promise: nil)
         }
+    }
+
+    private static func isGRPC(_ headers: HTTPHeaders) -> Bool {
+        headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
     }
 
     private func dispatch(_ id: Int32, context: ChannelHandlerContext) {
