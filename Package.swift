@@ -188,12 +188,16 @@ let package = Package(
         // `-sanitize=fuzzer,address -parse-as-library -DFUZZING`, where they hand their command line to libFuzzer.
         .target(
             name: "HedgerowFuzzing",
-            dependencies: ["HedgerowCore", "HedgerowRuntime", "HedgerowWorker", "HedgerowSynchronizer"],
+            dependencies: [
+                "HedgerowCore", "HedgerowRuntime", "HedgerowWorker", "HedgerowSynchronizer", "HedgerowGRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             path: "Fuzz/Entries"
         ),
         // Declares libFuzzer's driver entry for the FUZZING builds.
         .target(name: "FuzzDriver", path: "Fuzz/Driver"),
         .executableTarget(name: "FuzzKServe", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzKServe"),
+        .executableTarget(name: "FuzzGRPCInfer", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzGRPCInfer"),
         .executableTarget(name: "FuzzTFServing", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzTFServing"),
         .executableTarget(name: "FuzzONNXLoader", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzONNXLoader"),
         .executableTarget(name: "FuzzDesiredState", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzDesiredState"),

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SCRATCH=.build-fuzz
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-40}
 RUNS=${FUZZ_RUNS:-2000000}
-TARGETS=${FUZZ_TARGETS:-"FuzzKServe FuzzTFServing FuzzONNXLoader FuzzDesiredState FuzzRoutingTable FuzzWorkerMessages"}
+TARGETS=${FUZZ_TARGETS:-"FuzzKServe FuzzGRPCInfer FuzzTFServing FuzzONNXLoader FuzzDesiredState FuzzRoutingTable FuzzWorkerMessages"}
 # Bodies, files and tables bigger than this exercise nothing new and slow every run down.
 MAX_LEN=${FUZZ_MAX_LEN:-8192}
 

@@ -1,5 +1,6 @@
 import Foundation
 import HedgerowCore
+import HedgerowGRPC
 import HedgerowRuntime
 import HedgerowSynchronizer
 import HedgerowWorker
@@ -25,6 +26,18 @@ public enum FuzzEntries {
             guard let answer = try? InferenceCodecs.answer(body, api: api, model: id, graph: graph) else { continue }
             guard (try? JSONSerialization.jsonObject(with: Data(answer.utf8))) is [String: Any] else {
                 fatalError("\(id): the answer is not a JSON object: \(answer.prefix(300))")
+            }
+        }
+    }
+
+    /// A gRPC `ModelInferRequest` message (what follows the 5-byte prefix) against the same three models; an
+    /// answer must decode as a `ModelInferResponse` with one raw content per output.
+    public static func grpcInfer(_ bytes: UnsafeRawBufferPointer) {
+        for (id, graph) in FuzzModels.all {
+            guard let answer = try? InferenceCodecs.grpcAnswer(Data(bytes), model: id, graph: graph) else { continue }
+            guard let response = try? Inference_ModelInferResponse(serializedBytes: answer),
+                  response.rawOutputContents.count == response.outputs.count else {
+                fatalError("\(id): the answer is not a ModelInferResponse with one raw content per output")
             }
         }
     }

@@ -77,4 +77,14 @@ import Testing
         }
         #expect(throws: HedgerowError.self) { try GRPCInferCodec.decode(Data([0x2A, 0x80]), graph: Self.digits) }
     }
+
+    /// The fuzzer's seeds are requests the worker answers (a seed that is refused explores nothing past the checks).
+    @Test func theFuzzSeedsAreAnswered() throws {
+        let folder = CodecHostileInputTests.root.appendingPathComponent("Fuzz/Corpus/FuzzGRPCInfer")
+        for (name, graph) in [("digits-raw-two-rows.pb", Self.digits), ("digits-typed-one-row.pb", Self.digits), ("recommender-typed.pb", Self.recommender)] {
+            let message = try Data(contentsOf: folder.appendingPathComponent(name))
+            let answer = try Inference_ModelInferResponse(serializedBytes: try InferenceCodecs.grpcAnswer(message, model: id, graph: graph))
+            #expect(answer.rawOutputContents.count == answer.outputs.count && !answer.outputs.isEmpty, "\(name)")
+        }
+    }
 }

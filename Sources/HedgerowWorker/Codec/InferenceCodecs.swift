@@ -1,6 +1,8 @@
 import Foundation
 import HedgerowCore
+import HedgerowGRPC
 import HedgerowRuntime
+import SwiftProtobuf
 
 /// The worker's request path without HTTP or batching: decode a body as the inference route does, run the graph,
 /// encode the answer.
@@ -27,5 +29,13 @@ public enum InferenceCodecs {
             let (feeds, format) = try TFServingCodec.decode(body, graph: graph)
             return TFServingCodec.encode(try graph.run(feeds), graph: graph, format: format)
         }
+    }
+
+    /// The serialized `ModelInferResponse` the worker would answer a gRPC `ModelInferRequest` message with, or the
+    /// error it would answer with.
+    public static func grpcAnswer(_ message: Data, model: ModelVersionID, graph: ModelGraph) throws(HedgerowError) -> Data {
+        let request = try GRPCInferCodec.decode(message, graph: graph)
+        let response = GRPCInferCodec.encode(try graph.run(request.feeds), request: request, model: model, graph: graph)
+        do { return try response.serializedData() } catch { throw HedgerowError(.internalError, "answer not encodable: \(error)") }
     }
 }
