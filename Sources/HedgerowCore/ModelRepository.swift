@@ -96,11 +96,24 @@ public struct ModelRepository: Sendable {
         return real
     }
 
-    /// Size of a version's model file, bytes: the planner's memory estimate until a worker has measured it.
-    /// nil for a version whose files are refused.
+    /// Size of a version's model file and its external data files (ONNX's form for weights past 2 GiB: every other
+    /// regular file under the version directory but its config and reference answers), bytes: the planner's memory
+    /// estimate until a worker has measured it. nil for a version whose files are refused.
     public func fileSize(_ id: ModelVersionID) -> Int? {
-        guard let path = try? verifiedModelFile(id) else { return nil }
-        return (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        guard let path = try? verifiedModelFile(id), let directory = try? verifiedVersionDirectory(id),
+              var total = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return nil }
+        let skipped: Set<String> = [Self.modelFileName, Self.configFileName, Self.referenceFileName]
+        // Links are not followed (lstat): a data file outside the directory is refused at load anyway.
+        guard let files = FileManager.default.enumerator(atPath: directory) else { return total }
+        var seen = 0
+        while seen < 10_000, let relative = files.nextObject() as? String {
+            seen += 1
+            var info = stat()
+            guard !skipped.contains(relative), lstat("\(directory)/\(relative)", &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            let (sum, overflow) = total.addingReportingOverflow(Int(info.st_size))
+            total = overflow ? Int.max : sum
+        }
+        return total
     }
 
     /// Versions present on disk for a model, ascending. Directories that are not canonical positive integers, and

@@ -56,6 +56,20 @@ import Testing
         ModelVersionID(model: try! ModelName(model), version: try! ModelVersion(version))
     }
 
+    /// The planner's estimate counts external data files (under the version directory, links not followed) but not
+    /// the config or the reference answers.
+    @Test func theSizeEstimateCountsExternalDataFiles() throws {
+        let directory = root.appendingPathComponent("good/1")
+        try Data(count: 100).write(to: directory.appendingPathComponent("weights.bin"))
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        try Data(count: 1000).write(to: directory.appendingPathComponent("data/table.bin"))
+        try Data(count: 7).write(to: directory.appendingPathComponent("config.yaml"))
+        try Data(count: 9).write(to: directory.appendingPathComponent("reference.json"))
+        try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("big.bin").path, withDestinationPath: outside.appendingPathComponent("secret.onnx").path)
+        let repository = ModelRepository(root: root.path)
+        #expect(repository.fileSize(id("good", 1)) == 4 + 100 + 1000)
+    }
+
     @Test func plainVersionsAndLinksThatStayInsideAreRead() throws {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let repository = ModelRepository(root: root.path)

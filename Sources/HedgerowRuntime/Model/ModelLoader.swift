@@ -16,10 +16,11 @@ public enum ModelLoader {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
         }
-        return try load(data, source: path, optimize: optimize)
+        return try load(data, source: path, optimize: optimize, directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
-    public static func load(_ data: Data, source: String = "model", optimize: Bool = true) throws(HedgerowError) -> ModelGraph {
+    /// `directory`: where the model's external data files are (`ExternalTensorData`); nil refuses external data.
+    public static func load(_ data: Data, source: String = "model", optimize: Bool = true, directory: String? = nil) throws(HedgerowError) -> ModelGraph {
         let proto: Onnx_ModelProto
         do { proto = try Onnx_ModelProto(serializedBytes: data) } catch {
             throw HedgerowError(.loadFailed, "\(source) is not a valid ONNX model (protobuf decoding failed: \(error))")
@@ -42,16 +43,18 @@ public enum ModelLoader {
         if let ml = mlImports.first(where: { !supportedMLOpsets.contains(Int(clamping: $0)) }) {
             throw HedgerowError(.loadFailed, "\(source) uses \(MLOperators.domain) opset \(ml); Hedgerow supports \(supportedMLOpsets.lowerBound) to \(supportedMLOpsets.upperBound)")
         }
-        return try build(proto.graph, opset: opset, source: source, optimize: optimize)
+        return try build(proto.graph, opset: opset, source: source, optimize: optimize, directory: directory)
     }
 
-    static func build(_ graph: Onnx_GraphProto, opset: Int, source: String, optimize: Bool = true) throws(HedgerowError) -> ModelGraph {
+    static func build(_ graph: Onnx_GraphProto, opset: Int, source: String, optimize: Bool = true, directory: String? = nil) throws(HedgerowError) -> ModelGraph {
         var initializers: [String: Tensor] = [:]
         for tensor in graph.initializer {
             guard initializers[tensor.name] == nil else {
                 throw HedgerowError(.loadFailed, "\(source): initializer '\(tensor.name)' is defined twice")
             }
-            initializers[tensor.name] = try TensorDecoding.decode(tensor, what: "\(source): initializer '\(tensor.name)'")
+            let what = "\(source): initializer '\(tensor.name)'"
+            let stored = tensor.dataLocation == .external ? try ExternalTensorData.inlined(tensor, directory: directory, what: what) : tensor
+            initializers[tensor.name] = try TensorDecoding.decode(stored, what: what)
         }
         let inputs = try graph.input.filter { initializers[$0.name] == nil }.map { (v: Onnx_ValueInfoProto) throws(HedgerowError) in
             try signature(v, source: source)

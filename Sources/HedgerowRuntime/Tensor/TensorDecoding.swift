@@ -5,14 +5,14 @@ import HedgerowCore
 ///
 /// The dims and bytes are a model file's, so hostile: dims must make a valid shape (`TensorLimits`), `raw_data`
 /// must hold exactly the shape's values (a length that is not a whole number of elements, or too few or too many,
-/// is refused rather than truncated), and data stored outside the file is refused. Every failure is `.loadFailed`
+/// is refused rather than truncated), and data stored outside the file is refused here (`ExternalTensorData` reads an initializer's into `raw_data` first). Every failure is `.loadFailed`
 /// naming `what`.
 enum TensorDecoding {
     static func decode(_ proto: Onnx_TensorProto, what: String) throws(HedgerowError) -> Tensor {
         let shape = proto.dims.map { Int($0) }  // Int64 → Int: exact on the 64-bit platforms Hedgerow builds for.
         let count = try TensorLimits.count(shape, what: what, kind: .loadFailed)
         guard proto.dataLocation != .external else {
-            throw HedgerowError(.loadFailed, "\(what): external tensor data is not supported; save the model with weights inside the .onnx file")
+            throw HedgerowError(.loadFailed, "\(what): external tensor data is supported for initializers only; keep node attributes inside the .onnx file")
         }
         guard let type = ElementType(onnx: proto.dataType) else {
             throw HedgerowError(.loadFailed, "\(what): datatype \(ElementType.onnxName(proto.dataType)) is not supported yet")
