@@ -61,11 +61,21 @@ import Testing
         }
     }
 
-    /// A mod shard's rows are streamed in chunks; a chunk smaller than the table still yields every row once.
+    /// A mod shard's rows are streamed in chunks: chunks of one row, and of rows in counts that do not line up with
+    /// the shard count, still yield every row of the shard once, in order.
     @Test func tablesOfManyChunksStreamEveryRow() throws {
         let directory = try model(external: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        #expect(ShardRows.chunkBytes > Self.rows * Self.width * 4, "this table fits one chunk; the chunk loop is checked by the row formula above")
+        for chunkBytes in [1, 12, 50, 100] {
+            for shards in [2, 3, 7] {
+                let layout = try ShardLayout(rows: Self.rows, shards: shards, scheme: .mod)
+                for shard in 0..<shards {
+                    let part = try ShardRows.read(modelFile: "\(directory)/model.onnx", table: "user_emb", layout: layout, shard: shard, chunkBytes: chunkBytes)
+                    let expected = (0..<layout.count(of: shard)).flatMap { local in (0..<Self.width).map { Self.value(layout.globalRow(shard: shard, local: local), $0) } }
+                    #expect(try part.floats("part") == expected, "chunk \(chunkBytes) bytes, shard \(shard) of \(shards)")
+                }
+            }
+        }
     }
 
     @Test func tablesThatAreNotOnlyLookedUpAreRefused() throws {

@@ -9,9 +9,8 @@ import HedgerowCore
 /// already in memory once the file is parsed; its rows are copied out. The result is a float32 tensor of the
 /// shard's rows in local order (`ShardLayout.place`), shape `[count, rowShape...]`.
 public enum ShardRows {
-    static let chunkBytes = 4 << 20
-
-    public static func read(modelFile path: String, table name: String, layout: ShardLayout, shard: Int) throws(HedgerowError) -> Tensor {
+    /// `chunkBytes`: how much of a `mod` table is read at a time (tests make it small to cross many chunks).
+    public static func read(modelFile path: String, table name: String, layout: ShardLayout, shard: Int, chunkBytes: Int = 4 << 20) throws(HedgerowError) -> Tensor {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
