@@ -90,7 +90,7 @@ def run(binary):
                 raise SystemExit("grpc-clients: hedgerow up did not come up")
             time.sleep(0.3)
         workers = [worker_pid(base), worker_pid(base + 1)]
-        Checks(router, workers, stopped, cert).run_all()
+        Checks(router, workers, [base, base + 1], stopped, cert).run_all()
         say("all checks passed")
     finally:
         for pid in stopped:
@@ -114,12 +114,12 @@ def worker_pid(port):
 
 
 class Checks:
-    def __init__(self, port, workers, stopped, cert):
+    def __init__(self, port, workers, worker_ports, stopped, cert):
         import numpy as np
         import tritonclient.grpc as grpcclient
         import tritonclient.http as httpclient
         self.np, self.grpcclient, self.httpclient = np, grpcclient, httpclient
-        self.port, self.workers, self.stopped = port, workers, stopped
+        self.port, self.workers, self.worker_ports, self.stopped = port, workers, worker_ports, stopped
         self.url = f"127.0.0.1:{port}"
         self.g = grpcclient.InferenceServerClient(self.url)
         self.h = httpclient.InferenceServerClient(self.url)
@@ -292,6 +292,17 @@ class Checks:
                                                                    self.infer_http("digits", {"input": self.np.ones((1, 64), dtype=self.np.float32)}, False)),
                    "the router and workers still answer after the malformed calls")
 
+    def preferred_replica(self):
+        """The worker port most of 20 requests went to (the router names it in `hedgerow-replica`)."""
+        import collections, urllib.request
+        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.0] * 64}]}).encode()
+        seen = collections.Counter()
+        for _ in range(20):
+            request = urllib.request.Request(f"http://{self.url}/v2/models/digits/infer", data=body, headers={"content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                seen[int(response.headers["hedgerow-replica"].rsplit(":", 1)[1])] += 1
+        return seen.most_common(1)[0][0]
+
     def hedges(self):
         """Backups the router sent for digits so far (its Prometheus counter)."""
         import urllib.request
@@ -304,6 +315,11 @@ class Checks:
         feeds = self.feeds("digits", 1)
         for _ in range(200):  # latency samples for the hedge delay, and budget for the hedges
             self.infer_grpc("digits", feeds)
+        # Stop the replica the router prefers now (peak-EWMA sends nearly every call to the faster one), so that the
+        # calls meet the stall and only a hedge can answer them in time.
+        preferred = self.preferred_replica()
+        first, second = (0, 1) if preferred == self.worker_ports[0] else (1, 0)
+        self.workers = [self.workers[first], self.workers[second]]
         hedges_before = self.hedges()
         os.kill(self.workers[0], signal.SIGSTOP)
         self.stopped.append(self.workers[0])

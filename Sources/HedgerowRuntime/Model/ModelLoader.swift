@@ -19,6 +19,17 @@ public enum ModelLoader {
         return try load(data, source: path, optimize: optimize, directory: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
+    /// The parsed `.onnx` file, for readers that need the file as written (the sharding checks), not a graph.
+    static func proto(contentsOf path: String) throws(HedgerowError) -> Onnx_ModelProto {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
+        }
+        do { return try Onnx_ModelProto(serializedBytes: data) } catch {
+            throw HedgerowError(.loadFailed, "\(path) is not a valid ONNX model (protobuf decoding failed: \(error))")
+        }
+    }
+
     /// `directory`: where the model's external data files are (`ExternalTensorData`); nil refuses external data.
     public static func load(_ data: Data, source: String = "model", optimize: Bool = true, directory: String? = nil) throws(HedgerowError) -> ModelGraph {
         let proto: Onnx_ModelProto

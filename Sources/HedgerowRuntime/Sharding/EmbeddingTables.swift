@@ -25,14 +25,7 @@ public enum EmbeddingTables {
     /// `names`: the tables listed; `minBytes`: every float32 initializer of at least that size that qualifies
     /// (listing one that does not is an error; a large initializer that does not qualify is skipped).
     public static func select(modelFile path: String, names: [String]?, minBytes: Int?) throws(HedgerowError) -> [EmbeddingTable] {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
-        }
-        let model: Onnx_ModelProto
-        do { model = try Onnx_ModelProto(serializedBytes: data) } catch {
-            throw HedgerowError(.loadFailed, "\(path) is not a valid ONNX model (protobuf decoding failed: \(error))")
-        }
+        let model = try ModelLoader.proto(contentsOf: path)
         return try select(model.graph, names: names, minBytes: minBytes, source: path)
     }
 

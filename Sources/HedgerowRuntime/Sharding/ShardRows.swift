@@ -11,14 +11,7 @@ import HedgerowCore
 public enum ShardRows {
     /// `chunkBytes`: how much of a `mod` table is read at a time (tests make it small to cross many chunks).
     public static func read(modelFile path: String, table name: String, layout: ShardLayout, shard: Int, chunkBytes: Int = 4 << 20) throws(HedgerowError) -> Tensor {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw HedgerowError(.loadFailed, "cannot read \(path): \(error.localizedDescription)")
-        }
-        let model: Onnx_ModelProto
-        do { model = try Onnx_ModelProto(serializedBytes: data) } catch {
-            throw HedgerowError(.loadFailed, "\(path) is not a valid ONNX model (protobuf decoding failed: \(error))")
-        }
+        let model = try ModelLoader.proto(contentsOf: path)
         guard let proto = model.graph.initializer.first(where: { $0.name == name }) else {
             throw HedgerowError(.loadFailed, "\(path): table '\(name)' is not an initializer")
         }

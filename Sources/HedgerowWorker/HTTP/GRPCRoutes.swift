@@ -13,41 +13,28 @@ import NIOCore
 extension WorkerResponder {
     func grpc(_ request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
         let loop = context.eventLoop
-        guard context.isHTTP2 else {
-            return loop.makeSucceededFuture(.error(HedgerowError(.badRequest, "gRPC needs HTTP/2; this request came over HTTP/1.1")))
-        }
-        guard let method = GRPCMethod(path: request.path) else {
-            return loop.makeSucceededFuture(.grpcError(.unimplemented, "no gRPC method \(request.path.prefix(200)); Hedgerow serves \(GRPCMethod.service)'s \(GRPCMethod.allCases.map(\.rawValue).joined(separator: ", "))"))
-        }
-        guard request.method == .POST else {
-            return loop.makeSucceededFuture(.grpcError(.unimplemented, "gRPC calls are POSTs"))
-        }
-        let message: ByteBuffer
-        switch GRPCFrame.message(in: request.body, encoding: request.headers.first(name: "grpc-encoding")) {
-        case .success(let read): message = read
-        case .failure(let malformed): return loop.makeSucceededFuture(.grpcError(malformed.code, malformed.message))
+        let call: GRPCCall
+        switch GRPCCall.read(request, isHTTP2: context.isHTTP2) {
+        case .call(let read): call = read
+        case .refused(let answer): return loop.makeSucceededFuture(answer)
         }
         let status = StatusRoutes(models: models, workerName: configuration.name)
-        switch method {
+        switch call.method {
         case .serverLive:
             return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerLiveResponse.with { $0.live = true }))
         case .serverReady:
             return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerReadyResponse.with { $0.ready = true }))
         case .serverMetadata:
-            return loop.makeSucceededFuture(HTTPResponse.grpc(Inference_ServerMetadataResponse.with {
-                $0.name = "hedgerow"
-                $0.version = HedgerowVersion.current
-                $0.extensions = ["binary_tensor_data"]
-            }))
+            return loop.makeSucceededFuture(GRPCCall.serverMetadata(name: "hedgerow"))
         case .modelReady, .modelMetadata, .modelInfer:
             let model: ModelName
             let selector: VersionSelector
             do throws(HedgerowError) {
-                (model, selector) = try Self.target(of: message)
+                (model, selector) = try call.target(labels: false)
             } catch {
                 return loop.makeSucceededFuture(.grpcError(error))
             }
-            switch method {
+            switch call.method {
             case .modelReady:
                 do throws(HedgerowError) {
                     let ready = try status.isReady(model, selector)
@@ -69,21 +56,9 @@ extension WorkerResponder {
                     return loop.makeSucceededFuture(.grpcError(error))
                 }
             default:
-                return infer(model, selector, wire: .grpc, body: message, headers: request.headers, context: context).map { $0.asGRPC() }
+                return infer(model, selector, wire: .grpc, body: call.message, headers: request.headers, context: context).map { $0.asGRPC() }
             }
         }
-    }
-
-    /// The model and version a model-bound call names (fields 1 and 2), with the HTTP API's rules for both.
-    static func target(of message: ByteBuffer) throws(HedgerowError) -> (ModelName, VersionSelector) {
-        let fields: GRPCModelFields
-        switch GRPCModelFields.read(message) {
-        case .success(let read): fields = read
-        case .failure(let malformed): throw HedgerowError(.badRequest, "malformed request message: \(malformed.message)")
-        }
-        let model = try ModelName(fields.name)
-        guard !fields.version.isEmpty else { return (model, .latest) }
-        return (model, .version(try ModelVersion(parsing: Substring(fields.version))))
     }
 
     private static func tensorMetadata(_ tensor: V2Tensor) -> Inference_ModelMetadataResponse.TensorMetadata {
