@@ -3,7 +3,9 @@
 Starts `hedgerow up` (release build, two workers, digits), writes the three request bodies for the same rows
 (checked once with curl: each must answer), and drives each with h2load on the router's port, in rounds that
 alternate the order of the encodings (this machine has slow spells that would otherwise favour whichever ran in a
-quiet one). Two loads: one stream at a time (latency) and 8 connections × 8 streams (throughput). Prints req/s and
+quiet one). Two loads: one stream at a time (latency) and 8 connections × 8 streams (throughput). Then the same
+bodies open loop at a fixed rate with `hedgerow bench` (Hedgerow's own generator: latency from each request's
+intended send time, gRPC answers counted only with grpc-status 0). Prints req/s and
 p50/p99 per cell, median [worst] of the rounds, the ratio to JSON of each round's req/s, and the CPU time the router
 and the workers spent per request (utime + stime from /proc: steadier than req/s on a noisy machine).
 """
@@ -89,6 +91,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rows", default="1,32")
+    parser.add_argument("--open-rates", default="1:2000,32:1000", help="rows:req/s of the open-loop cells (hedgerow bench)")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="hedgerow-grpc-bench-")
     config = os.path.join(work, "desired-state.yaml")
@@ -137,6 +140,26 @@ def main():
                                                                                (after[0] - before[0]) / done * 1e6, (after[1] - before[1]) / done * 1e6))
                     for encoding in ENCODINGS:
                         ratios.setdefault((rows, load, encoding), []).append(this_round[encoding] / this_round["json"])
+        # Open loop at a fixed rate with Hedgerow's own generator: latency from each request's intended send time,
+        # the same offered load for every encoding.
+        open_results = {}
+        for cell in args.open_rates.split(","):
+            rows, rate = (int(x) for x in cell.split(":"))
+            paths, header_length = bodies(work, rows)
+            for round_number in range(args.rounds):
+                order = ENCODINGS if round_number % 2 == 0 else tuple(reversed(ENCODINGS))
+                for encoding in order:
+                    url, headers = request_for(encoding, router, header_length)
+                    path = "/" + url.split("/", 3)[3]
+                    cmd = [args.binary, "bench", "--target", f"127.0.0.1:{router}", "--path", path, "--body-file", paths[encoding],
+                           "--rate", str(rate), "--seconds", str(args.seconds)] + [a for h in headers for a in ("--header", h)]
+                    out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.seconds + 60).stdout
+                    row = [line for line in out.splitlines() if line.startswith("| - |")]
+                    if not row:
+                        raise SystemExit(f"hedgerow bench printed no result for {encoding}:\n{out}")
+                    cells = [c.strip() for c in row[0].strip("|").split("|")]
+                    achieved, p50, p99, errors = float(cells[2]), float(cells[3]), float(cells[5]), int(cells[8])
+                    open_results.setdefault((rows, rate, encoding), []).append((achieved, p50, p99, errors))
         print(f"\nThrough the router ({args.rounds} alternating rounds of {args.seconds} s; median [worst]):\n")
         print("| rows | load | encoding | req/s | p50 ms | p99 ms | req/s vs JSON | router CPU µs/req | workers CPU µs/req |")
         print("|---|---|---|---|---|---|---|---|---|")
@@ -150,6 +173,13 @@ def main():
             print(f"| {rows} | {load} | {encoding} | {statistics.median(rps):.0f} [{min(rps):.0f}] | {statistics.median(p50):.2f} [{max(p50):.2f}] "
                   f"| {statistics.median(p99):.2f} [{max(p99):.2f}] | {statistics.median(ratio):.2f}× [{min(ratio):.2f}] "
                   f"| {statistics.median(router_cpu):.0f} [{max(router_cpu):.0f}] | {statistics.median(worker_cpu):.0f} [{max(worker_cpu):.0f}] |")
+        print(f"\nOpen loop (hedgerow bench, fixed rate, latency from the intended send time; median [worst] of {args.rounds}):\n")
+        print("| rows | offered req/s | encoding | achieved req/s | p50 ms | p99 ms | errors |")
+        print("|---|---|---|---|---|---|---|")
+        for (rows, rate, encoding), cells in open_results.items():
+            achieved, p50, p99, errors = ([c[i] for c in cells] for i in range(4))
+            print(f"| {rows} | {rate} | {encoding} | {statistics.median(achieved):.0f} [{min(achieved):.0f}] | {statistics.median(p50):.2f} [{max(p50):.2f}] "
+                  f"| {statistics.median(p99):.2f} [{max(p99):.2f}] | {sum(errors)} |")
     finally:
         stop(up)
         shutil.rmtree(work, ignore_errors=True)

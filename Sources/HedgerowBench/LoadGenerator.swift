@@ -14,16 +14,23 @@ public struct LoadGenerator: Sendable {
         public var target: String
         public var method: HTTPMethod
         public var path: String
+        /// Request headers (JSON's content type unless given: `content-type: application/grpc` and
+        /// `te: trailers` make each request a gRPC call, counted a success only with `grpc-status: 0`).
+        public var headers: HTTPHeaders
         public var body: ByteBuffer
         public var rate: Double
         public var duration: Duration
         /// Requests still unanswered this long after their intended time count as errors.
         public var timeout: TimeAmount
 
-        public init(target: String, method: HTTPMethod = .POST, path: String, body: ByteBuffer, rate: Double, duration: Duration, timeout: TimeAmount = .seconds(10)) {
+        public init(
+            target: String, method: HTTPMethod = .POST, path: String, headers: HTTPHeaders = ["content-type": "application/json"],
+            body: ByteBuffer, rate: Double, duration: Duration, timeout: TimeAmount = .seconds(10)
+        ) {
             self.target = target
             self.method = method
             self.path = path
+            self.headers = headers
             self.body = body
             self.rate = rate
             self.duration = duration
@@ -52,6 +59,11 @@ public struct LoadGenerator: Sendable {
         self.configuration = configuration
     }
 
+    /// A gRPC answer's status: in its trailers, or in its headers when it has no body.
+    static func grpcStatus(of response: HTTPResponse) -> String? {
+        response.trailers?.first(name: "grpc-status") ?? response.headers.first(name: "grpc-status")
+    }
+
     public func run() async -> Result {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let pool = HTTP2ClientPool(group: group)
@@ -63,7 +75,7 @@ public struct LoadGenerator: Sendable {
         let start = NIODeadline.now() + .milliseconds(50)
         let finished = loop.makePromise(of: Void.self)
         let outstanding = NIOLockedValueBox(total)
-        let request = HTTPRequest(method: configuration.method, target: configuration.path, headers: ["content-type": "application/json"], body: configuration.body)
+        let request = HTTPRequest(method: configuration.method, target: configuration.path, headers: configuration.headers, body: configuration.body)
         let config = configuration
 
         if total == 0 { finished.succeed() }
@@ -76,9 +88,12 @@ public struct LoadGenerator: Sendable {
                     let micros = UInt64(max(0, (NIODeadline.now() - intended).nanoseconds / 1000))
                     state.withLockedValue { state in
                         switch result {
-                        case .success(let response) where response.status == .ok:
+                        case .success(let response) where response.status == .ok && Self.grpcStatus(of: response) ?? "0" == "0":
                             state.succeeded += 1
                             _ = state.latency.record(min(micros, 120_000_000))
+                        case .success(let response) where response.status == .ok:
+                            state.errors += 1
+                            state.errorKinds["grpc-status \(Self.grpcStatus(of: response) ?? "?")", default: 0] += 1
                         case .success(let response):
                             state.errors += 1
                             state.errorKinds["HTTP \(response.status.code)", default: 0] += 1

@@ -2,6 +2,7 @@ import ArgumentParser
 @preconcurrency import Foundation
 import HedgerowBench
 import NIOCore
+import NIOHTTP1
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "HOST:PORT to load; without it, run the hedging scenarios.") var target: String?
     @Option(help: "Request path.") var path = "/v1/models/digits:predict"
     @Option(help: "JSON body file (default: the first row of Models/digits/testset.json).") var bodyFile: String?
+    @Option(name: .customLong("header"), help: "A request header, 'name: value' (repeatable; with --target). 'content-type: application/grpc' with 'te: trailers' makes each request a gRPC call whose body file holds the framed message.")
+    var headers: [String] = []
     @Option(help: "Requests per second.") var rate = 400.0
     @Option(help: "Seconds of measurement per run.") var seconds = 10
     @Option(help: "Seconds of unrecorded load before each scenario run (fills the router's latency window).") var warmup = 3
@@ -31,8 +34,15 @@ struct BenchCommand: AsyncParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)
         let body = try loadBody()
         if let target {
+            var fields: HTTPHeaders = [:]
+            for header in headers {
+                let parts = header.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--header '\(header)' is not 'name: value'") }
+                fields.add(name: parts[0].trimmingCharacters(in: .whitespaces), value: parts[1].trimmingCharacters(in: .whitespaces))
+            }
+            if fields.first(name: "content-type") == nil { fields.add(name: "content-type", value: "application/json") }
             let result = await LoadGenerator(configuration: .init(
-                target: try normalizeAddress(target), path: path, body: body, rate: rate, duration: .seconds(seconds)
+                target: try normalizeAddress(target), path: path, headers: fields, body: body, rate: rate, duration: .seconds(seconds)
             )).run()
             print(HedgingBenchmark.header)
             print(HedgingBenchmark.markdown(.init(scenario: "-", mode: target, result: result, hedgeRate: nil, winRate: nil)))
