@@ -1,5 +1,3 @@
-import HedgerowHTTP
-
 /// The calls of `inference.GRPCInferenceService` Hedgerow serves, by their HTTP/2 path.
 public enum GRPCMethod: String, Sendable, CaseIterable {
     case serverLive = "ServerLive"
@@ -18,16 +16,6 @@ public enum GRPCMethod: String, Sendable, CaseIterable {
         self.init(rawValue: String(path.dropFirst(prefix.count)))
     }
 
-    public var path: String { "/\(Self.service)/\(rawValue)" }
-
-    /// Whether the request names a model in fields 1 (name) and 2 (version) of its message: the calls the router
-    /// resolves through its routing table.
-    public var namesModel: Bool { self == .modelReady || self == .modelMetadata || self == .modelInfer }
-
-    /// Whether a request is a gRPC call (by its content type: `application/grpc`, `application/grpc+proto`).
-    public static func isGRPC(_ request: HTTPRequest) -> Bool {
-        request.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
-    }
 }
 
 /// The `grpc-timeout` header: at most 8 digits and a unit (H, M, S, m, u, n). Nil when absent or malformed (the

@@ -90,22 +90,27 @@ extension HTTPResponse {
     /// The gRPC status of a gRPC answer (from its trailers, or its headers for a trailers-only answer); nil when
     /// this is not a gRPC answer or it carries no valid status.
     public var grpcStatus: GRPCStatusCode? {
-        guard headers.first(name: "content-type")?.hasPrefix("application/grpc") == true else { return nil }
+        guard headers.isGRPC else { return nil }
         guard let text = trailers?.first(name: "grpc-status") ?? headers.first(name: "grpc-status"), let number = Int(text) else { return nil }
         return GRPCStatusCode(rawValue: number) ?? .unknown
+    }
+
+    /// A gRPC answer's `grpc-message` (trailers, or headers for a trailers-only answer), still percent-encoded.
+    public var grpcMessage: String? {
+        trailers?.first(name: "grpc-message") ?? headers.first(name: "grpc-message")
     }
 
     /// The HTTP status this answer counts as: its own, or for a gRPC answer the one its gRPC status means (a gRPC
     /// answer without a status is a broken one: 500). What hedging, ejection and metrics judge an answer by.
     public var outcomeStatus: Int {
-        guard headers.first(name: "content-type")?.hasPrefix("application/grpc") == true, status == .ok else { return Int(status.code) }
+        guard headers.isGRPC, status == .ok else { return Int(status.code) }
         return (grpcStatus ?? .internalError).httpStatus
     }
 
     /// This answer as a gRPC client must see it: a gRPC answer as it is, any other (a Hedgerow JSON error, a 404
     /// for an unknown path) as a trailers-only error with the matching code and the `error` text as the message.
     public func asGRPC() -> HTTPResponse {
-        if headers.first(name: "content-type")?.hasPrefix("application/grpc") == true { return self }
+        if headers.isGRPC { return self }
         let code = GRPCStatusCode(httpStatus: Int(status.code))
         let message = (try? JSONDecoder().decode(ErrorText.self, from: Data(body.readableBytesView)))?.error
             ?? String(buffer: body).prefix(1024).description

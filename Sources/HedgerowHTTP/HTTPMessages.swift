@@ -4,6 +4,12 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
+extension HTTPHeaders {
+    /// Whether these are the headers of a gRPC call or answer (`application/grpc`, `application/grpc+proto`): the one
+    /// test every layer uses to tell gRPC apart (the server's 413, content-length, the roles' dispatch, statuses).
+    public var isGRPC: Bool { first(name: "content-type")?.hasPrefix("application/grpc") ?? false }
+}
+
 /// A complete request as a responder sees it: the body is collected (up to the server's limit) before
 /// `respond` is called. The same type describes HTTP/1.1 and HTTP/2 requests.
 public struct HTTPRequest: Sendable {
@@ -47,9 +53,6 @@ public struct HTTPResponse: Sendable {
         self.body = body
         self.trailers = trailers
     }
-
-    /// gRPC frames its own messages and a gRPC response may end in trailers: no `content-length` is written.
-    var isGRPC: Bool { headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false }
 
     /// A JSON response from an `Encodable` value.
     public static func json<T: Encodable>(_ value: T, status: HTTPResponseStatus = .ok) -> HTTPResponse {

@@ -61,7 +61,7 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
             streams[id] = .discarding  // keep `body` uniquely referenced while it grows
             let size = (body?.readableBytes ?? 0) + chunk.readableBytes
             guard size <= maxBodyBytes else {
-                answerTooLarge(size, stream: id, clientDone: payload.endStream, grpc: Self.isGRPC(headers), context: context)
+                answerTooLarge(size, stream: id, clientDone: payload.endStream, grpc: headers.isGRPC, context: context)
                 return
             }
             if body == nil { body = chunk } else { body!.writeBuffer(&chunk) }
@@ -83,7 +83,7 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
         if let authority = block.first(name: ":authority") { headers.add(name: "host", value: authority) }
         HTTP2Fields.regularFields(of: block, into: &headers)
         if let length = headers.first(name: "content-length").flatMap(Int.init), length > maxBodyBytes {
-            answerTooLarge(length, stream: id, clientDone: endStream, grpc: Self.isGRPC(headers), context: context)
+            answerTooLarge(length, stream: id, clientDone: endStream, grpc: headers.isGRPC, context: context)
             return
         }
         streams[id] = .receiving(method: HTTPMethod(rawValue: methodName), target: target, headers: headers, body: nil)
@@ -98,10 +98,6 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
         if !clientDone {
             context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: HTTP2StreamID(id), payload: .rstStream(.noError))), promise: nil)
         }
-    }
-
-    private static func isGRPC(_ headers: HTTPHeaders) -> Bool {
-        headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false
     }
 
     private func dispatch(_ id: Int32, context: ChannelHandlerContext) {
@@ -130,7 +126,8 @@ final class HTTP2ServerStreamTable: ChannelInboundHandler {
         block.reserveCapacity(response.headers.count + 2)
         block.add(name: ":status", value: String(response.status.code))
         HTTP2Fields.append(response.headers, to: &block)
-        if !response.isGRPC { block.add(name: "content-length", value: String(response.body.readableBytes)) }
+        // gRPC frames its own messages and its answer may end in trailers: no content-length.
+        if !response.headers.isGRPC { block.add(name: "content-length", value: String(response.body.readableBytes)) }
         let hasBody = response.body.readableBytes > 0
         let trailers = response.trailers.map { fields -> HPACKHeaders in
             var block = HPACKHeaders()

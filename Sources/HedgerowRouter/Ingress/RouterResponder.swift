@@ -45,7 +45,7 @@ final class RouterResponder: HTTPResponder {
 
     func respond(to request: HTTPRequest, context: RequestContext) -> EventLoopFuture<HTTPResponse> {
         let loop = context.eventLoop
-        if GRPCMethod.isGRPC(request) { return grpc(request, context: context) }
+        if request.headers.isGRPC { return grpc(request, context: context) }
         if request.path == "/metrics" { return loop.makeSucceededFuture(MetricsEndpoint.response()) }
         if request.path == "/v1/routes" { return loop.makeSucceededFuture(.json(store.current)) }
         if request.path == "/v1/canary" {

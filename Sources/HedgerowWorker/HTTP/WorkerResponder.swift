@@ -42,7 +42,7 @@ final class WorkerResponder: HTTPResponder {
         if request.path.hasPrefix("/admin/") {
             return loop.makeSucceededFuture(AdminRoutes(responder: self).respond(to: request))
         }
-        if GRPCMethod.isGRPC(request) { return grpc(request, context: context) }
+        if request.headers.isGRPC { return grpc(request, context: context) }
         do {
             guard let route = try InferenceRoute.parse(request.target) else {
                 return loop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint: \(request.method) \(request.path)")))
