@@ -170,18 +170,20 @@ final class HedgedCall: @unchecked Sendable {
             if case .failure(HTTP2ClientError.cancelled) = result { return }
             let ended = now
             let took = Int64(clamping: ended >= tracked.startedAt ? ended - tracked.startedAt : 0)
-            if dependencies.pool.attemptEnded(tracked, result: healthResult(result), now: ended) {
+            // The status the answer counts as, read once (for a gRPC answer, from its trailers).
+            let status = (try? result.get())?.outcomeStatus
+            if dependencies.pool.attemptEnded(tracked, result: healthResult(result, status: status), now: ended) {
                 dependencies.metrics.ejections[replica].increment()
                 dependencies.logger.warning("ejected replica \(replica) after failures; it returns when /v2/health/ready answers", metadata: ["model": "\(model)"])
             }
             dependencies.metrics.upstreamDurations[replica].recordNanoseconds(took)
             traffic.metrics.attemptDuration[kind]?.recordNanoseconds(took)
-            if case .success(let response) = result {
-                if (200..<300).contains(response.outcomeStatus) { context.recordSuccess(took) }
+            if let status {
+                if (200..<300).contains(status) { context.recordSuccess(took) }
                 // Whatever it answered, the replica survived this request: it is no query of death.
                 if let fingerprint = context.fingerprint { dependencies.containment.recordAnswered(fingerprint, now: ended) }
             }
-            let outcome = classify(result, replica: replica)
+            let outcome = classify(result, status: status, replica: replica)
             perform(machine.attemptFinished(
                 number, outcome,
                 budgetAllows: { withdraw(refusals: traffic.metrics.retryBudgetRefusals) },
@@ -226,13 +228,14 @@ final class HedgedCall: @unchecked Sendable {
         }
     }
 
-    private func classify(_ result: Result<HTTPResponse, any Error>, replica: String) -> Machine.Outcome {
+    /// `status`: the answer's `outcomeStatus` (a gRPC answer counts by its status, UNAVAILABLE as 503 and NOT_FOUND
+    /// as 404, as the same call over HTTP would).
+    private func classify(_ result: Result<HTTPResponse, any Error>, status: Int?, replica: String) -> Machine.Outcome {
         switch result {
-        // A gRPC answer counts by its status (UNAVAILABLE as 503, NOT_FOUND as 404), as the same call over HTTP would.
-        case .success(let response) where response.outcomeStatus == 503:
+        case .success(let response) where status == 503:
             lastFailureReason = "unavailable"
             return .overloaded(.overloaded(replica: replica, detail: Self.detail(of: response)))
-        case .success(let response) where response.outcomeStatus == 404:
+        case .success(let response) where status == 404:
             // The routing table says this replica holds the version and the router pinned it, so a 404 means a
             // stale route (a restarted worker not yet given its models again): nothing ran, try another for free.
             lastFailureReason = "not_loaded"
@@ -253,12 +256,12 @@ final class HedgedCall: @unchecked Sendable {
 
     /// What a failed answer says: its body, or a gRPC answer's `grpc-message`.
     private static func detail(of response: HTTPResponse) -> String {
-        response.grpcStatus == nil ? String(buffer: response.body) : response.headers.first(name: "grpc-message") ?? response.trailers?.first(name: "grpc-message") ?? ""
+        response.grpcStatus == nil ? String(buffer: response.body) : response.grpcMessage ?? ""
     }
 
-    private func healthResult(_ result: Result<HTTPResponse, any Error>) -> UpstreamPool.AttemptResult {
+    private func healthResult(_ result: Result<HTTPResponse, any Error>, status: Int?) -> UpstreamPool.AttemptResult {
         switch result {
-        case .success(let response): response.outcomeStatus >= 500 ? .failed(connectFailed: false) : .answered
+        case .success: (status ?? 500) >= 500 ? .failed(connectFailed: false) : .answered
         case .failure(HTTP2ClientError.connectFailed): .failed(connectFailed: true)
         case .failure: .failed(connectFailed: false)
         }
