@@ -40,19 +40,19 @@ enum RawTensorBytes {
         let result = bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<Tensor, HedgerowError> in
             func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T { T(littleEndian: raw.loadUnaligned(fromByteOffset: i * width, as: T.self)) }
             switch datatype {
-            case "FP32", "FP16", "BF16", "FP64":
+            case "FP32":
+                return .success(Tensor(shape: shape, floats: (0..<count).map { Float(bitPattern: load(UInt32.self, $0)) }))
+            case "FP16":
+                return .success(Tensor(shape: shape, floats: (0..<count).map { Float(Float16(bitPattern: load(UInt16.self, $0))) }))
+            case "BF16":
+                return .success(Tensor(shape: shape, floats: (0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) }))
+            case "FP64":
                 var floats = [Float](repeating: 0, count: count)
                 for i in 0..<count {
-                    switch datatype {
-                    case "FP32": floats[i] = Float(bitPattern: load(UInt32.self, i))
-                    case "FP16": floats[i] = Float(Float16(bitPattern: load(UInt16.self, i)))
-                    case "BF16": floats[i] = Float(bitPattern: UInt32(load(UInt16.self, i)) << 16)
-                    default:
-                        let value = Double(bitPattern: load(UInt64.self, i))
-                        floats[i] = Float(value)
-                        guard floats[i].isFinite || !value.isFinite else {
-                            return .failure(HedgerowError(.badRequest, "input '\(name)': element \(i) is \(value), outside float32's range (Hedgerow computes FP64 inputs in float32)"))
-                        }
+                    let value = Double(bitPattern: load(UInt64.self, i))
+                    floats[i] = Float(value)
+                    guard floats[i].isFinite || !value.isFinite else {
+                        return .failure(HedgerowError(.badRequest, "input '\(name)': element \(i) is \(value), outside float32's range (Hedgerow computes FP64 inputs in float32)"))
                     }
                 }
                 return .success(Tensor(shape: shape, floats: floats))
