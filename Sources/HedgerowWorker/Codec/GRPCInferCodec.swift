@@ -27,13 +27,8 @@ enum GRPCInferCodec {
         var feeds: [String: Tensor] = [:]
         for (index, input) in request.inputs.enumerated() {
             let name = input.name
-            guard let signature = graph.inputs.first(where: { $0.name == name }) else {
-                throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
-            }
-            guard feeds[name] == nil else { throw HedgerowError(.badRequest, "input '\(name)' appears twice in 'inputs'") }
-            guard input.datatype == signature.datatype else {
-                throw HedgerowError(.badRequest, "input '\(name)': expected datatype \(signature.datatype), got \(input.datatype.isEmpty ? "none" : input.datatype)")
-            }
+            let signature = try KServeCodec.signature(of: name, in: graph, decoded: feeds)
+            try KServeCodec.check(datatype: input.datatype, against: signature)
             let shape = try RequestShape.parse(input.shape, input: name)
             let count = try RequestShape.elementCount(shape, input: name)
             try RequestShape.check(shape, against: signature)
@@ -46,15 +41,11 @@ enum GRPCInferCodec {
                 feeds[name] = try tensor(input.contents, shape: shape, count: count, for: signature)
             }
         }
-        if let missing = graph.inputs.first(where: { feeds[$0.name] == nil }) {
-            throw HedgerowError(.badRequest, "missing input '\(missing.name)' (expected shape \(RequestShape.text(missing.shape)))")
-        }
+        try KServeCodec.checkComplete(feeds, graph: graph)
         var requested: [String]?
         if !request.outputs.isEmpty {
             requested = try request.outputs.map { (output) throws(HedgerowError) -> String in
-                guard graph.outputs.contains(where: { $0.name == output.name }) else {
-                    throw HedgerowError(.badRequest, "unknown output '\(output.name)'; the model produces \(graph.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
-                }
+                try KServeCodec.checkOutput(output.name, in: graph)
                 return output.name
             }
         }

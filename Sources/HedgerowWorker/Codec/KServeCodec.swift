@@ -45,18 +45,11 @@ enum KServeCodec {
             }
             let input = entry
             guard case .string(let name) = input["name"] else { throw HedgerowError(.badRequest, "inputs[\(index)] has no 'name'") }
-            guard let signature = graph.inputs.first(where: { $0.name == name }) else {
-                throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
-            }
-            guard feeds[name] == nil else {
-                throw HedgerowError(.badRequest, "input '\(name)' appears twice in 'inputs'")
-            }
+            let signature = try Self.signature(of: name, in: graph, decoded: feeds)
             guard case .string(let datatype) = input["datatype"] else {
                 throw HedgerowError(.badRequest, "input '\(name)' has no 'datatype' (expected \(signature.datatype))")
             }
-            guard datatype == signature.datatype else {
-                throw HedgerowError(.badRequest, "input '\(name)': expected datatype \(signature.datatype), got \(datatype)")
-            }
+            try Self.check(datatype: datatype, against: signature)
             let shape = try RequestShape.parse(input["shape"], input: name)
             let expected = try RequestShape.elementCount(shape, input: name)
             try RequestShape.check(shape, against: signature)
@@ -84,9 +77,7 @@ enum KServeCodec {
         guard cursor == binary.endIndex else {
             throw HedgerowError(.badRequest, "\(binary.endIndex - cursor) bytes of binary data follow the inputs' binary_data_size")
         }
-        if let missing = graph.inputs.first(where: { feeds[$0.name] == nil }) {
-            throw HedgerowError(.badRequest, "missing input '\(missing.name)' (expected shape \(RequestShape.text(missing.shape)))")
-        }
+        try Self.checkComplete(feeds, graph: graph)
         var requested: [String]?
         var binaryOutputs: Set<String> = []
         let allBinary = try flag(object["parameters"]?["binary_data_output"], "parameters.binary_data_output") ?? false
@@ -98,9 +89,7 @@ enum KServeCodec {
                 guard case .string(let name) = entry["name"] else {
                     throw HedgerowError(.badRequest, "each entry of 'outputs' must be an object with a 'name'")
                 }
-                guard graph.outputs.contains(where: { $0.name == name }) else {
-                    throw HedgerowError(.badRequest, "unknown output '\(name)'; the model produces \(graph.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
-                }
+                try Self.checkOutput(name, in: graph)
                 if try flag(entry["parameters"]?["binary_data"], "output '\(name)': parameters.binary_data") ?? allBinary { binaryOutputs.insert(name) }
                 return name
             }
@@ -113,6 +102,36 @@ enum KServeCodec {
             id = text
         }
         return Request(id: id, feeds: feeds, requestedOutputs: requested, binaryOutputs: binaryOutputs)
+    }
+
+    // The checks every v2 encoding (JSON, binary, gRPC) makes of the names in a request, with the same messages.
+
+    /// The signature of input `name`: refused when the model has no such input or the request named it already.
+    static func signature(of name: String, in graph: ModelGraph, decoded feeds: [String: Tensor]) throws(HedgerowError) -> TensorSignature {
+        guard let signature = graph.inputs.first(where: { $0.name == name }) else {
+            throw HedgerowError(.badRequest, "unknown input '\(name)'; the model takes \(graph.inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
+        guard feeds[name] == nil else { throw HedgerowError(.badRequest, "input '\(name)' appears twice in 'inputs'") }
+        return signature
+    }
+
+    static func check(datatype: String, against signature: TensorSignature) throws(HedgerowError) {
+        guard datatype == signature.datatype else {
+            throw HedgerowError(.badRequest, "input '\(signature.name)': expected datatype \(signature.datatype), got \(datatype.isEmpty ? "none" : datatype)")
+        }
+    }
+
+    /// Every input of the model was given.
+    static func checkComplete(_ feeds: [String: Tensor], graph: ModelGraph) throws(HedgerowError) {
+        if let missing = graph.inputs.first(where: { feeds[$0.name] == nil }) {
+            throw HedgerowError(.badRequest, "missing input '\(missing.name)' (expected shape \(RequestShape.text(missing.shape)))")
+        }
+    }
+
+    static func checkOutput(_ name: String, in graph: ModelGraph) throws(HedgerowError) {
+        guard graph.outputs.contains(where: { $0.name == name }) else {
+            throw HedgerowError(.badRequest, "unknown output '\(name)'; the model produces \(graph.outputs.map { "'\($0.name)'" }.joined(separator: ", "))")
+        }
     }
 
     private static func flag(_ value: JSONNode?, _ what: String) throws(HedgerowError) -> Bool? {
