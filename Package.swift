@@ -37,7 +37,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .target(name: "HedgerowCore"),
+        // Core holds what every role shares: wire types, the desired state, and the pure hedging parts (delay
+        // window, budget) that the router and a sharded entry's lookups both use.
+        .target(name: "HedgerowCore", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]),
         .target(
             name: "HedgerowHTTP",
             dependencies: [
@@ -119,7 +121,8 @@ let package = Package(
         .target(
             name: "HedgerowSynchronizer",
             dependencies: [
-                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics",
+                // Runtime for the model format only: a sharded model's tables are read from its file to split it.
+                "HedgerowCore", "HedgerowHTTP", "HedgerowMetrics", "HedgerowRuntime",
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

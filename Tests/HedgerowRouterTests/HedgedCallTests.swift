@@ -1,3 +1,4 @@
+import HedgerowCore
 import HedgerowGRPC
 import HedgerowHTTP
 @testable import HedgerowRouter

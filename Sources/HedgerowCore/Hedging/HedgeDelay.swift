@@ -1,5 +1,3 @@
-import HedgerowCore
-
 /// The hedge delay of a model: the policy's latency percentile over the recent window, clamped to
 /// `[minDelayMs, maxDelayMs]`; `maxDelayMs` until the window holds `minimumSamples` samples.
 ///

@@ -1,4 +1,4 @@
-import HedgerowRouter
+import HedgerowCore
 import Testing
 
 @Suite struct HedgeBudgetTests {

@@ -1,5 +1,4 @@
 import HedgerowCore
-import HedgerowRouter
 import Testing
 
 @Suite struct LatencyWindowTests {
