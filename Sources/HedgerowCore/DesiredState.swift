@@ -84,12 +84,15 @@ public struct DesiredState: Sendable, Equatable {
         public var logging: InferenceLogPolicy?
         /// The version answering `splitPercent` of requests that name no version, instead of the stable one.
         public var canary: CanaryPolicy?
+        /// Embedding tables served from parameter-server shards; `replicas` then counts entry replicas.
+        public var sharding: ShardingPolicy?
 
         public init(
             name: ModelName, versions: VersionPolicy, labels: [String: ModelVersion], replicas: Int,
             placement: Placement, hedging: HedgingPolicy, batching: BatchingPolicy?, requireReference: Bool = false,
-            logging: InferenceLogPolicy? = nil, canary: CanaryPolicy? = nil
+            logging: InferenceLogPolicy? = nil, canary: CanaryPolicy? = nil, sharding: ShardingPolicy? = nil
         ) {
+            self.sharding = sharding
             self.name = name
             self.versions = versions
             self.labels = labels
@@ -127,7 +130,13 @@ public struct SynchronizerStateReport: Sendable, Codable, Equatable {
         public var replicas: [Replica]
         /// Why the planner could not place every replica, if it could not.
         public var problem: String?
-        public init(model: String, version: Int, desiredReplicas: Int, readyReplicas: Int, replicas: [Replica], problem: String?) {
+        /// For a part of a sharded model: "entry" or "ps K/N" (absent for whole models and from older reports).
+        public var part: String?
+        /// What one replica costs: measured by a worker, else estimated from the files (sharded models only).
+        public var memoryBytes: Int?
+        public init(model: String, version: Int, desiredReplicas: Int, readyReplicas: Int, replicas: [Replica], problem: String?, part: String? = nil, memoryBytes: Int? = nil) {
+            self.part = part
+            self.memoryBytes = memoryBytes
             self.model = model
             self.version = version
             self.desiredReplicas = desiredReplicas

@@ -19,11 +19,14 @@ public struct LoadedModelVersion: Sendable, Codable, Equatable {
     public var batching: BatchingPolicy?
     /// The batching the desired state asked for, if any (what the synchronizer compares with its own).
     public var requestedBatching: BatchingPolicy?
+    /// The part of a sharded model this version is, as loaded (an entry with the shard addresses in force).
+    public var part: ShardedPart?
 
     public init(
         model: String, version: Int, state: ModelVersionState, error: String? = nil, memoryBytes: Int = 0,
-        inferenceCount: Int = 0, batching: BatchingPolicy? = nil, requestedBatching: BatchingPolicy? = nil
+        inferenceCount: Int = 0, batching: BatchingPolicy? = nil, requestedBatching: BatchingPolicy? = nil, part: ShardedPart? = nil
     ) {
+        self.part = part
         self.model = model
         self.version = version
         self.state = state
@@ -80,8 +83,12 @@ public struct LoadRequest: Sendable, Codable, Equatable {
     public var batching: BatchingPolicy?
     /// True: the version must have a `reference.json` (golden outputs) to serve. Absent means false.
     public var requireReference: Bool?
+    /// The version is one part of a sharded model (`ShardingPolicy`): what to load, and for an entry where its
+    /// shards are. Sent again with new addresses when shard replicas move.
+    public var part: ShardedPart?
 
-    public init(batching: BatchingPolicy? = nil, requireReference: Bool? = nil) {
+    public init(batching: BatchingPolicy? = nil, requireReference: Bool? = nil, part: ShardedPart? = nil) {
+        self.part = part
         self.batching = batching
         self.requireReference = requireReference
     }
@@ -102,7 +109,7 @@ public struct ErrorBody: Sendable, Codable, Equatable {
 
 extension LoadedModelVersion {
     enum CodingKeys: String, CodingKey {
-        case model, version, state, error, memoryBytes, inferenceCount, batching, requestedBatching
+        case model, version, state, error, memoryBytes, inferenceCount, batching, requestedBatching, part
     }
 
     public init(from decoder: any Decoder) throws {
@@ -112,7 +119,8 @@ extension LoadedModelVersion {
             state: try c.decode(ModelVersionState.self, forKey: .state), error: try c.decodeIfPresent(String.self, forKey: .error),
             memoryBytes: try c.decode(Int.self, forKey: .memoryBytes), inferenceCount: try c.decode(Int.self, forKey: .inferenceCount),
             batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching),
-            requestedBatching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .requestedBatching)
+            requestedBatching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .requestedBatching),
+            part: try c.decodeIfPresent(ShardedPart.self, forKey: .part)
         )
         guard DesiredState.Limits.modelBytes.contains(memoryBytes) else {
             throw DecodingError.dataCorruptedError(forKey: .memoryBytes, in: c, debugDescription: "memoryBytes must be within \(DesiredState.Limits.modelBytes), got \(memoryBytes)")
@@ -171,14 +179,15 @@ enum WorkerIdentityCheck {
 }
 
 extension LoadRequest {
-    enum CodingKeys: String, CodingKey { case batching, requireReference }
+    enum CodingKeys: String, CodingKey { case batching, requireReference, part }
 
     /// The batching a load call asks for stays within `DesiredState.Limits` (the desired state cannot ask for
     /// more), so a worker never sizes a batch or a wait from an unbounded number.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(batching: try c.decodeIfPresent(BatchingPolicy.self, forKey: .batching),
-                  requireReference: try c.decodeIfPresent(Bool.self, forKey: .requireReference))
+                  requireReference: try c.decodeIfPresent(Bool.self, forKey: .requireReference),
+                  part: try c.decodeIfPresent(ShardedPart.self, forKey: .part))
         if let batching, !DesiredState.Limits.batchSize.contains(batching.maxBatchSize) || !DesiredState.Limits.delayMicros.contains(batching.maxDelayMicros) {
             throw DecodingError.dataCorruptedError(
                 forKey: .batching, in: c,

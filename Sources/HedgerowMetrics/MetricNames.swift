@@ -76,6 +76,19 @@ public enum MetricNames {
     public static let workerShed = "hedgerow_worker_shed_total"
     /// Requests mirrored to a canary refused because `ShadowLane` already held its bound of them, per `model`.
     public static let workerShadowsShed = "hedgerow_worker_shadows_shed_total"
+    /// A sharded entry's lookups: time from the first attempt to the winning answer, per `model` and `shard`.
+    public static let workerLookupDuration = "hedgerow_worker_lookup_duration_seconds"
+    /// Lookups sent to a second replica of a shard, per `model`, `shard` and `reason` ("hedge" after the shard's
+    /// hedge delay, "retry" after a refused connection or a failed answer).
+    public static let workerLookupBackups = "hedgerow_worker_lookup_backups_total"
+    /// Distinct ids in one lookup to one shard (all its tables), per `model`.
+    public static let workerLookupIDs = "hedgerow_worker_lookup_ids"
+    /// Lookups failed for good (every replica of the shard down or refusing), per `model` and `shard`.
+    public static let workerLookupFailures = "hedgerow_worker_lookup_failures_total"
+    /// Lookups a PS part answered 409 because they named other content (a rollout's two versions), per `model`.
+    public static let workerLookupDigestMismatches = "hedgerow_worker_lookup_digest_mismatches_total"
+    /// Rows a PS part sent back, per `model` (the part's name, `<model>.ps-<k>`).
+    public static let workerRowsServed = "hedgerow_worker_rows_served_total"
     // Synchronizer
     /// Replicas the desired state asks for, per `model` and `version` (of the versions the plan places).
     public static let syncDesiredReplicas = "hedgerow_sync_desired_replicas"

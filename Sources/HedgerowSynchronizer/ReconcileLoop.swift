@@ -2,6 +2,7 @@ import Foundation
 import HedgerowCore
 import HedgerowHTTP
 import HedgerowMetrics
+import HedgerowRuntime
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
@@ -31,6 +32,11 @@ struct ReconcileLoop: Sendable {
     /// of a load (see `PoisonedVersions`).
     private var loadingBefore: Set<Reconciler.ReplicaKey> = []
     private var unloadsBefore: Set<Reconciler.ReplicaKey> = []
+    /// Each sharded version's split, or why it cannot be split, with the model file's stamp it was read at (a
+    /// model file is parsed once per version, not once per round).
+    private var splits: [ModelVersionID: (stamp: PoisonedVersions.FileStamp?, policy: ShardingPolicy, split: Result<ShardedVersion, HedgerowError>)] = [:]
+    /// The sharded versions of the current plan.
+    private var sharded = ShardedVersions()
 
     init(
         configuration: SynchronizerConfiguration, admin: AdminClient, publisher: RoutesPublisher, inventory: WorkerInventory,
@@ -98,15 +104,26 @@ struct ReconcileLoop: Sendable {
         // Plan.
         let specs = Dictionary(desired.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let measured = Self.measuredMemory(observed)
-        let demands = desired.models.flatMap { spec -> [PlacementPlanner.Demand] in
-            versions(of: spec, in: repository).map { version in
+        var splitVersions: [ShardedVersion] = []
+        var splitProblems: [ModelVersionID: String] = [:]
+        var demands: [PlacementPlanner.Demand] = []
+        for spec in desired.models {
+            for version in versions(of: spec, in: repository) {
                 let id = ModelVersionID(model: spec.name, version: version)
-                return PlacementPlanner.Demand(
-                    id: id, replicas: spec.replicas, placement: spec.placement,
-                    memoryBytes: measured[id] ?? repository.fileSize(id) ?? 0
-                )
+                guard let sharding = spec.sharding else {
+                    demands.append(.init(id: id, replicas: spec.replicas, placement: spec.placement, memoryBytes: measured[id] ?? repository.fileSize(id) ?? 0))
+                    continue
+                }
+                switch split(id, sharding, repository: repository) {
+                case .success(let split):
+                    splitVersions.append(split)
+                    demands += split.demands(spec: spec, measured: measured)
+                case .failure(let error):
+                    splitProblems[id] = error.message
+                }
             }
         }
+        sharded = ShardedVersions(splitVersions)
         let workers = inventory.all.filter { alive.contains($0.name) }.map {
             PlacementPlanner.Worker(name: $0.name, zone: $0.zone, capacityBytes: $0.memoryMB << 20)
         }
@@ -116,7 +133,8 @@ struct ReconcileLoop: Sendable {
                 if let id = m.id { loaded[id, default: []].insert(worker) }
             }
         }
-        let newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
+        var newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
+        newPlan.problems.merge(splitProblems) { a, _ in a }
         let decisions = PlacementDecisions.explain(
             from: plan, to: newPlan,
             context: .init(specs: specs, alive: alive, loaded: loaded)
@@ -128,11 +146,12 @@ struct ReconcileLoop: Sendable {
         // A version whose load is in question (its worker stopped answering mid-load) loads nowhere else until the
         // question is settled: that worker answers, or it is found dead and the version poisoned.
         let inQuestion = Set(loadingBefore.filter { answered[$0.worker] == nil }.map(\.id))
-        let output = Reconciler.reconcile(
-            .init(models: desired.models, plan: plan, observed: observed, now: now, drainSeconds: configuration.drainSeconds,
-                   maxLoadsPerWorker: configuration.maxLoadsPerWorker, held: inQuestion),
-            memory: memory
+        var input = Reconciler.Input(
+            models: desired.models, plan: plan, observed: observed, now: now, drainSeconds: configuration.drainSeconds,
+            maxLoadsPerWorker: configuration.maxLoadsPerWorker, held: inQuestion
         )
+        input.sharded = sharded
+        let output = Reconciler.reconcile(input, memory: memory)
         memory = output.memory
         let unloaded = await withTaskGroup(of: Reconciler.ReplicaKey?.self) { group -> Set<Reconciler.ReplicaKey> in
             for key in output.loads {
@@ -143,8 +162,9 @@ struct ReconcileLoop: Sendable {
                 }
                 let batching = specs[key.id.model]?.batching
                 let requireReference = specs[key.id.model]?.requireReference ?? false
+                let part = output.parts[key]
                 group.addTask { [admin, logger] in
-                    do { try await admin.load(key.id, batching: batching, requireReference: requireReference, on: address) } catch {
+                    do { try await admin.load(key.id, batching: batching, requireReference: requireReference, part: part, on: address) } catch {
                         logger.warning("load failed to start", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
                     return nil
@@ -153,10 +173,15 @@ struct ReconcileLoop: Sendable {
             for key in output.settings {
                 guard let address = observed[key.worker]?.address else { continue }
                 let batching = specs[key.id.model]?.batching
-                logger.info("setting batching of \(key.id) on \(key.worker) to \(batching.map { "maxBatchSize \($0.maxBatchSize), maxDelayMicros \($0.maxDelayMicros)" } ?? "its config.yaml's")")
+                let part = output.parts[key]
+                if let addresses = part?.shardAddresses {
+                    logger.info("sending \(key.id) on \(key.worker) its shards' replicas: \(addresses.enumerated().map { "shard \($0.offset): \($0.element.isEmpty ? "none" : $0.element.joined(separator: ", "))" }.joined(separator: "; "))")
+                } else {
+                    logger.info("setting batching of \(key.id) on \(key.worker) to \(batching.map { "maxBatchSize \($0.maxBatchSize), maxDelayMicros \($0.maxDelayMicros)" } ?? "its config.yaml's")")
+                }
                 let requireReference = specs[key.id.model]?.requireReference ?? false
                 group.addTask { [admin, logger] in
-                    do { try await admin.load(key.id, batching: batching, requireReference: requireReference, on: address) } catch {
+                    do { try await admin.load(key.id, batching: batching, requireReference: requireReference, part: part, on: address) } catch {
                         logger.warning("batching change failed", metadata: ["model": "\(key.id)", "worker": "\(key.worker)", "error": "\(error)"])
                     }
                     return nil
@@ -240,6 +265,25 @@ struct ReconcileLoop: Sendable {
         return false
     }
 
+    /// A sharded version's split, read from its model file once per version and file stamp. A table that cannot be
+    /// split (not an initializer, read by anything but `Gather(axis=0)`) is the version's placement problem, shown
+    /// by `hedgerow status`; nothing of the version is placed.
+    private mutating func split(_ id: ModelVersionID, _ sharding: ShardingPolicy, repository: ModelRepository) -> Result<ShardedVersion, HedgerowError> {
+        let stamp = PoisonRegistry.stamp(id, in: repository)
+        if let cached = splits[id], cached.stamp == stamp, cached.policy == sharding { return cached.split }
+        let result = Result { () throws(HedgerowError) -> ShardedVersion in
+            let path = try repository.verifiedModelFile(id)
+            let tables = try EmbeddingTables.select(modelFile: path, names: sharding.tables, minBytes: sharding.minBytes)
+            guard !tables.isEmpty else {
+                throw HedgerowError(.invalidConfiguration, "\(id): no table of at least \(sharding.minBytes ?? 0) bytes can be sharded")
+            }
+            return ShardedVersion(id: id, policy: sharding, tables: tables, fileBytes: repository.fileSize(id) ?? 0)
+        }
+        if case .failure(let error) = result { logger.error("\(id) cannot be served sharded: \(error.message)") }
+        splits[id] = (stamp, sharding, result)
+        return result
+    }
+
     /// The versions to serve; poisoned ones are left out (so `latest: 1` falls back to the newest loadable one).
     private func versions(of spec: DesiredState.ModelSpec, in repository: ModelRepository) -> [ModelVersion] {
         let loadable = { (v: ModelVersion) in !poisoned.isPoisoned(ModelVersionID(model: spec.name, version: v)) }
@@ -274,7 +318,15 @@ struct ReconcileLoop: Sendable {
         return measured
     }
 
+    /// Whether `name` is a PS part of a model the desired state shards.
+    private static func isShardName(_ name: ModelName, in desired: DesiredState?) -> Bool {
+        desired?.models.contains { spec in
+            spec.sharding.map { sharding in name.rawValue.hasPrefix(spec.name.rawValue + ".ps-") && Int(name.rawValue.dropFirst(spec.name.rawValue.count + 4)).map { (0..<sharding.shards).contains($0) } ?? false } ?? false
+        } ?? false
+    }
+
     private mutating func publishReport(observed: [String: WorkerStateReport], now: Double) {
+        let measured = Self.measuredMemory(observed)
         var versions: [SynchronizerStateReport.VersionStatus] = []
         var counts: [ModelVersionID: SynchronizerGauges.VersionCounts] = [:]
         let states = observed.flatMap { worker, report in report.models.map { (worker, report.address, $0) } }
@@ -283,9 +335,26 @@ struct ReconcileLoop: Sendable {
                 .map { SynchronizerStateReport.Replica(worker: $0.0, address: $0.1, state: $0.2.state.rawValue, error: $0.2.error) }
                 .sorted { $0.worker < $1.worker }
             let ready = replicas.filter { $0.state == ModelVersionState.available.rawValue && workers.contains($0.worker) }.count
-            let desired = source.current?.models.first { $0.name == id.model }?.replicas ?? workers.count
-            versions.append(.init(model: id.model.rawValue, version: id.version.number, desiredReplicas: desired, readyReplicas: ready, replicas: replicas, problem: plan.problems[id]))
+            var desired = source.current?.models.first { $0.name == id.model }?.replicas ?? workers.count
+            var part: String?
+            var memory: Int?
+            if let split = sharded.byEntry[id] {
+                (part, memory) = ("entry", measured[id] ?? split.entryBytes)
+            } else if let (entry, shard) = sharded.shardOf[id], let split = sharded.byEntry[entry] {
+                (part, memory, desired) = ("ps \(shard)/\(split.policy.shards)", measured[id] ?? split.shardBytes(shard), split.policy.replicas)
+            }
+            versions.append(.init(model: id.model.rawValue, version: id.version.number, desiredReplicas: desired, readyReplicas: ready, replicas: replicas,
+                                  problem: plan.problems[id], part: part, memoryBytes: memory))
             counts[id] = .init(desired: desired, ready: ready, assigned: workers.count)
+        }
+        // A rollout of a sharded model keeps the old version's shards until its entries drain: say so.
+        let kept = Set(states.compactMap { _, _, m in m.id }.filter { plan.assignments[$0] == nil && Self.isShardName($0.model, in: source.current) })
+        for id in kept.sorted() {
+            let replicas = states.filter { $0.2.id == id }.map { SynchronizerStateReport.Replica(worker: $0.0, address: $0.1, state: $0.2.state.rawValue, error: $0.2.error) }
+                .sorted { $0.worker < $1.worker }
+            versions.append(.init(model: id.model.rawValue, version: id.version.number, desiredReplicas: 0, readyReplicas: 0, replicas: replicas,
+                                  problem: "kept while the old version's entries drain: this rollout holds both versions' shards", part: "ps (old)",
+                                  memoryBytes: measured[id]))
         }
         let formatter = ISO8601DateFormatter()
         let workers = inventory.all.map { SynchronizerStateReport.WorkerStatus(name: $0.name, address: $0.address, zone: $0.zone, alive: observed[$0.name] != nil) }

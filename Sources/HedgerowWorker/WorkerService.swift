@@ -25,9 +25,9 @@ public struct WorkerService: Service {
         // OpenBLAS's threads.
         logger.info("inference threads", metadata: ["inference": "\(max(1, configuration.inferenceThreads))", "blas": "\(BLAS.threads)"])
         inferencePool.start()
-        let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, logger: logger)
-        models.crashOnLoad.withLockedValue { $0 = configuration.faultCrashOnLoad }
         let client = HTTP2ClientPool(group: group)
+        let models = ModelManager(repository: ModelRepository(root: configuration.repository), inferencePool: inferencePool, lookupClient: client, logger: logger)
+        models.crashOnLoad.withLockedValue { $0 = configuration.faultCrashOnLoad }
         // Requests mirrored to a canary run on a thread of their own at the lowest CPU priority (see `ShadowLane`).
         let shadowPool = NIOThreadPool(numberOfThreads: 1)
         shadowPool.start()

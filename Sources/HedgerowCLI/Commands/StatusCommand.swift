@@ -25,6 +25,10 @@ struct StatusCommand: AsyncParsableCommand {
 
 /// The table `hedgerow status` prints.
 enum StatusTable {
+    static func megabytes(_ bytes: Int) -> String {
+        String(format: "%.1f MiB", Double(bytes) / 1_048_576)
+    }
+
     static func render(_ report: SynchronizerStateReport) -> String {
         var lines: [String] = []
         lines.append("config     \(report.configFile)  hash \(report.configHash ?? "-")  applied \(report.configAppliedAt ?? "never")")
@@ -38,11 +42,14 @@ enum StatusTable {
         lines.append("routes     generation \(report.generation)")
         lines.append("workers    " + (report.workers.isEmpty ? "none" : report.workers.map { "\($0.name)@\($0.address) zone=\($0.zone) \($0.alive ? "alive" : "DEAD")" }.joined(separator: ", ")))
         lines.append("")
-        let header = ["MODEL", "VERSION", "DESIRED", "READY", "REPLICAS", "PROBLEM"]
+        // Sharded models add what each part is and what a replica of it holds.
+        let parts = report.versions.contains { $0.part != nil }
+        let header = ["MODEL", "VERSION"] + (parts ? ["PART", "MEMORY"] : []) + ["DESIRED", "READY", "REPLICAS", "PROBLEM"]
         var rows = [header]
         for v in report.versions {
             let replicas = v.replicas.map { "\($0.worker):\($0.state)\($0.error.map { "(\($0))" } ?? "")" }.joined(separator: " ")
-            rows.append([v.model, String(v.version), String(v.desiredReplicas), String(v.readyReplicas), replicas.isEmpty ? "-" : replicas, v.problem ?? ""])
+            let part = parts ? [v.part ?? "-", v.memoryBytes.map(megabytes) ?? "-"] : []
+            rows.append([v.model, String(v.version)] + part + [String(v.desiredReplicas), String(v.readyReplicas), replicas.isEmpty ? "-" : replicas, v.problem ?? ""])
         }
         let widths = (0..<header.count).map { c in rows.map { $0[c].count }.max() ?? 0 }
         for row in rows {

@@ -157,6 +157,10 @@ final class HedgedCall: @unchecked Sendable {
     private func start(_ number: Int, on replica: String, kind: HedgedAttemptKind) {
         var request = context.request
         if number > 1 { request.headers.replaceOrAdd(name: "hedgerow-attempt", value: String(number)) }
+        // What is left of the client's deadline, so that work the worker itself sends on (a sharded entry's
+        // lookups) ends with it.
+        let left = (deadline - NIODeadline.now()).nanoseconds / 1_000_000
+        request.headers.replaceOrAdd(name: "hedgerow-deadline-ms", value: String(max(1, min(left, Int64(DesiredState.Limits.milliseconds.upperBound)))))
         let tracked = dependencies.pool.attemptStarted(replica, now: now)
         let attempt = dependencies.transport.send(request, to: replica, on: eventLoop, timeout: nil)
         attempts[number] = InFlight(attempt: attempt, tracked: tracked, kind: kind)

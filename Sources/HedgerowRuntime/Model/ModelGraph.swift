@@ -9,6 +9,9 @@ import HedgerowCore
 /// (`TensorLimits`): initializers are checked at load, feeds on entry, and each kernel's results as they come.
 public struct ModelGraph: Sendable {
     public let inputs: [TensorSignature]
+    /// Values the server supplies rather than the client: a sharded entry's looked-up rows (`EntryGraph`). Fed to
+    /// `run` like inputs, never asked of clients (codecs and metadata see `inputs` only).
+    public let suppliedInputs: [TensorSignature]
     public let outputs: [TensorSignature]
     let nodes: [Node]
     let kernels: [Kernel]
@@ -27,11 +30,20 @@ public struct ModelGraph: Sendable {
 
     init(
         inputs: [TensorSignature], outputs: [TensorSignature], nodes: [Node], kernels: [Kernel], initializers: [String: Tensor],
-        opsetVersion: Int, optimizations: [String] = []
+        opsetVersion: Int, optimizations: [String] = [], suppliedInputs: [TensorSignature] = []
     ) {
         (self.inputs, self.outputs, self.nodes, self.kernels, self.initializers) = (inputs, outputs, nodes, kernels, initializers)
-        (self.opsetVersion, self.optimizations) = (opsetVersion, optimizations)
-        plan = ExecutionPlan(inputs: inputs.map(\.name), nodes: nodes, initializers: initializers, outputs: outputs.map(\.name))
+        (self.opsetVersion, self.optimizations, self.suppliedInputs) = (opsetVersion, optimizations, suppliedInputs)
+        plan = ExecutionPlan(inputs: (inputs + suppliedInputs).map(\.name), nodes: nodes, initializers: initializers, outputs: outputs.map(\.name))
+    }
+
+    /// The same graph with the named inputs moved to `suppliedInputs` (in that order).
+    func supplying(_ names: [String]) -> ModelGraph {
+        let supplied = names.compactMap { name in inputs.first { $0.name == name } }
+        return ModelGraph(
+            inputs: inputs.filter { !names.contains($0.name) }, outputs: outputs, nodes: nodes, kernels: kernels, initializers: initializers,
+            opsetVersion: opsetVersion, optimizations: optimizations, suppliedInputs: supplied
+        )
     }
 
     /// Bytes held by initializers: what a loaded version costs in memory, to a first approximation.
@@ -45,7 +57,8 @@ public struct ModelGraph: Sendable {
 
     public func run(_ feeds: [String: Tensor]) throws(HedgerowError) -> [String: Tensor] {
         var slots = [Tensor?](repeating: nil, count: plan.slotCount)
-        for (signature, slot) in zip(inputs, plan.inputSlots) {
+        let expected = suppliedInputs.isEmpty ? inputs : inputs + suppliedInputs
+        for (signature, slot) in zip(expected, plan.inputSlots) {
             guard let tensor = feeds[signature.name] else {
                 throw HedgerowError(.badRequest, "missing input '\(signature.name)' (expected shape \(signature.metadataShapeText))")
             }
@@ -54,8 +67,8 @@ public struct ModelGraph: Sendable {
             _ = try TensorLimits.count(tensor.shape, what: "input '\(signature.name)'")
             slots[slot] = tensor
         }
-        if feeds.count != inputs.count || feeds.keys.contains(where: { name in !inputs.contains { $0.name == name } }) {
-            let unknown = feeds.keys.sorted().first { name in !inputs.contains { $0.name == name } } ?? "?"
+        if feeds.count != expected.count || feeds.keys.contains(where: { name in !expected.contains { $0.name == name } }) {
+            let unknown = feeds.keys.sorted().first { name in !expected.contains { $0.name == name } } ?? "?"
             throw HedgerowError(.badRequest, "unknown input '\(unknown)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
         return try buffers.using { () throws(HedgerowError) in try execute(&slots) }

@@ -36,6 +36,12 @@ public enum ModelLoader {
         do { proto = try Onnx_ModelProto(serializedBytes: data) } catch {
             throw HedgerowError(.loadFailed, "\(source) is not a valid ONNX model (protobuf decoding failed: \(error))")
         }
+        return try load(proto, source: source, optimize: optimize, directory: directory)
+    }
+
+    /// A parsed model, checked and built: what every load does once the file's bytes are decoded (a sharded entry
+    /// edits the parsed graph first: `EntryGraph`).
+    static func load(_ proto: Onnx_ModelProto, source: String, optimize: Bool = true, directory: String? = nil) throws(HedgerowError) -> ModelGraph {
         guard proto.hasGraph else { throw HedgerowError(.loadFailed, "\(source) holds no graph") }
         let defaultImports = Set(proto.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map(\.version))
         guard defaultImports.count <= 1 else {

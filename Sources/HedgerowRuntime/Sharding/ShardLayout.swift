@@ -7,10 +7,7 @@ import HedgerowCore
 /// are one read of the table's bytes). Pure arithmetic on non-negative `Int`s: every result is in bounds for a
 /// row in `0..<rows`, and the layout is the same on the entry and on every shard, so both agree on every id.
 public struct ShardLayout: Sendable, Equatable {
-    public enum Scheme: String, Sendable, Equatable, CaseIterable {
-        case mod
-        case range
-    }
+    public typealias Scheme = ShardingPolicy.Scheme
 
     public let rows: Int
     public let shards: Int

@@ -18,6 +18,9 @@ public struct ShardPart: Sendable {
 
     public init(digest: String, shard: Int, tables: [String: Table]) { (self.digest, self.shard, self.tables) = (digest, shard, tables) }
 
+    /// Bytes of rows held: what the part costs in memory.
+    public var bytes: Int { tables.values.reduce(0) { $0 + $1.rows.count * MemoryLayout<Float>.size } }
+
     /// The values of every row asked for. A request for other content is a 409 (a rollout must not mix versions); a
     /// row this shard does not own, or a table it does not hold, a 400 (the entry computed the layout wrongly).
     public func answer(_ request: LookupMessages.Request) throws(HedgerowError) -> [LookupMessages.Values] {

@@ -11,7 +11,25 @@ import HedgerowCore
 public enum ShardRows {
     /// `chunkBytes`: how much of a `mod` table is read at a time (tests make it small to cross many chunks).
     public static func read(modelFile path: String, table name: String, layout: ShardLayout, shard: Int, chunkBytes: Int = 4 << 20) throws(HedgerowError) -> Tensor {
+        try read(ModelLoader.proto(contentsOf: path), path: path, table: name, layout: layout, shard: shard, chunkBytes: chunkBytes)
+    }
+
+    /// A PS part: its rows of every table, from one parse of the model file. Each table's layout comes from the
+    /// table's own row count.
+    public static func part(
+        modelFile path: String, digest: String, tables: [String], shards: Int, scheme: ShardLayout.Scheme, shard: Int
+    ) throws(HedgerowError) -> ShardPart {
         let model = try ModelLoader.proto(contentsOf: path)
+        var held: [String: ShardPart.Table] = [:]
+        for table in try EmbeddingTables.select(model.graph, names: tables, minBytes: nil, source: path) {
+            let layout = try ShardLayout(rows: table.rows, shards: shards, scheme: scheme)
+            let rows = try read(model, path: path, table: table.name, layout: layout, shard: shard)
+            held[table.name] = .init(layout: layout, rows: try rows.floats("table '\(table.name)'"), width: table.rowElements)
+        }
+        return ShardPart(digest: digest, shard: shard, tables: held)
+    }
+
+    static func read(_ model: Onnx_ModelProto, path: String, table name: String, layout: ShardLayout, shard: Int, chunkBytes: Int = 4 << 20) throws(HedgerowError) -> Tensor {
         guard let proto = model.graph.initializer.first(where: { $0.name == name }) else {
             throw HedgerowError(.loadFailed, "\(path): table '\(name)' is not an initializer")
         }

@@ -19,8 +19,8 @@ struct AdminClient: Sendable {
     }
 
     /// Loads a version, or changes the settings of one already loaded (the call is idempotent).
-    func load(_ id: ModelVersionID, batching: BatchingPolicy?, requireReference: Bool = false, on address: String) async throws {
-        let body = try JSONEncoder().encode(LoadRequest(batching: batching, requireReference: requireReference ? true : nil))
+    func load(_ id: ModelVersionID, batching: BatchingPolicy?, requireReference: Bool = false, part: ShardedPart? = nil, on address: String) async throws {
+        let body = try JSONEncoder().encode(LoadRequest(batching: batching, requireReference: requireReference ? true : nil, part: part))
         try await expectSuccess(
             send(.PUT, "/admin/models/\(id.model)/versions/\(id.version)", to: address, body: ByteBuffer(bytes: body)),
             "load \(id) on \(address)"

@@ -3,7 +3,7 @@ import Yams
 
 extension DesiredStateParser {
     mutating func model(_ node: Node, _ path: String, defaults: ModelDefaults, workers: [DesiredState.StaticWorker]) -> DesiredState.ModelSpec? {
-        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "validation", "logging", "canary"]) else { return nil }
+        guard let m = mapping(node, path, allowed: ["name", "versions", "labels", "replicas", "placement", "hedging", "batching", "validation", "logging", "canary", "sharding"]) else { return nil }
         guard let nameText = string(m["name"], "\(path).name", required: true) else { return nil }
         guard let name = try? ModelName(nameText) else {
             problem(m["name"], "\(path).name", "'\(nameText)' is not a valid model name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter or digit)")
@@ -54,11 +54,56 @@ extension DesiredStateParser {
             }
         }
         let canarySplit = m["canary"].flatMap { canary($0, "\(path).canary", versions: versions) }
+        let shardingPolicy = m["sharding"].flatMap { sharding($0, "\(path).sharding", model: name, defaultReplicas: defaults.replicas) }
+        if let node = m["sharding"], shardingPolicy != nil {
+            // Both read whole answers, which a sharded entry only has with its lookups in: not supported together.
+            if requireReference { problem(node, "\(path).sharding", "a sharded model cannot require reference.json (validation: { required: true }): its entry warms up without its shards") }
+            if canarySplit?.mirrorPercent ?? 0 > 0 { problem(node, "\(path).sharding", "a sharded model cannot mirror a canary yet; set mirrorPercent to 0") }
+        }
         return DesiredState.ModelSpec(
             name: name, versions: versions, labels: labels, replicas: replicas, placement: placement,
             hedging: hedgingPolicy, batching: batchingPolicy, requireReference: requireReference,
-            logging: loggingPolicy, canary: canarySplit
+            logging: loggingPolicy, canary: canarySplit, sharding: shardingPolicy
         )
+    }
+
+    /// `sharding: { tables: [user_emb, item_emb], shards: 4, by: mod, replicas: 2 }`, or `minBytes: N` instead of
+    /// (or besides) `tables`. Whether each table can be split is checked against the model file when it is placed.
+    mutating func sharding(_ node: Node, _ path: String, model: ModelName, defaultReplicas: Int) -> ShardingPolicy? {
+        guard let s = mapping(node, path, allowed: ["tables", "minBytes", "shards", "by", "replicas"]) else { return nil }
+        var tables: [String]?
+        if let t = s["tables"], let list = sequence(t, "\(path).tables") {
+            let names = list.enumerated().compactMap { i, n in string(n, "\(path).tables[\(i)]", required: true) }
+            if names.isEmpty { problem(t, "\(path).tables", "list at least one table") }
+            if names.count > ShardingPolicy.tableLimit.upperBound { problem(t, "\(path).tables", "at most \(ShardingPolicy.tableLimit.upperBound) tables") }
+            if let long = names.first(where: { !DesiredState.Limits.nameLength.contains($0.utf8.count) }) {
+                problem(t, "\(path).tables", "table name '\(long.prefix(60))…' is longer than \(DesiredState.Limits.nameLength.upperBound) bytes")
+            }
+            if Set(names).count != names.count { problem(t, "\(path).tables", "a table is listed twice") }
+            tables = names
+        }
+        let minBytes = s["minBytes"].flatMap { int($0, "\(path).minBytes", in: 1...DesiredState.Limits.modelBytes.upperBound) }
+        if s["tables"] == nil && s["minBytes"] == nil {
+            problem(node, path, "name the tables to split (tables: [name, ...]) or a size (minBytes: N)")
+        }
+        guard let shards = int(s["shards"], "\(path).shards", in: ShardingPolicy.shardLimit) else {
+            if s["shards"] == nil { problem(node, "\(path).shards", "is required (how many shards, at least 1)") }
+            return nil
+        }
+        var scheme = ShardingPolicy.Scheme.mod
+        if let by = s["by"], let text = string(by, "\(path).by") {
+            guard let parsed = ShardingPolicy.Scheme(rawValue: text) else {
+                problem(by, "\(path).by", "expected 'mod' or 'range', found '\(text.prefix(60))'")
+                return nil
+            }
+            scheme = parsed
+        }
+        let replicas = s["replicas"].flatMap { int($0, "\(path).replicas", in: DesiredState.Limits.replicas) } ?? defaultReplicas
+        if model.rawValue.utf8.count > ShardingPolicy.maxModelNameLength {
+            problem(node, path, "a sharded model's name must be at most \(ShardingPolicy.maxModelNameLength) characters (its shards are named '<model>.ps-<k>')")
+            return nil
+        }
+        return ShardingPolicy(tables: tables, minBytes: minBytes, shards: shards, scheme: scheme, replicas: replicas)
     }
 
     mutating func hedging(_ node: Node, _ path: String, base: HedgingPolicy) -> HedgingPolicy? {

@@ -94,12 +94,24 @@ public struct DesiredStateParser {
         var models: [DesiredState.ModelSpec] = []
         if let node = map["models"], let list = sequence(node, "models") {
             var names = Set<String>()
+            var positions: [Int] = []
             for (i, entry) in list.enumerated() {
                 if let spec = model(entry, "models[\(i)]", defaults: defaults, workers: workers) {
                     if !names.insert(spec.name.rawValue).inserted {
                         problem(entry, "models[\(i)].name", "model '\(spec.name)' is listed twice")
                     }
                     models.append(spec)
+                    positions.append(i)
+                }
+            }
+            // A sharded model's PS parts are placed under their own names: no listed model may take one.
+            var partOwners: [String: ModelName] = [:]
+            for spec in models {
+                for shard in 0..<(spec.sharding?.shards ?? 0) { partOwners[ShardingPolicy.partName(spec.name, shard: shard)] = spec.name }
+            }
+            for (i, spec) in zip(positions, models) {
+                if let owner = partOwners[spec.name.rawValue] {
+                    problem(list[i], "models[\(i)].name", "'\(spec.name)' is the name of a shard of sharded model '\(owner)'; rename one of them")
                 }
             }
         }

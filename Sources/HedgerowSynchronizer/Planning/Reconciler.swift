@@ -17,6 +17,12 @@ import HedgerowCore
 /// AVAILABLE, and a worker runs one probe at a time. A model file that crashes the worker loading it then takes
 /// down one worker, not every replica at once, and the death is pinned on it alone (`PoisonedVersions` then keeps
 /// it off the others).
+///
+/// Sharded versions (`ShardedVersion`) add three rules. Shards first: an entry loads once every shard has a
+/// replica AVAILABLE. Ready means whole: an entry replica is routable only while every shard has a replica
+/// AVAILABLE among the addresses it was given; when the AVAILABLE replicas of a shard change, entries are sent the
+/// new addresses (`Output.parts`). Old shards last: a shard version no longer planned stays loaded while any entry
+/// of that version is AVAILABLE, so a rollout drains the old entries before it unloads the rows they read.
 public enum Reconciler {
     public struct ReplicaKey: Hashable, Sendable {
         public var worker: String
@@ -49,6 +55,8 @@ public enum Reconciler {
         public var maxLoadsPerWorker: Int
         /// Versions not to load anywhere this round (their last load is in question: see `PoisonedVersions`).
         public var held: Set<ModelVersionID>
+        /// Sharded versions of the plan, by their parts.
+        var sharded = ShardedVersions()
 
         public init(
             models: [DesiredState.ModelSpec], plan: PlacementPlanner.Plan, observed: [String: WorkerStateReport], now: Double,
@@ -75,6 +83,9 @@ public enum Reconciler {
         public var unloads: [ReplicaKey] = []
         public var routes: [String: RoutingTable.ModelRoutes] = [:]
         public var memory = Memory()
+        /// What each load or settings call of a part sends (`LoadRequest.part`), an entry's with its shards'
+        /// addresses.
+        public var parts: [ReplicaKey: ShardedPart] = [:]
     }
 
     public static func reconcile(_ input: Input, memory: Memory) -> Output {
@@ -82,12 +93,23 @@ public enum Reconciler {
         output.memory.lastLoad = memory.lastLoad
         var state: [ReplicaKey: ModelVersionState] = [:]
         var requestedBatching: [ReplicaKey: BatchingPolicy] = [:]
+        var reportedParts: [ReplicaKey: ShardedPart] = [:]
         for (worker, report) in input.observed {
             for m in report.models {
                 guard let id = m.id else { continue }
                 state[ReplicaKey(worker: worker, id: id)] = m.state
                 requestedBatching[ReplicaKey(worker: worker, id: id)] = m.requestedBatching
+                reportedParts[ReplicaKey(worker: worker, id: id)] = m.part
             }
+        }
+        let sharded = input.sharded
+        var availableAt: [ModelVersionID: [String]] = [:]
+        for (key, replicaState) in state where replicaState == .available {
+            availableAt[key.id, default: []].append(input.observed[key.worker]?.address ?? key.worker)
+        }
+        /// Each shard's AVAILABLE replicas, for an entry of `version`: what its lookups may use.
+        func shardAddresses(_ version: ShardedVersion) -> [[String]] {
+            (0..<version.policy.shards).map { shard in version.partID(shard).map { (availableAt[$0] ?? []).sorted() } ?? [] }
         }
         let specs = Dictionary(input.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         // Loads for planned replicas that are missing (or failed, after a backoff), within each worker's bound.
@@ -115,10 +137,15 @@ public enum Reconciler {
                     due = input.now - (memory.lastLoad[key] ?? -.infinity) >= wait
                 case .available?:
                     if let spec = specs[id.model], requestedBatching[key] != spec.batching { output.settings.append(key) }
+                    if let version = sharded.byEntry[id], reportedParts[key]?.shardAddresses != shardAddresses(version), !output.settings.contains(key) {
+                        output.settings.append(key)
+                    }
                     due = false
                 case .loading?:
                     due = false
                 }
+                // Shards first: an entry without a shard to ask could only fail.
+                if let version = sharded.byEntry[id], shardAddresses(version).contains(where: \.isEmpty) { continue }
                 let isProbe = probing[id, default: 0] >= 0
                 guard due, !input.held.contains(id), loading[worker, default: 0] < input.maxLoadsPerWorker, !isProbe || (probing[id, default: 0] == 0 && probesOn[worker, default: 0] == 0) else {
                     continue
@@ -144,7 +171,13 @@ public enum Reconciler {
             let planned = input.plan.assignments[key.id]?.contains(key.worker) ?? false
             let address = input.observed[key.worker]?.address ?? key.worker
             if planned {
-                if replicaState == .available { routable[key.id, default: []].append(address) }
+                if replicaState == .available && isWhole(key, sharded: sharded, reported: reportedParts[key], availableAt: availableAt) {
+                    routable[key.id, default: []].append(address)
+                }
+                continue
+            }
+            // Old shards last: rows an AVAILABLE entry of the version may still read stay loaded.
+            if let (entry, _) = sharded.shardOf[key.id], input.plan.assignments[key.id] == nil, availableAt[entry] != nil {
                 continue
             }
             // Not planned: retire it, after its replacements are ready.
@@ -159,6 +192,13 @@ public enum Reconciler {
                 output.memory.retiredAt[key] = since
             }
         }
+        for key in output.loads + output.settings {
+            guard var part = sharded.part(of: key.id) else { continue }
+            if let version = sharded.byEntry[key.id] { part.shardAddresses = shardAddresses(version) }
+            output.parts[key] = part
+        }
+        // PS parts are reached by entries, never routed to.
+        for id in routable.keys where sharded.partNames.contains(id.model) { routable[id] = nil }
         output.routes = routes(routable, specs: specs, zones: Dictionary(input.observed.values.map { ($0.address, $0.zone) }, uniquingKeysWith: { a, _ in a }))
         // A desired model with no replica up right now (its only worker just died) stays in the table, empty: the
         // router answers 503 with Retry-After ("retry shortly"), not 404 ("no such model").
@@ -166,6 +206,17 @@ public enum Reconciler {
             output.routes[spec.name.rawValue] = RoutingTable.ModelRoutes(versions: [:], labels: [:], defaultVersion: nil, hedging: spec.hedging, logging: spec.logging)
         }
         return output
+    }
+
+    /// Whether a replica can answer on its own: a whole model always; a sharded entry when every shard has an
+    /// AVAILABLE replica among the addresses it was given; a PS part never (entries reach it, clients do not).
+    static func isWhole(_ key: ReplicaKey, sharded: ShardedVersions, reported: ShardedPart?, availableAt: [ModelVersionID: [String]]) -> Bool {
+        guard let version = sharded.byEntry[key.id] else { return true }
+        guard let given = reported?.shardAddresses, given.count == version.policy.shards else { return false }
+        return given.enumerated().allSatisfy { shard, addresses in
+            guard let part = version.partID(shard), let ready = availableAt[part] else { return false }
+            return addresses.contains(where: ready.contains)
+        }
     }
 
     /// The version answering requests that name none: the `stable` label's when it is routable (so adding a

@@ -47,7 +47,7 @@ struct AdminRoutes {
                         return .error(HedgerowError(.badRequest, "load request body for \(id): \(error)"))
                     }
                 }
-                let outcome = try responder.models.load(id, batching: settings.batching, requireReference: settings.requireReference ?? false)
+                let outcome = try responder.models.load(id, batching: settings.batching, requireReference: settings.requireReference ?? false, part: settings.part)
                 return .json(LoadedModelVersion(model: id.model.rawValue, version: id.version.number, state: outcome == .available ? .available : .loading), status: outcome == .available ? .ok : .accepted)
             case .DELETE:
                 guard responder.models.unload(id) else {

@@ -43,6 +43,7 @@ final class WorkerResponder: HTTPResponder {
             return loop.makeSucceededFuture(AdminRoutes(responder: self).respond(to: request))
         }
         if request.headers.isGRPC { return grpc(request, context: context) }
+        if request.path.hasPrefix("/v1/parts/") { return lookup(request, context: context) }
         do {
             guard let route = try InferenceRoute.parse(request.target) else {
                 return loop.makeSucceededFuture(.error(HedgerowError(.notFound, "no such endpoint: \(request.method) \(request.path)")))
@@ -89,7 +90,7 @@ final class WorkerResponder: HTTPResponder {
         Counter(label: MetricNames.workerRequests, dimensions: [("model", $0.model), ("attempt", $0.kind)])
     }
 
-    private func methodNotAllowed(_ request: HTTPRequest) -> HedgerowError {
+    func methodNotAllowed(_ request: HTTPRequest) -> HedgerowError {
         HedgerowError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path)")
     }
 
@@ -115,6 +116,8 @@ final class WorkerResponder: HTTPResponder {
         let modelLabel = lease.id.model.rawValue
         let isBackup = (headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
         let isShadow = headers.first(name: "hedgerow-shadow") == "1"
+        // What is left of the client's deadline (the router sends it), which a sharded entry's lookups end with.
+        let deadlineMs = headers.first(name: "hedgerow-deadline-ms").flatMap { Int64($0) }.map { min(max($0, 1), Int64(DesiredState.Limits.milliseconds.upperBound)) }
         requestCounters[ModelAttempt(model: modelLabel, kind: isShadow ? "shadow" : isBackup ? "backup" : "primary")].increment()
         let pool = isShadow ? shadowPool : inferencePool
         let shadows = self.shadows
@@ -199,9 +202,40 @@ final class WorkerResponder: HTTPResponder {
                         }
                     }
                     request.onRun = stoppedWaiting
-                    // A shadow runs here, alone, on its low-priority thread: never in a batch with served requests,
-                    // never on an inference thread.
-                    if isShadow { lease.batcher.runAlone(request) } else { lease.batcher.submit(request, eventLoop: loop) }
+                    guard let lookups = lease.lookups else {
+                        // A shadow runs here, alone, on its low-priority thread: never in a batch with served
+                        // requests, never on an inference thread.
+                        if isShadow { lease.batcher.runAlone(request) } else { lease.batcher.submit(request, eventLoop: loop) }
+                        return
+                    }
+                    // A sharded entry: the rows come first, from every shard at once; the request leaves the thread
+                    // queue while they travel (its wait for the network is not queueing), and comes back to an
+                    // inference thread to be put together and run. A router's backup does not hedge its lookups
+                    // again: the router already doubled this request.
+                    let plan: ShardLookups.Plan
+                    do throws(HedgerowError) { plan = try lookups.plan(feeds) } catch { return finish(.error(error)) }
+                    let complete = request.complete
+                    stoppedWaiting()
+                    let deadline = NIODeadline.now() + .milliseconds(deadlineMs ?? Self.defaultLookupDeadlineMs)
+                    lookups.fetch(plan, deadline: deadline, mayHedge: !isBackup, on: loop).whenComplete { result in
+                        let answers: [Int: [String: [Float]]]
+                        switch result {
+                        case .success(let values): answers = values
+                        case .failure(let error as HedgerowError): return finish(.error(error))
+                        case .failure(let error): return finish(.error(HedgerowError(.unavailable, "model '\(model)': a shard's answer could not be read: \(error)")))
+                        }
+                        pool.submit { state in
+                            guard case .active = state else { return finish(.error(HedgerowError(.unavailable, "worker is shutting down"))) }
+                            let whole: ModelBatcher.Request
+                            do throws(HedgerowError) {
+                                whole = ModelBatcher.Request(feeds: feeds.merging(try lookups.supplied(feeds, plan: plan, answers: answers)) { a, _ in a },
+                                                             cancellation: cancellation, complete: complete)
+                            } catch {
+                                return finish(.error(error))
+                            }
+                            if isShadow { lease.batcher.runAlone(whole) } else { lease.batcher.submit(whole, eventLoop: loop) }
+                        }
+                    }
                 }
             }
             guard isShadow else {
@@ -219,6 +253,9 @@ final class WorkerResponder: HTTPResponder {
             return answer.futureResult
         }
     }
+
+    /// How long a sharded entry's lookups may take when no router said (`hedgerow-deadline-ms`).
+    static let defaultLookupDeadlineMs: Int64 = 5000
 
     /// Mirrored requests refused because the shadow lane was full, per model.
     private let shadowsShed = MetricHandles<String, Counter> {

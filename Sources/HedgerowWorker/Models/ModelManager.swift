@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import HedgerowCore
+import HedgerowHTTP
 import HedgerowMetrics
 import HedgerowRuntime
 import Logging
@@ -26,6 +27,12 @@ public final class ModelManager: Sendable {
         var configBatching: BatchingPolicy?
         /// The desired state asks for a `reference.json`: without one the load fails.
         var requireReference = false
+        /// The part of a sharded model this version is, as asked (nil: a whole model).
+        var part: ShardedPart?
+        /// A PS part's rows, once loaded.
+        var shardPart: ShardPart?
+        /// A sharded entry's lookups, once loaded.
+        var lookups: ShardLookups?
 
         var batching: BatchingPolicy { requestedBatching ?? configBatching ?? .default }
     }
@@ -38,9 +45,13 @@ public final class ModelManager: Sendable {
     /// Fault injection for tests (`--fault-crash-on-load MODEL`): loading any version of this model kills the
     /// process, as a model file that traps the runtime would.
     public let crashOnLoad = NIOLockedValueBox<String?>(nil)
+    /// What a sharded entry sends its lookups with.
+    let lookupClient: HTTP2ClientPool?
 
-    /// `inferencePool` runs the batches of every version; loads get a thread of their own.
-    public init(repository: ModelRepository, inferencePool: NIOThreadPool, logger: Logger) {
+    /// `inferencePool` runs the batches of every version; loads get a thread of their own. `lookupClient` is what
+    /// sharded entries reach their shards with (without one, a sharded entry cannot load).
+    public init(repository: ModelRepository, inferencePool: NIOThreadPool, lookupClient: HTTP2ClientPool? = nil, logger: Logger) {
+        self.lookupClient = lookupClient
         self.repository = repository
         self.inferencePool = inferencePool
         self.logger = logger
@@ -61,22 +72,32 @@ public final class ModelManager: Sendable {
     /// given, replaces the version's batching policy (also for a version already loaded); nil leaves it to the
     /// version's config.yaml.
     @discardableResult
-    public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil, requireReference: Bool = false) throws(HedgerowError) -> LoadOutcome {
-        guard FileManager.default.fileExists(atPath: repository.modelFile(id)) else {
-            throw HedgerowError(.notFound, "model repository has no \(id.model) version \(id.version) (looked for \(id.model)/\(id.version)/model.onnx)")
+    public func load(_ id: ModelVersionID, batching: BatchingPolicy? = nil, requireReference: Bool = false, part: ShardedPart? = nil) throws(HedgerowError) -> LoadOutcome {
+        let file = repository.modelFile(try filesID(id, part: part))
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw HedgerowError(.notFound, "model repository has no \(part?.model ?? id.model.rawValue) version \(id.version) (looked for \(part?.model ?? id.model.rawValue)/\(id.version)/model.onnx)")
         }
-        let (action, state) = entries.withLockedValue { entries -> (ModelLifecycle.Action, ModelVersionState) in
+        if part?.role == .entry, lookupClient == nil {
+            throw HedgerowError(.invalidConfiguration, "\(id) is a sharded entry, and this worker has no client for lookups")
+        }
+        let result = entries.withLockedValue { entries -> Result<(ModelLifecycle.Action, ModelVersionState), HedgerowError> in
             if var entry = entries[id] {
+                guard entry.part?.content == part?.content else {
+                    return .failure(HedgerowError(.conflict, "\(id) is loaded here as \(entry.part.map { "the \($0.role.rawValue) part of '\($0.model)'" } ?? "a whole model"); unload it before loading it as \(part.map { "the \($0.role.rawValue) part of '\($0.model)'" } ?? "a whole model")"))
+                }
+                entry.part = part
+                if let addresses = part?.shardAddresses { entry.lookups?.shardAddresses = addresses }
                 let action = entry.lifecycle.loadRequested()
                 entry.requestedBatching = batching
                 entry.requireReference = requireReference
                 entry.batcher?.policy = entry.batching
                 entries[id] = entry
-                return (action, entry.lifecycle.state)
+                return .success((action, entry.lifecycle.state))
             }
-            entries[id] = Entry(requestedBatching: batching, requireReference: requireReference)
-            return (.startLoad, .loading)
+            entries[id] = Entry(requestedBatching: batching, requireReference: requireReference, part: part)
+            return .success((.startLoad, .loading))
         }
+        let (action, state) = try result.get()
         if action == .startLoad { startLoad(id) }
         return state == .available ? .available : .loading
     }
@@ -104,6 +125,9 @@ public final class ModelManager: Sendable {
         let batcher: ModelBatcher
         fileprivate let manager: ModelManager
 
+        /// A sharded entry's lookups (nil for a whole model).
+        let lookups: ShardLookups?
+
         public var graph: ModelGraph { batcher.graph }
 
         public func release() { manager.release(id) }
@@ -124,9 +148,12 @@ public final class ModelManager: Sendable {
             throw HedgerowError(.notFound, "labels are resolved by the router; this worker has no label '\(label)' for '\(model)' (ask for /versions/N)")
         }
         let id = ModelVersionID(model: model, version: version)
-        let result = entries.withLockedValue { entries -> Result<ModelBatcher, HedgerowError> in
+        let result = entries.withLockedValue { entries -> Result<(ModelBatcher, ShardLookups?), HedgerowError> in
             guard var entry = entries[id] else {
                 return .failure(HedgerowError(.notFound, "model '\(model)' version \(version) is not loaded on this worker"))
+            }
+            if let part = entry.part, part.role == .ps {
+                return .failure(HedgerowError(.notFound, "'\(model)' is shard \(part.shard ?? 0) of sharded model '\(part.model)': it answers lookups from entries, not inference (ask '\(part.model)')"))
             }
             guard let batcher = entry.batcher, entry.lifecycle.requestStarted() else {
                 switch entry.lifecycle.state {
@@ -136,9 +163,42 @@ public final class ModelManager: Sendable {
             }
             entry.inferenceCount += 1
             entries[id] = entry
-            return .success(batcher)
+            return .success((batcher, entry.lookups))
         }
-        return Lease(id: id, batcher: try result.get(), manager: self)
+        let (batcher, lookups) = try result.get()
+        return Lease(id: id, batcher: batcher, manager: self, lookups: lookups)
+    }
+
+    /// A PS part held for one lookup. Call `release()` exactly once when done with it.
+    public struct PartLease: Sendable {
+        public let id: ModelVersionID
+        public let part: ShardPart
+        fileprivate let manager: ModelManager
+
+        public func release() { manager.release(id) }
+    }
+
+    /// Takes a reference to an AVAILABLE PS part: 404 when this worker does not hold it (or holds it as something
+    /// else), 503 while it loads or unloads.
+    public func acquirePart(_ id: ModelVersionID) throws(HedgerowError) -> PartLease {
+        let result = entries.withLockedValue { entries -> Result<ShardPart, HedgerowError> in
+            guard var entry = entries[id], entry.part?.role == .ps else {
+                return .failure(HedgerowError(.notFound, "PS part '\(id.model)' version \(id.version) is not loaded on this worker"))
+            }
+            guard let part = entry.shardPart, entry.lifecycle.requestStarted() else {
+                return .failure(HedgerowError(.unavailable, "PS part '\(id.model)' version \(id.version) is \(entry.lifecycle.state.rawValue) on this worker"))
+            }
+            entry.inferenceCount += 1
+            entries[id] = entry
+            return .success(part)
+        }
+        return PartLease(id: id, part: try result.get(), manager: self)
+    }
+
+    /// The version whose files a part reads: the sharded model's own (`ranker` v1 for `ranker.ps-2` v1).
+    private func filesID(_ id: ModelVersionID, part: ShardedPart?) throws(HedgerowError) -> ModelVersionID {
+        guard let part else { return id }
+        return ModelVersionID(model: try ModelName(part.model), version: id.version)
     }
 
     fileprivate func release(_ id: ModelVersionID) {
@@ -189,8 +249,13 @@ public final class ModelManager: Sendable {
             entries.sorted { $0.key < $1.key }.map { id, entry in
                 LoadedModelVersion(
                     model: id.model.rawValue, version: id.version.number, state: entry.lifecycle.state,
-                    error: entry.lifecycle.error, memoryBytes: entry.batcher?.graph.weightBytes ?? 0, inferenceCount: entry.inferenceCount,
-                    batching: entry.batcher?.policy, requestedBatching: entry.requestedBatching
+                    error: entry.lifecycle.error, memoryBytes: entry.shardPart?.bytes ?? entry.batcher?.graph.weightBytes ?? 0,
+                    inferenceCount: entry.inferenceCount, batching: entry.batcher?.policy, requestedBatching: entry.requestedBatching,
+                    part: entry.part.map { part in
+                        var reported = part
+                        reported.shardAddresses = entry.lookups?.shardAddresses ?? part.shardAddresses
+                        return reported
+                    }
                 )
             }
         }
@@ -205,19 +270,34 @@ public final class ModelManager: Sendable {
             let started = ContinuousClock.now
             var loadError: String?
             var loaded: ModelGraph?
+            var shardPart: ShardPart?
+            var lookups: ShardLookups?
             var config = ModelConfig()
+            let part = entries.withLockedValue { $0[id]?.part }
             do throws(HedgerowError) {
-                let path = try repository.verifiedModelFile(id)
-                config = try ModelConfig.load(contentsOf: repository.configFile(id))
+                let files = try filesID(id, part: part)
+                let path = try repository.verifiedModelFile(files)
+                config = try ModelConfig.load(contentsOf: repository.configFile(files))
                 if crashOnLoad.withLockedValue({ $0 }) == id.model.rawValue {
                     logger.critical("fault injection: crashing while loading \(id)")
                     fatalError("fault injection: crash on load")
                 }
-                let graph = try ModelLoader.load(contentsOf: path)
-                logger.info("graph optimized", metadata: ["model": "\(id)", "changes": "\(graph.optimizations.isEmpty ? "none" : graph.optimizations.joined(separator: "; "))"])
-                let required = entries.withLockedValue { $0[id]?.requireReference ?? false }
-                try checkGoldenOutputs(graph, id, required: required)
-                loaded = graph
+                switch part {
+                case let part? where part.role == .ps:
+                    shardPart = try ShardRows.part(modelFile: path, digest: part.digest(version: id.version.number), tables: part.tables,
+                                                   shards: part.shards, scheme: part.scheme, shard: part.shard ?? 0)
+                case let part?:
+                    let entry = try EntryGraph.load(modelFile: path, tables: part.tables, shards: part.shards, scheme: part.scheme)
+                    try Self.warmUp(entry.graph)
+                    if let client = lookupClient { lookups = ShardLookups(id: id, entry: entry, part: part, client: client) }
+                    loaded = entry.graph
+                case nil:
+                    let graph = try ModelLoader.load(contentsOf: path)
+                    logger.info("graph optimized", metadata: ["model": "\(id)", "changes": "\(graph.optimizations.isEmpty ? "none" : graph.optimizations.joined(separator: "; "))"])
+                    let required = entries.withLockedValue { $0[id]?.requireReference ?? false }
+                    try checkGoldenOutputs(graph, id, required: required)
+                    loaded = graph
+                }
             } catch {
                 loadError = error.message
             }
@@ -225,6 +305,10 @@ public final class ModelManager: Sendable {
                 guard var entry = entries[id] else { return .none }
                 entry.configBatching = config.batching
                 entry.batcher = loaded.map { ModelBatcher(id: id, graph: $0, policy: entry.batching, pool: inferencePool) }
+                entry.shardPart = shardPart
+                entry.lookups = lookups
+                // Addresses sent while it loaded are the newest.
+                if let addresses = entry.part?.shardAddresses { lookups?.shardAddresses = addresses }
                 let action = entry.lifecycle.loadFinished(error: loadError)
                 entries[id] = action == .remove ? nil : entry
                 return action
@@ -300,7 +384,7 @@ public final class ModelManager: Sendable {
     /// not a broken model, so it does not fail the load. Any other failure does.
     static func warmUp(_ graph: ModelGraph) throws(HedgerowError) {
         var feeds: [String: Tensor] = [:]
-        for input in graph.inputs {
+        for input in graph.inputs + graph.suppliedInputs {
             feeds[input.name] = Tensor.zeros(input.elementType, shape: input.shape.map { $0 ?? 1 })
         }
         do { _ = try graph.run(feeds) } catch {
