@@ -69,6 +69,25 @@ import Testing
         #expect(!decodes(LoadRequest.self, #"{"batching": {"maxBatchSize": 8, "maxDelayMicros": 9223372036854775807}}"#))
     }
 
+    /// A sharded part's load call: shard within the shard count, counts bounded before anything is sized by them.
+    @Test func partsInLoadCallsAreBounded() {
+        func load(_ part: String) -> String { #"{"part": "# + part + "}" }
+        #expect(decodes(LoadRequest.self, load(#"{"role": "ps", "model": "ranker", "shard": 3, "shards": 4, "scheme": "mod", "tables": ["a"]}"#)))
+        #expect(decodes(LoadRequest.self, load(#"{"role": "entry", "model": "ranker", "shards": 2, "scheme": "range", "tables": ["a", "b"], "shardAddresses": [["h:1"], []]}"#)))
+        for hostile in [
+            #"{"role": "ps", "model": "ranker", "shard": 4, "shards": 4, "scheme": "mod", "tables": ["a"]}"#,
+            #"{"role": "ps", "model": "ranker", "shards": 4, "scheme": "mod", "tables": ["a"]}"#,
+            #"{"role": "entry", "model": "ranker", "shard": 0, "shards": 4, "scheme": "mod", "tables": ["a"]}"#,
+            #"{"role": "ps", "model": "ranker", "shard": 0, "shards": 9223372036854775807, "scheme": "mod", "tables": ["a"]}"#,
+            #"{"role": "ps", "model": "../etc", "shard": 0, "shards": 1, "scheme": "mod", "tables": ["a"]}"#,
+            #"{"role": "ps", "model": "ranker", "shard": 0, "shards": 1, "scheme": "hash", "tables": ["a"]}"#,
+            #"{"role": "ps", "model": "ranker", "shard": 0, "shards": 1, "scheme": "mod", "tables": []}"#,
+            #"{"role": "entry", "model": "ranker", "shards": 2, "scheme": "mod", "tables": ["a"], "shardAddresses": [["h:1"]]}"#,
+        ] {
+            #expect(!decodes(LoadRequest.self, load(hostile)), "\(hostile)")
+        }
+    }
+
     /// The fuzz targets' seeds (tables and messages as the roles send them) decode, and every saved reproducer
     /// decodes or is refused without a crash.
     @Test func committedFuzzInputsReplay() throws {

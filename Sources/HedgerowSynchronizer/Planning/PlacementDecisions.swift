@@ -26,7 +26,8 @@ public enum PlacementDecisions {
             let before = Set(old.assignments[id] ?? []), after = Set(new.assignments[id] ?? [])
             guard before != after else { continue }
             let added = after.subtracting(before).sorted(), removed = before.subtracting(after).sorted()
-            let spec = context.specs[id.model]
+            let spec = context.specs[id.model] ?? shardedOwner(of: id.model, in: context.specs)
+            let shard = context.specs[id.model] == nil && spec != nil
             if old.assignments[id] == nil {
                 let loadedThere = context.loaded[id] ?? []
                 if !loadedThere.isEmpty && Set(added).isSubset(of: loadedThere) {
@@ -36,12 +37,12 @@ public enum PlacementDecisions {
                 }
             } else if after.isEmpty {
                 let why = spec == nil ? "\(id.model) left the desired state" : "no longer desired (\(describe(spec!.versions)))"
-                lines.append("retiring \(id) from \(list(removed)): \(why)")
+                lines.append("retiring \(id) from \(list(removed)): \(why)\(shard ? "; its rows stay loaded until the version's entries drain" : "")")
             } else if !added.isEmpty && !removed.isEmpty {
                 lines.append("moving \(id) from \(list(removed)) to \(list(added)): \(reasons(removed, spec, context, shrunk: false))")
             } else if !added.isEmpty {
                 let why = before.contains(where: { !context.alive.contains($0) }) ? "replacing a lost replica"
-                    : "\(after.count) of \(spec?.replicas ?? after.count) replicas wanted"
+                    : "\(after.count) of \((shard ? spec?.sharding?.replicas : spec?.replicas) ?? after.count) replicas wanted"
                 lines.append("adding \(id) on \(list(added)): \(why)")
             } else {
                 lines.append("removing \(id) from \(list(removed)): \(reasons(removed, spec, context, shrunk: true))")
@@ -63,6 +64,13 @@ public enum PlacementDecisions {
             if let spec, shrunk { return "\(spec.replicas) replica\(spec.replicas == 1 ? "" : "s") wanted now" }
             return "\(worker) over its memory capacity or the zones changed"
         }.joined(separator: "; ")
+    }
+
+    /// The sharded model a PS part (`<model>.ps-<k>`) belongs to: its decisions read that model's spec.
+    static func shardedOwner(of part: ModelName, in specs: [ModelName: DesiredState.ModelSpec]) -> DesiredState.ModelSpec? {
+        guard let marker = part.rawValue.range(of: ".ps-", options: .backwards),
+              let owner = try? ModelName(String(part.rawValue[..<marker.lowerBound])), let spec = specs[owner], spec.sharding != nil else { return nil }
+        return spec
     }
 
     private static func describe(_ versions: DesiredState.VersionPolicy) -> String {

@@ -177,7 +177,7 @@ public enum Reconciler {
                 continue
             }
             // Old shards last: rows an AVAILABLE entry of the version may still read stay loaded.
-            if let (entry, _) = sharded.shardOf[key.id], input.plan.assignments[key.id] == nil, availableAt[entry] != nil {
+            if let entry = sharded.entry(of: key.id), input.plan.assignments[key.id] == nil, availableAt[entry] != nil {
                 continue
             }
             // Not planned: retire it, after its replacements are ready.
@@ -209,7 +209,8 @@ public enum Reconciler {
     }
 
     /// Whether a replica can answer on its own: a whole model always; a sharded entry when every shard has an
-    /// AVAILABLE replica among the addresses it was given; a PS part never (entries reach it, clients do not).
+    /// AVAILABLE replica among the addresses it was given. (PS parts are left out of routes separately: entries
+    /// reach them, clients do not.)
     static func isWhole(_ key: ReplicaKey, sharded: ShardedVersions, reported: ShardedPart?, availableAt: [ModelVersionID: [String]]) -> Bool {
         guard let version = sharded.byEntry[key.id] else { return true }
         guard let given = reported?.shardAddresses, given.count == version.policy.shards else { return false }

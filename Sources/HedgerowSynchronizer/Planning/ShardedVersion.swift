@@ -65,22 +65,28 @@ struct ShardedVersions: Sendable {
     let byEntry: [ModelVersionID: ShardedVersion]
     /// A PS part's id → its entry's id and shard.
     let shardOf: [ModelVersionID: (entry: ModelVersionID, shard: Int)]
-    /// Names of PS parts, which never appear in routes.
-    let partNames: Set<ModelName>
+    /// Names of PS parts (whatever the version), which never appear in routes, with the model they belong to.
+    let partOwners: [ModelName: ModelName]
+    var partNames: Set<ModelName> { Set(partOwners.keys) }
 
     init(_ versions: [ShardedVersion] = []) {
         var byEntry: [ModelVersionID: ShardedVersion] = [:]
         var shardOf: [ModelVersionID: (entry: ModelVersionID, shard: Int)] = [:]
-        var partNames: Set<ModelName> = []
+        var partOwners: [ModelName: ModelName] = [:]
         for version in versions {
             byEntry[version.id] = version
             for shard in 0..<version.policy.shards {
                 guard let part = version.partID(shard) else { continue }
                 shardOf[part] = (version.id, shard)
-                partNames.insert(part.model)
+                partOwners[part.model] = version.id.model
             }
         }
-        (self.byEntry, self.shardOf, self.partNames) = (byEntry, shardOf, partNames)
+        (self.byEntry, self.shardOf, self.partOwners) = (byEntry, shardOf, partOwners)
+    }
+
+    /// The entry a PS part of any version belongs to (an old version's too, which `shardOf` no longer lists).
+    func entry(of part: ModelVersionID) -> ModelVersionID? {
+        partOwners[part.model].map { ModelVersionID(model: $0, version: part.version) }
     }
 
     /// The part a replica of `id` loads as, without addresses; nil for a whole model.
