@@ -65,23 +65,30 @@ public struct ShardedPart: Sendable, Codable, Equatable {
     public var tables: [String]
     /// Entry only: the addresses of each shard's ready replicas, shard by shard (`shardAddresses[k]`).
     public var shardAddresses: [[String]]?
+    /// Entry only: how its lookups hedge, the model's own `hedging:` (nil: `HedgingPolicy.default`).
+    public var hedging: HedgingPolicy?
 
-    public init(role: Role, model: String, shard: Int?, shards: Int, scheme: ShardingPolicy.Scheme, tables: [String], shardAddresses: [[String]]? = nil) {
-        (self.role, self.model, self.shard, self.shards, self.scheme, self.tables, self.shardAddresses) = (role, model, shard, shards, scheme, tables, shardAddresses)
+    public init(
+        role: Role, model: String, shard: Int?, shards: Int, scheme: ShardingPolicy.Scheme, tables: [String],
+        shardAddresses: [[String]]? = nil, hedging: HedgingPolicy? = nil
+    ) {
+        (self.role, self.model, self.shard, self.shards, self.scheme, self.tables) = (role, model, shard, shards, scheme, tables)
+        (self.shardAddresses, self.hedging) = (shardAddresses, hedging)
     }
 
     public func digest(version: Int) -> String {
         ShardingPolicy.digest(model: model, version: version, scheme: scheme, shards: shards, tables: tables)
     }
 
-    /// The same part with no addresses: what must match for a loaded part to be the one asked for.
+    /// The same part without what may change while it is loaded (addresses, hedging): what must match for a loaded
+    /// part to be the one asked for.
     public var content: ShardedPart {
         var copy = self
-        copy.shardAddresses = nil
+        (copy.shardAddresses, copy.hedging) = (nil, nil)
         return copy
     }
 
-    enum CodingKeys: String, CodingKey { case role, model, shard, shards, scheme, tables, shardAddresses }
+    enum CodingKeys: String, CodingKey { case role, model, shard, shards, scheme, tables, shardAddresses, hedging }
 
     /// Checked as hostile input: counts bounded before anything is sized by them.
     public init(from decoder: any Decoder) throws {
@@ -90,7 +97,8 @@ public struct ShardedPart: Sendable, Codable, Equatable {
             role: try c.decode(Role.self, forKey: .role), model: try c.decode(String.self, forKey: .model),
             shard: try c.decodeIfPresent(Int.self, forKey: .shard), shards: try c.decode(Int.self, forKey: .shards),
             scheme: try c.decode(ShardingPolicy.Scheme.self, forKey: .scheme), tables: try c.decode([String].self, forKey: .tables),
-            shardAddresses: try c.decodeIfPresent([[String]].self, forKey: .shardAddresses)
+            shardAddresses: try c.decodeIfPresent([[String]].self, forKey: .shardAddresses),
+            hedging: try c.decodeIfPresent(HedgingPolicy.self, forKey: .hedging)
         )
         guard ModelName.isValid(model) else {
             throw DecodingError.dataCorruptedError(forKey: .model, in: c, debugDescription: "invalid model name \(ModelName.quoted(model))")

@@ -137,7 +137,8 @@ public enum Reconciler {
                     due = input.now - (memory.lastLoad[key] ?? -.infinity) >= wait
                 case .available?:
                     if let spec = specs[id.model], requestedBatching[key] != spec.batching { output.settings.append(key) }
-                    if let version = sharded.byEntry[id], reportedParts[key]?.shardAddresses != shardAddresses(version), !output.settings.contains(key) {
+                    if let version = sharded.byEntry[id], reportedParts[key]?.shardAddresses != shardAddresses(version) || (reportedParts[key]?.hedging ?? .default) != (specs[id.model]?.hedging ?? .default),
+                       !output.settings.contains(key) {
                         output.settings.append(key)
                     }
                     due = false
@@ -194,7 +195,10 @@ public enum Reconciler {
         }
         for key in output.loads + output.settings {
             guard var part = sharded.part(of: key.id) else { continue }
-            if let version = sharded.byEntry[key.id] { part.shardAddresses = shardAddresses(version) }
+            if let version = sharded.byEntry[key.id] {
+                part.shardAddresses = shardAddresses(version)
+                part.hedging = specs[key.id.model]?.hedging
+            }
             output.parts[key] = part
         }
         // PS parts are reached by entries, never routed to.

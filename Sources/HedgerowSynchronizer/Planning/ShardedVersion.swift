@@ -43,9 +43,9 @@ struct ShardedVersion: Sendable, Equatable {
 
     var partIDs: [ModelVersionID] { (0..<policy.shards).compactMap(partID) }
 
-    func part(shard: Int?, addresses: [[String]]? = nil) -> ShardedPart {
+    func part(shard: Int?, addresses: [[String]]? = nil, hedging: HedgingPolicy? = nil) -> ShardedPart {
         ShardedPart(role: shard == nil ? .entry : .ps, model: id.model.rawValue, shard: shard, shards: policy.shards,
-                    scheme: policy.scheme, tables: tableNames, shardAddresses: addresses)
+                    scheme: policy.scheme, tables: tableNames, shardAddresses: addresses, hedging: hedging)
     }
 
     /// What the planner places: the entry with the model's replicas and placement, each shard with the sharding's

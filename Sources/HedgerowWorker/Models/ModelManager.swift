@@ -87,6 +87,7 @@ public final class ModelManager: Sendable {
                 }
                 entry.part = part
                 if let addresses = part?.shardAddresses { entry.lookups?.shardAddresses = addresses }
+                if let hedging = part?.hedging { entry.lookups?.hedging = hedging }
                 let action = entry.lifecycle.loadRequested()
                 entry.requestedBatching = batching
                 entry.requireReference = requireReference
@@ -254,6 +255,7 @@ public final class ModelManager: Sendable {
                     part: entry.part.map { part in
                         var reported = part
                         reported.shardAddresses = entry.lookups?.shardAddresses ?? part.shardAddresses
+                        reported.hedging = entry.lookups?.hedging ?? part.hedging
                         return reported
                     }
                 )
@@ -309,6 +311,7 @@ public final class ModelManager: Sendable {
                 entry.lookups = lookups
                 // Addresses sent while it loaded are the newest.
                 if let addresses = entry.part?.shardAddresses { lookups?.shardAddresses = addresses }
+                if let hedging = entry.part?.hedging { lookups?.hedging = hedging }
                 let action = entry.lifecycle.loadFinished(error: loadError)
                 entries[id] = action == .remove ? nil : entry
                 return action

@@ -27,13 +27,12 @@ final class ShardLookups: Sendable {
     let part: ShardedPart
     let digest: String
     private let addresses: NIOLockedValueBox<[[String]]>
+    private let hedgingPolicy: NIOLockedValueBox<HedgingPolicy>
     private let windows: NIOLockedValueBox<[LatencyWindow]>
     private let budget = NIOLockedValueBox(HedgeBudget())
     private let client: HTTP2ClientPool
     private let idsPerLookup: Recorder
 
-    /// Lookups hedge at the shard's p95 (from 1 ms up to 100 ms until it has samples), within 5% extra lookups.
-    static let policy = (try? HedgingPolicy(percentile: 95, budgetPercent: 5, minDelayMs: 1, maxDelayMs: 100)) ?? .default
 
     init(id: ModelVersionID, entry: EntryGraph, part: ShardedPart, client: HTTP2ClientPool) {
         self.id = id
@@ -41,6 +40,7 @@ final class ShardLookups: Sendable {
         self.part = part
         self.digest = part.digest(version: id.version.number)
         self.addresses = NIOLockedValueBox(part.shardAddresses ?? Array(repeating: [], count: part.shards))
+        self.hedgingPolicy = NIOLockedValueBox(part.hedging ?? .default)
         self.windows = NIOLockedValueBox(Array(repeating: LatencyWindow(), count: part.shards))
         self.client = client
         self.idsPerLookup = Recorder(label: MetricNames.workerLookupIDs, dimensions: [("model", id.model.rawValue)], aggregate: true)
@@ -50,6 +50,13 @@ final class ShardLookups: Sendable {
     var shardAddresses: [[String]] {
         get { addresses.withLockedValue { $0 } }
         set { addresses.withLockedValue { $0 = newValue } }
+    }
+
+    /// The model's hedging policy, which its lookups follow (each shard with its own latency window and the
+    /// model's budget): `budgetPercent: 0` turns lookup hedging off as it does the router's.
+    var hedging: HedgingPolicy {
+        get { hedgingPolicy.withLockedValue { $0 } }
+        set { hedgingPolicy.withLockedValue { $0 = newValue } }
     }
 
     /// Every shard has somewhere to ask.
@@ -75,17 +82,18 @@ final class ShardLookups: Sendable {
     /// Sends every shard its request at once; the future holds each shard's values, table by table.
     func fetch(_ plan: Plan, deadline: NIODeadline, mayHedge: Bool, on loop: any EventLoop) -> EventLoopFuture<[Int: [String: [Float]]]> {
         let replicas = shardAddresses
+        let policy = hedging
         let now = NIODeadline.now().uptimeNanoseconds
         let fetches = plan.perShard.sorted { $0.key < $1.key }.map { shard, tables -> EventLoopFuture<(Int, [String: [Float]])> in
             let names = tables.keys.sorted()
             let request = LookupMessages.Request(digest: digest, tables: names.map { .init(table: $0, rows: tables[$0] ?? []) })
             idsPerLookup.record(request.tables.reduce(0) { $0 + $1.rows.count })
-            budget.withLockedValue { $0.deposit(percent: Self.policy.budgetPercent, now: now) }
-            let delay = mayHedge ? windows.withLockedValue { HedgeDelay.micros(policy: Self.policy, window: $0[shard], now: now) } : nil
+            budget.withLockedValue { $0.deposit(percent: policy.budgetPercent, now: now) }
+            let delay = mayHedge ? windows.withLockedValue { HedgeDelay.micros(policy: policy, window: $0[shard], now: now) } : nil
             let fetch = ShardFetch(
                 model: id, shard: shard, replicas: shard < replicas.count ? replicas[shard].shuffled() : [], request: request,
                 hedgeAfter: delay.map { TimeAmount.microseconds(Int64(clamping: $0)) }, deadline: deadline, client: client, loop: loop,
-                mayHedge: { [budget] in budget.withLockedValue { $0.withdraw(percent: Self.policy.budgetPercent, now: NIODeadline.now().uptimeNanoseconds) } },
+                mayHedge: { [budget] in budget.withLockedValue { $0.withdraw(percent: policy.budgetPercent, now: NIODeadline.now().uptimeNanoseconds) } },
                 answered: { [windows] micros in windows.withLockedValue { $0[shard].record(micros: micros, now: NIODeadline.now().uptimeNanoseconds) } }
             )
             return fetch.start().flatMapThrowing { response throws -> (Int, [String: [Float]]) in
