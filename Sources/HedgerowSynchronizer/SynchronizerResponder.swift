@@ -46,7 +46,13 @@ final class SynchronizerResponder: HTTPResponder {
             guard let after = Int(request.query("after") ?? "0") else {
                 return loop.makeSucceededFuture(.error(HedgerowError(.badRequest, "'after' must be an integer generation")))
             }
-            return publisher.table(after: after, on: loop).map { HTTPResponse.json($0) }.flatMapErrorThrowing { error in
+            // Routers that ask for deltas get only what changed since `after` when the history covers it.
+            guard request.query("delta") == "1" else {
+                return publisher.table(after: after, on: loop).map { HTTPResponse.json($0) }.flatMapErrorThrowing { error in
+                    .error(HedgerowError(.unavailable, "\(error)"))
+                }
+            }
+            return publisher.update(after: after, on: loop).map { HTTPResponse.json($0) }.flatMapErrorThrowing { error in
                 .error(HedgerowError(.unavailable, "\(error)"))
             }
         case (.GET, "/v1/state"):

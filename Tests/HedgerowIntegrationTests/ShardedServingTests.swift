@@ -232,6 +232,35 @@ import Glibc
         let outOfRange = await Self.infer(cluster.client, users: [Self.users], items: [0])
         #expect(outOfRange.status == 400 && outOfRange.text.contains("out of range"), "the unsplit model's 400: \(outOfRange.text.prefix(300))")
 
+        // A PS part's lookup endpoint takes hostile bytes: each refused with its reason, and the part still answers.
+        if let holder = await cluster.holders("ranker.ps-0").first, let index = cluster.index(of: holder) {
+            let part = H2Client(address: "127.0.0.1:\(cluster.ports[index])")
+            let path = "/v1/parts/ranker.ps-0/versions/1/lookup"
+            func lookup(digest: String, row: Int64, count: UInt32 = 1) -> Data {
+                var body = Data("HLQ1".utf8) + [UInt8(digest.utf8.count)] + Data(digest.utf8) + [1, 0]
+                body += [8, 0] + Data("user_emb".utf8)
+                withUnsafeBytes(of: count.littleEndian) { body += $0 }
+                withUnsafeBytes(of: row.littleEndian) { body += $0 }
+                return body
+            }
+            let digest = "ranker/1/mod/4/item_emb,user_emb"
+            let cases: [(Data, Int, String)] = [
+                (Data("garbage".utf8), 400, "not a Hedgerow lookup message"),
+                (lookup(digest: digest, row: 0, count: 4_000_000_000), 400, "lookup message claims"),
+                (lookup(digest: "ranker/2/mod/4/item_emb,user_emb", row: 0), 409, "reached shard 0"),
+                (lookup(digest: digest, row: 1), 400, "row 1 is on shard 1, not on shard 0"),
+                (lookup(digest: digest, row: Int64(Self.users)), 400, "outside its"),
+                (lookup(digest: digest, row: 4), 200, ""),
+            ]
+            for (body, status, message) in cases {
+                let answer = try await part.send(.POST, path, body: body)
+                #expect(answer.status == status && answer.text.contains(message), "\(status) \(message): got \(answer.status) \(answer.text.prefix(200))")
+            }
+            let inference = try await part.send(.POST, "/v2/models/ranker.ps-0/infer", body: Data("{}".utf8))
+            #expect(inference.status == 404 && inference.text.contains("answers lookups from entries"), inference.text)
+            await part.close()
+        }
+
         // Under load, kill -9 a worker holding a replica of shard 0 (but not every entry): no request fails.
         let entries = await cluster.holders("ranker")
         let shard0 = await cluster.holders("ranker.ps-0")

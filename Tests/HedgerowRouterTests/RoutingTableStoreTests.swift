@@ -37,4 +37,30 @@ import Testing
         try Data(#"{"generation": 5, "models": {"digits": {"versions": {"1": ["#.utf8).write(to: URL(fileURLWithPath: file))
         #expect(RoutingTableStore(cacheFile: file).current == .empty)
     }
+
+    /// A delta lands only on the generation it was made from, whole, and the cache then holds the merged table; a
+    /// delta from another generation changes nothing and says so (the watcher then asks for the whole table).
+    @Test func deltasApplyOnlyOntoTheirGeneration() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("routes-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let store = RoutingTableStore(cacheFile: file)
+        var whole = table(10, replica: "10.0.0.1:8701")
+        whole.models["other"] = whole.models["digits"]
+        #expect(store.apply(RoutesUpdate(whole)) == .installed(cacheProblem: nil))
+        let moved = table(11, replica: "10.0.0.9:8701").models
+        #expect(store.apply(RoutesUpdate(generation: 12, after: 11, models: moved, removed: [])) == .stale(held: 10))
+        #expect(store.current == whole, "a stale delta changes nothing")
+        #expect(store.apply(RoutesUpdate(generation: 11, after: 10, models: moved, removed: ["other"])) == .installed(cacheProblem: nil))
+        #expect(store.current == table(11, replica: "10.0.0.9:8701"))
+        #expect(RoutingTableStore(cacheFile: file).current == table(11, replica: "10.0.0.9:8701"), "the cache is the whole merged table")
+    }
+
+    @Test func hostileDeltasAreRefused() {
+        func decodes(_ json: String) -> Bool { (try? JSONDecoder().decode(RoutesUpdate.self, from: Data(json.utf8))) != nil }
+        #expect(decodes(#"{"generation": 2, "after": 1, "models": {}, "removed": ["digits"]}"#))
+        #expect(decodes(#"{"generation": 2, "models": {}}"#), "a whole table, as older synchronizers answer")
+        #expect(!decodes(#"{"generation": 2, "after": -1, "models": {}}"#))
+        #expect(!decodes(#"{"generation": 2, "after": 1, "models": {}, "removed": ["../etc"]}"#))
+        #expect(!decodes(#"{"generation": 2, "models": {}, "removed": ["digits"]}"#), "only a delta removes")
+    }
 }

@@ -84,4 +84,31 @@ import Testing
         loop.run()
         #expect(answered?.generation == 7)
     }
+
+    /// Deltas: only the models changed since the router's generation, while the history covers it; a router further
+    /// behind, or one that polls a restarted synchronizer (no history), gets the whole table.
+    @Test func deltasCarryOnlyWhatChangedWhileTheHistoryCoversIt() throws {
+        let publisher = RoutesPublisher(historyLimit: 2)
+        func routes(_ replica: String) -> RoutingTable.ModelRoutes { .init(versions: ["1": [replica]], labels: [:], defaultVersion: 1, hedging: .default) }
+        let g1 = publisher.publish(["a": routes("h:1"), "b": routes("h:2"), "c": routes("h:3")])
+        let g2 = publisher.publish(["a": routes("h:9"), "b": routes("h:2"), "c": routes("h:3")])
+        var delta = publisher.delta(from: g1, to: publisher.current)
+        #expect(delta == RoutesUpdate(generation: g2, after: g1, models: ["a": routes("h:9")], removed: []))
+        let g3 = publisher.publish(["a": routes("h:9"), "b": routes("h:2")])
+        delta = publisher.delta(from: g1, to: publisher.current)
+        #expect(delta == RoutesUpdate(generation: g3, after: g1, models: ["a": routes("h:9")], removed: ["c"]))
+        #expect(delta.applied(to: RoutingTable(generation: g1, models: ["a": routes("h:1"), "b": routes("h:2"), "c": routes("h:3")])) == publisher.current)
+        // Two changes remembered: a router at g1 is now too far behind for a delta.
+        _ = publisher.publish(["a": routes("h:9")])
+        #expect(publisher.delta(from: g1, to: publisher.current) == RoutesUpdate(publisher.current))
+        #expect(publisher.delta(from: g2, to: publisher.current).isDelta)
+        // Nothing new: an empty delta at the same generation.
+        #expect(publisher.delta(from: publisher.current.generation, to: publisher.current).models.isEmpty)
+        // A restarted synchronizer has no history: every router gets the whole table.
+        let restarted = RoutesPublisher(firstGeneration: publisher.current.generation + 1000)
+        restarted.publish(["a": routes("h:9")])
+        #expect(!restarted.delta(from: publisher.current.generation, to: restarted.current).isDelta)
+        let answer = try restarted.update(after: g2, on: EmbeddedEventLoop()).wait()
+        #expect(answer == RoutesUpdate(restarted.current))
+    }
 }

@@ -24,5 +24,9 @@ struct PlacementBenchCommand: ParsableCommand {
         print(String(format: "  full plan:        %.3f s, %d of %d replicas placed", r.fullPlanSeconds, r.replicasPlaced, r.replicasAsked))
         print(String(format: "  one-model edit:   %.3f s, the edited model gained %d replica(s), %d other model versions moved",
                      r.editPlanSeconds, r.editedGained, r.othersMoved))
+        let routes = RoutesDeltaBenchmark(models: models, replicas: replicas).run()
+        print("routes sent to each router for a one-model edit (\(routes.models) models):")
+        print("  whole table:      \(routes.wholeTableBytes) bytes (every poll before deltas)")
+        print(String(format: "  delta:            %d bytes (GET /v1/routes?after=N&delta=1), made in %.3f ms", routes.deltaBytes, routes.deltaSeconds * 1000))
     }
 }

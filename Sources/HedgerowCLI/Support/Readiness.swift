@@ -72,7 +72,9 @@ enum Readiness {
                     lastProblem = "\(v.model) v\(v.version) has \(v.readyReplicas) of \(v.desiredReplicas) replicas ready \(v.problem.map { "(\($0))" } ?? "") \(v.replicas.compactMap(\.error).joined(separator: "; "))"
                 } else {
                     var routable = true
-                    for model in planned.sorted() {
+                    // What clients call: the desired models (a sharded model's PS parts are reached by its entries only).
+                    let called = Set(desired.models.map(\.name.rawValue))
+                    for model in planned.sorted() where called.contains(model) {
                         let response = try await client.get(router, "/v2/models/\(model)/ready")
                         if response.status.code != 200 {
                             routable = false

@@ -7,7 +7,8 @@ import Metrics
 import NIOCore
 import ServiceLifecycle
 
-/// Long-polls the synchronizer (`GET /v1/routes?after=N`) and installs each newer table. The data plane never
+/// Long-polls the synchronizer (`GET /v1/routes?after=N&delta=1`) and installs each update (`RoutesUpdate`: a
+/// delta onto the generation held, or a whole table). The data plane never
 /// waits on this: when the synchronizer is unreachable the router keeps serving its last table, and this loop
 /// retries once a second.
 struct RouteWatcher: Service {
@@ -22,25 +23,37 @@ struct RouteWatcher: Service {
         // its number (the synchronizer is the authority, even if its clock was set back).
         var after = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let request = HTTPRequest(method: .GET, target: "/v1/routes?after=\(after)")
+            // Deltas: only the models changed since `after` travel (the whole table when the synchronizer no longer
+            // holds that history, or restarted).
+            let request = HTTPRequest(method: .GET, target: "/v1/routes?after=\(after)&delta=1")
             do {
                 let response = try await client.execute(request, to: synchronizer, timeout: .seconds(40)).response.get()
                 guard response.status.code == 200 else { throw HTTPServerError(message: "synchronizer answered \(response.status.code)") }
-                let table = try JSONDecoder().decode(RoutingTable.self, from: Data(response.body.readableBytesView))
+                let update = try JSONDecoder().decode(RoutesUpdate.self, from: Data(response.body.readableBytesView))
                 if failing { logger.info("routes reachable again", metadata: ["synchronizer": "\(synchronizer)"]) }
                 failing = false
-                if table.generation != after {
-                    if let problem = store.replace(with: table) {
+                guard update.generation != after else { continue }
+                switch store.apply(update) {
+                case .stale(let held):
+                    // A delta from a generation this router does not hold: start over from the whole table.
+                    logger.info("routes delta from generation \(update.after ?? 0) does not apply to generation \(held); asking for the whole table")
+                    after = 0
+                    continue
+                case .installed(let problem):
+                    if let problem {
                         logger.warning("routing table installed but not cached: a restart cannot serve before the synchronizer answers", metadata: ["error": "\(problem)"])
                     }
-                    after = table.generation
-                    Gauge(label: MetricNames.routerRoutingGeneration).record(table.generation)
-                    // Each replica's ejection counter starts at 0, so that its first ejection is an increase.
-                    for address in Set(table.models.values.flatMap { $0.versions.values.joined() }) {
-                        _ = Counter(label: MetricNames.routerEjections, dimensions: [("replica", address)])
-                    }
-                    logger.info("routing table installed", metadata: ["generation": "\(table.generation)", "models": "\(table.models.keys.sorted())"])
                 }
+                after = update.generation
+                Gauge(label: MetricNames.routerRoutingGeneration).record(update.generation)
+                // Each replica's ejection counter starts at 0, so that its first ejection is an increase.
+                for address in Set(update.models.values.flatMap { $0.versions.values.joined() }) {
+                    _ = Counter(label: MetricNames.routerEjections, dimensions: [("replica", address)])
+                }
+                logger.info("routing table installed", metadata: [
+                    "generation": "\(update.generation)", update.isDelta ? "changed" : "models": "\(update.models.keys.sorted())",
+                    "removed": "\(update.removed ?? [])",
+                ])
             } catch {
                 if !failing {
                     logger.warning("cannot fetch routes; serving the last table", metadata: ["synchronizer": "\(synchronizer)", "error": "\(error)"])

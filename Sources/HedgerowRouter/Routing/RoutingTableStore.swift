@@ -25,6 +25,30 @@ public final class RoutingTableStore: Sendable {
     @discardableResult
     public func replace(with newTable: RoutingTable) -> String? {
         table.withLockedValue { $0 = newTable }
+        return write(newTable)
+    }
+
+    public enum UpdateOutcome: Equatable {
+        /// Installed; `cacheProblem` says why the cache file was not written, if it was not.
+        case installed(cacheProblem: String?)
+        /// A delta from another generation than the one held: nothing changed; ask for the whole table.
+        case stale(held: Int)
+    }
+
+    /// Installs an update from the synchronizer: a whole table as `replace`, a delta only onto the generation it was
+    /// made from (checked and merged under the lock, so a request never sees half of it). The cache file is written
+    /// whole either way.
+    public func apply(_ update: RoutesUpdate) -> UpdateOutcome {
+        let result = table.withLockedValue { table -> (installed: RoutingTable?, held: Int) in
+            guard let merged = update.applied(to: table) else { return (nil, table.generation) }
+            table = merged
+            return (merged, merged.generation)
+        }
+        guard let installed = result.installed else { return .stale(held: result.held) }
+        return .installed(cacheProblem: write(installed))
+    }
+
+    private func write(_ newTable: RoutingTable) -> String? {
         guard let cacheFile else { return nil }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -11,6 +11,9 @@ import NIOCore
 /// have to publish more tables than milliseconds passed to collide); a poll naming a generation above the current
 /// one (a clock set back) is still answered at once.
 ///
+/// Routers that ask for deltas (`update(after:)`) get only the models changed since their generation while the
+/// last `historyLimit` changes cover it (each change remembers which models it touched), else the whole table.
+///
 /// Nothing is answered before the first `publish`: a synchronizer that just started has not yet heard from its
 /// workers, and an empty or partial table would take every replica out of the routers. Polls made before then
 /// wait; if `maxWait` passes first they fail with `NotReady`, and routers keep serving the table they have.
@@ -24,13 +27,18 @@ public final class RoutesPublisher: Sendable {
         var table: RoutingTable
         var published = false
         var waiters: [(after: Int, promise: EventLoopPromise<RoutingTable>)] = []
+        /// The models each recent change touched, oldest first, by the generation it made (consecutive).
+        var history: [(generation: Int, changed: Set<String>)] = []
     }
 
     private let state: NIOLockedValueBox<State>
+    /// Changes remembered for deltas (a router further behind gets the whole table).
+    public let historyLimit: Int
 
     /// - Parameter firstGeneration: the generation of the (unpublished) empty table; the first change is one above.
-    public init(firstGeneration: Int = 1) {
+    public init(firstGeneration: Int = 1, historyLimit: Int = 1024) {
         state = NIOLockedValueBox(State(table: RoutingTable(generation: firstGeneration, models: [:])))
+        self.historyLimit = max(0, historyLimit)
     }
 
     public var current: RoutingTable { state.withLockedValue { $0.table } }
@@ -45,7 +53,13 @@ public final class RoutesPublisher: Sendable {
             let changed = state.table.models != models
             guard changed || !state.published else { return (state.table, []) }
             state.published = true
-            if changed { state.table = RoutingTable(generation: state.table.generation + 1, models: models) }
+            if changed {
+                let old = state.table.models
+                let touched = Set(models.keys.filter { old[$0] != models[$0] }).union(old.keys.filter { models[$0] == nil })
+                state.table = RoutingTable(generation: state.table.generation + 1, models: models)
+                state.history.append((state.table.generation, touched))
+                if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
+            }
             let table = state.table
             let ready = state.waiters.filter { $0.after != table.generation }.map(\.promise)
             state.waiters.removeAll { $0.after != table.generation }
@@ -53,6 +67,28 @@ public final class RoutesPublisher: Sendable {
         }
         for promise in ready { promise.succeed(table) }
         return table.generation
+    }
+
+    /// As `table(after:)`, as a delta from `after` when the history covers it.
+    public func update(after: Int, on loop: any EventLoop, maxWait: TimeAmount = .seconds(30)) -> EventLoopFuture<RoutesUpdate> {
+        table(after: after, on: loop, maxWait: maxWait).map { [self] table in delta(from: after, to: table) }
+    }
+
+    /// What moves a router at `after` to `table`: the models changed in between when every change since `after` is
+    /// remembered, else the whole table.
+    public func delta(from after: Int, to table: RoutingTable) -> RoutesUpdate {
+        if after == table.generation { return RoutesUpdate(generation: after, after: after, models: [:], removed: []) }
+        let touched = state.withLockedValue { state -> Set<String>? in
+            guard after < table.generation, let first = state.history.firstIndex(where: { $0.generation == after + 1 }),
+                  let last = state.history.lastIndex(where: { $0.generation == table.generation }), first <= last else { return nil }
+            return state.history[first...last].reduce(into: Set<String>()) { $0.formUnion($1.changed) }
+        }
+        guard let touched else { return RoutesUpdate(table) }
+        return RoutesUpdate(
+            generation: table.generation, after: after,
+            models: Dictionary(uniqueKeysWithValues: touched.compactMap { name in table.models[name].map { (name, $0) } }),
+            removed: touched.filter { table.models[$0] == nil }.sorted()
+        )
     }
 
     /// The current table if its generation differs from `after`, else the next one (or the current after `maxWait`).
