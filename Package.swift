@@ -205,6 +205,7 @@ let package = Package(
         .executableTarget(name: "FuzzKServe", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzKServe"),
         .executableTarget(name: "FuzzGRPCInfer", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzGRPCInfer"),
         .executableTarget(name: "FuzzTFServing", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzTFServing"),
+        .executableTarget(name: "FuzzLookup", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzLookup"),
         .executableTarget(name: "FuzzONNXLoader", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzONNXLoader"),
         .executableTarget(name: "FuzzDesiredState", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzDesiredState"),
         .executableTarget(name: "FuzzRoutingTable", dependencies: ["HedgerowFuzzing", "FuzzDriver"], path: "Fuzz/Targets/FuzzRoutingTable"),

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SCRATCH=.build-fuzz
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-40}
 RUNS=${FUZZ_RUNS:-2000000}
-TARGETS=${FUZZ_TARGETS:-"FuzzKServe FuzzGRPCInfer FuzzTFServing FuzzONNXLoader FuzzDesiredState FuzzRoutingTable FuzzWorkerMessages"}
+TARGETS=${FUZZ_TARGETS:-"FuzzKServe FuzzGRPCInfer FuzzTFServing FuzzONNXLoader FuzzDesiredState FuzzRoutingTable FuzzWorkerMessages FuzzLookup"}
 # Bodies, files and tables bigger than this exercise nothing new and slow every run down.
 MAX_LEN=${FUZZ_MAX_LEN:-8192}
 
@@ -52,6 +52,7 @@ for target in $TARGETS; do
   case $target in
     FuzzONNXLoader) max_len=${FUZZ_MAX_LEN:-32768}; dict=() ;;   # the example models are 16-20 KiB
     FuzzDesiredState) dict=(-dict=Fuzz/Dictionaries/yaml.dict) ;;
+    FuzzLookup) dict=() ;;   # binary
   esac
 
   # 1. Every committed regression must now pass (KNOWN lists reproducers of bugs still open elsewhere).

@@ -49,6 +49,11 @@ public enum FuzzEntries {
 
     /// `GET /v1/routes` as a router decodes it, then every lookup a request can make in the table.
     public static func routingTable(_ bytes: UnsafeRawBufferPointer) {
+        // The same body as a router asking for deltas reads it: applied onto a table or refused, never half.
+        if let update = try? JSONDecoder().decode(RoutesUpdate.self, from: Data(bytes)) {
+            roundTrip(update)
+            _ = update.applied(to: RoutingTable(generation: update.after ?? 0, models: [:]))
+        }
         guard let table = try? JSONDecoder().decode(RoutingTable.self, from: Data(bytes)) else { return }
         roundTrip(table)
         for (name, routes) in table.models {
@@ -72,6 +77,26 @@ public enum FuzzEntries {
         }
         if let load = try? JSONDecoder().decode(LoadRequest.self, from: data) { roundTrip(load) }
     }
+
+    /// A PS part's lookup endpoint: a request body as `LookupMessages` decodes it, answered by shard 1 of a 3-way
+    /// `mod` split of a 41-row table (as `WorkerResponder.lookup` does); every answer must decode as the entry
+    /// reads it, with the rows asked for. The same bytes read as an answer must be refused or hold what was expected.
+    public static func lookup(_ bytes: UnsafeRawBufferPointer) {
+        let data = Data(bytes)
+        _ = try? LookupMessages.decodeResponse(data, expected: [(rows: 2, width: 4), (rows: 0, width: 3)])
+        guard let request = try? LookupMessages.decodeRequest(data), let answer = try? lookupPart.answer(request) else { return }
+        let expected = request.tables.map { (rows: $0.rows.count, width: 4) }
+        guard let values = try? LookupMessages.decodeResponse(LookupMessages.encode(answer), expected: expected), values == answer else {
+            fatalError("a lookup answer does not decode as it was encoded")
+        }
+    }
+
+    private static let lookupPart: ShardPart = {
+        let layout = try? ShardLayout(rows: 41, shards: 3, scheme: .mod)
+        guard let layout else { fatalError("layout") }
+        let rows = (0..<layout.count(of: 1) * 4).map { Float($0) * 0.5 }
+        return ShardPart(digest: "ranker/1/mod/3/user_emb", shard: 1, tables: ["user_emb": .init(layout: layout, rows: rows, width: 4)])
+    }()
 
     /// A value that decoded must encode and decode to itself: what one role sends, the other reads the same.
     private static func roundTrip<T: Codable & Equatable>(_ value: T) {
