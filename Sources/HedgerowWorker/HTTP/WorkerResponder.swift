@@ -116,8 +116,6 @@ final class WorkerResponder: HTTPResponder {
         let modelLabel = lease.id.model.rawValue
         let isBackup = (headers.first(name: "hedgerow-attempt").flatMap { Int($0) } ?? 1) > 1
         let isShadow = headers.first(name: "hedgerow-shadow") == "1"
-        // What is left of the client's deadline (the router sends it), which a sharded entry's lookups end with.
-        let deadlineMs = headers.first(name: "hedgerow-deadline-ms").flatMap { Int64($0) }.map { min(max($0, 1), Int64(DesiredState.Limits.milliseconds.upperBound)) }
         requestCounters[ModelAttempt(model: modelLabel, kind: isShadow ? "shadow" : isBackup ? "backup" : "primary")].increment()
         let pool = isShadow ? shadowPool : inferencePool
         let shadows = self.shadows
@@ -216,6 +214,8 @@ final class WorkerResponder: HTTPResponder {
                     do throws(HedgerowError) { plan = try lookups.plan(feeds) } catch { return finish(.error(error)) }
                     let complete = request.complete
                     stoppedWaiting()
+                    // What is left of the client's deadline (the router sends it), which the lookups end with.
+                    let deadlineMs = headers.first(name: "hedgerow-deadline-ms").flatMap { Int64($0) }.map { min(max($0, 1), Int64(DesiredState.Limits.milliseconds.upperBound)) }
                     let deadline = NIODeadline.now() + .milliseconds(deadlineMs ?? Self.defaultLookupDeadlineMs)
                     lookups.fetch(plan, deadline: deadline, mayHedge: !isBackup, on: loop).whenComplete { result in
                         let answers: [Int: [String: [Float]]]

@@ -86,8 +86,7 @@ public final class ModelManager: Sendable {
                     return .failure(HedgerowError(.conflict, "\(id) is loaded here as \(entry.part.map { "the \($0.role.rawValue) part of '\($0.model)'" } ?? "a whole model"); unload it before loading it as \(part.map { "the \($0.role.rawValue) part of '\($0.model)'" } ?? "a whole model")"))
                 }
                 entry.part = part
-                if let addresses = part?.shardAddresses { entry.lookups?.shardAddresses = addresses }
-                if let hedging = part?.hedging { entry.lookups?.hedging = hedging }
+                if let part { entry.lookups?.adopt(part) }
                 let action = entry.lifecycle.loadRequested()
                 entry.requestedBatching = batching
                 entry.requireReference = requireReference
@@ -310,8 +309,7 @@ public final class ModelManager: Sendable {
                 entry.shardPart = shardPart
                 entry.lookups = lookups
                 // Addresses sent while it loaded are the newest.
-                if let addresses = entry.part?.shardAddresses { lookups?.shardAddresses = addresses }
-                if let hedging = entry.part?.hedging { lookups?.hedging = hedging }
+                if let part = entry.part { lookups?.adopt(part) }
                 let action = entry.lifecycle.loadFinished(error: loadError)
                 entries[id] = action == .remove ? nil : entry
                 return action

@@ -24,7 +24,6 @@ final class ShardLookups: Sendable {
 
     let id: ModelVersionID
     let entry: EntryGraph
-    let part: ShardedPart
     let digest: String
     private let addresses: NIOLockedValueBox<[[String]]>
     private let hedgingPolicy: NIOLockedValueBox<HedgingPolicy>
@@ -33,11 +32,9 @@ final class ShardLookups: Sendable {
     private let client: HTTP2ClientPool
     private let idsPerLookup: Recorder
 
-
     init(id: ModelVersionID, entry: EntryGraph, part: ShardedPart, client: HTTP2ClientPool) {
         self.id = id
         self.entry = entry
-        self.part = part
         self.digest = part.digest(version: id.version.number)
         self.addresses = NIOLockedValueBox(part.shardAddresses ?? Array(repeating: [], count: part.shards))
         self.hedgingPolicy = NIOLockedValueBox(part.hedging ?? .default)
@@ -59,8 +56,12 @@ final class ShardLookups: Sendable {
         set { hedgingPolicy.withLockedValue { $0 = newValue } }
     }
 
-    /// Every shard has somewhere to ask.
-    var isWhole: Bool { addresses.withLockedValue { $0.count == part.shards && $0.allSatisfy { !$0.isEmpty } } }
+    /// Takes what a later load call sends for a loaded entry: its shards' addresses and the model's hedging, each
+    /// only when the call carries it.
+    func adopt(_ part: ShardedPart) {
+        if let addresses = part.shardAddresses { shardAddresses = addresses }
+        if let policy = part.hedging { hedging = policy }
+    }
 
     /// Reads the ids of a decoded request and groups them by shard. Out-of-range ids are refused here, with the
     /// unsplit model's own 400, before any lookup goes out.
