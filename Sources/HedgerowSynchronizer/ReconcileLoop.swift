@@ -137,7 +137,7 @@ struct ReconcileLoop: Sendable {
         newPlan.problems.merge(splitProblems) { a, _ in a }
         let decisions = PlacementDecisions.explain(
             from: plan, to: newPlan,
-            context: .init(specs: specs, alive: alive, loaded: loaded)
+            context: .init(specs: specs, alive: alive, loaded: loaded, partOwners: sharded.partOwners)
         )
         for line in decisions { logger.info("\(line)") }
         plan = newPlan
@@ -318,13 +318,6 @@ struct ReconcileLoop: Sendable {
         return measured
     }
 
-    /// Whether `name` is a PS part of a model the desired state shards.
-    private static func isShardName(_ name: ModelName, in desired: DesiredState?) -> Bool {
-        desired?.models.contains { spec in
-            spec.sharding.map { sharding in name.rawValue.hasPrefix(spec.name.rawValue + ".ps-") && Int(name.rawValue.dropFirst(spec.name.rawValue.count + 4)).map { (0..<sharding.shards).contains($0) } ?? false } ?? false
-        } ?? false
-    }
-
     private mutating func publishReport(observed: [String: WorkerStateReport], now: Double) {
         let measured = Self.measuredMemory(observed)
         var versions: [SynchronizerStateReport.VersionStatus] = []
@@ -348,7 +341,7 @@ struct ReconcileLoop: Sendable {
             counts[id] = .init(desired: desired, ready: ready, assigned: workers.count)
         }
         // A rollout of a sharded model keeps the old version's shards until its entries drain: say so.
-        let kept = Set(states.compactMap { _, _, m in m.id }.filter { plan.assignments[$0] == nil && Self.isShardName($0.model, in: source.current) })
+        let kept = Set(states.compactMap { _, _, m in m.id }.filter { plan.assignments[$0] == nil && sharded.entry(of: $0) != nil })
         for id in kept.sorted() {
             let replicas = states.filter { $0.2.id == id }.map { SynchronizerStateReport.Replica(worker: $0.0, address: $0.1, state: $0.2.state.rawValue, error: $0.2.error) }
                 .sorted { $0.worker < $1.worker }

@@ -11,8 +11,15 @@ public enum PlacementDecisions {
         public var alive: Set<String>
         /// Where each version is loaded now (a first plan adopts these).
         public var loaded: [ModelVersionID: Set<String>]
+        /// PS part names (`<model>.ps-<k>`) → the sharded model whose spec their decisions read.
+        var partOwners: [ModelName: ModelName]
 
         public init(specs: [ModelName: DesiredState.ModelSpec], alive: Set<String>, loaded: [ModelVersionID: Set<String>]) {
+            self.init(specs: specs, alive: alive, loaded: loaded, partOwners: [:])
+        }
+
+        init(specs: [ModelName: DesiredState.ModelSpec], alive: Set<String>, loaded: [ModelVersionID: Set<String>], partOwners: [ModelName: ModelName]) {
+            self.partOwners = partOwners
             self.specs = specs
             self.alive = alive
             self.loaded = loaded
@@ -26,8 +33,9 @@ public enum PlacementDecisions {
             let before = Set(old.assignments[id] ?? []), after = Set(new.assignments[id] ?? [])
             guard before != after else { continue }
             let added = after.subtracting(before).sorted(), removed = before.subtracting(after).sorted()
-            let spec = context.specs[id.model] ?? shardedOwner(of: id.model, in: context.specs)
-            let shard = context.specs[id.model] == nil && spec != nil
+            let owner = context.specs[id.model] == nil ? context.partOwners[id.model] : nil
+            let spec = context.specs[id.model] ?? owner.flatMap { context.specs[$0] }
+            let shard = owner != nil && spec != nil
             if old.assignments[id] == nil {
                 let loadedThere = context.loaded[id] ?? []
                 if !loadedThere.isEmpty && Set(added).isSubset(of: loadedThere) {
@@ -64,13 +72,6 @@ public enum PlacementDecisions {
             if let spec, shrunk { return "\(spec.replicas) replica\(spec.replicas == 1 ? "" : "s") wanted now" }
             return "\(worker) over its memory capacity or the zones changed"
         }.joined(separator: "; ")
-    }
-
-    /// The sharded model a PS part (`<model>.ps-<k>`) belongs to: its decisions read that model's spec.
-    static func shardedOwner(of part: ModelName, in specs: [ModelName: DesiredState.ModelSpec]) -> DesiredState.ModelSpec? {
-        guard let marker = part.rawValue.range(of: ".ps-", options: .backwards),
-              let owner = try? ModelName(String(part.rawValue[..<marker.lowerBound])), let spec = specs[owner], spec.sharding != nil else { return nil }
-        return spec
     }
 
     private static func describe(_ versions: DesiredState.VersionPolicy) -> String {

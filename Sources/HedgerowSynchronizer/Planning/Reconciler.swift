@@ -107,8 +107,8 @@ public enum Reconciler {
         for (key, replicaState) in state where replicaState == .available {
             availableAt[key.id, default: []].append(input.observed[key.worker]?.address ?? key.worker)
         }
-        /// Each shard's AVAILABLE replicas, for an entry of `version`: what its lookups may use.
-        func shardAddresses(_ version: ShardedVersion) -> [[String]] {
+        /// Each sharded version's shards' AVAILABLE replicas, by entry: what its lookups may use.
+        let shardAddresses = sharded.byEntry.mapValues { version in
             (0..<version.policy.shards).map { shard in version.partID(shard).map { (availableAt[$0] ?? []).sorted() } ?? [] }
         }
         let specs = Dictionary(input.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -137,7 +137,7 @@ public enum Reconciler {
                     due = input.now - (memory.lastLoad[key] ?? -.infinity) >= wait
                 case .available?:
                     if let spec = specs[id.model], requestedBatching[key] != spec.batching { output.settings.append(key) }
-                    if let version = sharded.byEntry[id], reportedParts[key]?.shardAddresses != shardAddresses(version) || (reportedParts[key]?.hedging ?? .default) != (specs[id.model]?.hedging ?? .default),
+                    if let addresses = shardAddresses[id], reportedParts[key]?.shardAddresses != addresses || (reportedParts[key]?.hedging ?? .default) != (specs[id.model]?.hedging ?? .default),
                        !output.settings.contains(key) {
                         output.settings.append(key)
                     }
@@ -146,7 +146,7 @@ public enum Reconciler {
                     due = false
                 }
                 // Shards first: an entry without a shard to ask could only fail.
-                if let version = sharded.byEntry[id], shardAddresses(version).contains(where: \.isEmpty) { continue }
+                if shardAddresses[id]?.contains(where: \.isEmpty) == true { continue }
                 let isProbe = probing[id, default: 0] >= 0
                 guard due, !input.held.contains(id), loading[worker, default: 0] < input.maxLoadsPerWorker, !isProbe || (probing[id, default: 0] == 0 && probesOn[worker, default: 0] == 0) else {
                     continue
@@ -195,8 +195,8 @@ public enum Reconciler {
         }
         for key in output.loads + output.settings {
             guard var part = sharded.part(of: key.id) else { continue }
-            if let version = sharded.byEntry[key.id] {
-                part.shardAddresses = shardAddresses(version)
+            if let addresses = shardAddresses[key.id] {
+                part.shardAddresses = addresses
                 part.hedging = specs[key.id.model]?.hedging
             }
             output.parts[key] = part
