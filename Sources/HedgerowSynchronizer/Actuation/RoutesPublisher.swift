@@ -50,12 +50,11 @@ public final class RoutesPublisher: Sendable {
     @discardableResult
     public func publish(_ models: [String: RoutingTable.ModelRoutes]) -> Int {
         let (table, ready) = state.withLockedValue { state -> (RoutingTable, [EventLoopPromise<RoutingTable>]) in
-            let changed = state.table.models != models
-            guard changed || !state.published else { return (state.table, []) }
+            let old = state.table.models
+            let touched = Set(models.keys.filter { old[$0] != models[$0] }).union(old.keys.filter { models[$0] == nil })
+            guard !touched.isEmpty || !state.published else { return (state.table, []) }
             state.published = true
-            if changed {
-                let old = state.table.models
-                let touched = Set(models.keys.filter { old[$0] != models[$0] }).union(old.keys.filter { models[$0] == nil })
+            if !touched.isEmpty {
                 state.table = RoutingTable(generation: state.table.generation + 1, models: models)
                 state.history.append((state.table.generation, touched))
                 if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
