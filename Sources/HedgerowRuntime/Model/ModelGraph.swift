@@ -12,6 +12,8 @@ public struct ModelGraph: Sendable {
     /// Values the server supplies rather than the client: a sharded entry's looked-up rows (`EntryGraph`). Fed to
     /// `run` like inputs, never asked of clients (codecs and metadata see `inputs` only).
     public let suppliedInputs: [TensorSignature]
+    /// `inputs` then `suppliedInputs`: every value `run` is fed, in the plan's slot order.
+    private let fedInputs: [TensorSignature]
     public let outputs: [TensorSignature]
     let nodes: [Node]
     let kernels: [Kernel]
@@ -34,7 +36,8 @@ public struct ModelGraph: Sendable {
     ) {
         (self.inputs, self.outputs, self.nodes, self.kernels, self.initializers) = (inputs, outputs, nodes, kernels, initializers)
         (self.opsetVersion, self.optimizations, self.suppliedInputs) = (opsetVersion, optimizations, suppliedInputs)
-        plan = ExecutionPlan(inputs: (inputs + suppliedInputs).map(\.name), nodes: nodes, initializers: initializers, outputs: outputs.map(\.name))
+        fedInputs = inputs + suppliedInputs
+        plan = ExecutionPlan(inputs: fedInputs.map(\.name), nodes: nodes, initializers: initializers, outputs: outputs.map(\.name))
     }
 
     /// The same graph with the named inputs moved to `suppliedInputs` (in that order).
@@ -57,8 +60,7 @@ public struct ModelGraph: Sendable {
 
     public func run(_ feeds: [String: Tensor]) throws(HedgerowError) -> [String: Tensor] {
         var slots = [Tensor?](repeating: nil, count: plan.slotCount)
-        let expected = suppliedInputs.isEmpty ? inputs : inputs + suppliedInputs
-        for (signature, slot) in zip(expected, plan.inputSlots) {
+        for (signature, slot) in zip(fedInputs, plan.inputSlots) {
             guard let tensor = feeds[signature.name] else {
                 throw HedgerowError(.badRequest, "missing input '\(signature.name)' (expected shape \(signature.metadataShapeText))")
             }
@@ -67,8 +69,8 @@ public struct ModelGraph: Sendable {
             _ = try TensorLimits.count(tensor.shape, what: "input '\(signature.name)'")
             slots[slot] = tensor
         }
-        if feeds.count != expected.count || feeds.keys.contains(where: { name in !expected.contains { $0.name == name } }) {
-            let unknown = feeds.keys.sorted().first { name in !expected.contains { $0.name == name } } ?? "?"
+        if feeds.count != fedInputs.count || feeds.keys.contains(where: { name in !fedInputs.contains { $0.name == name } }) {
+            let unknown = feeds.keys.sorted().first { name in !fedInputs.contains { $0.name == name } } ?? "?"
             throw HedgerowError(.badRequest, "unknown input '\(unknown)'; the model takes \(inputs.map { "'\($0.name)'" }.joined(separator: ", "))")
         }
         return try buffers.using { () throws(HedgerowError) in try execute(&slots) }
