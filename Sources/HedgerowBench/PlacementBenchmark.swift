@@ -14,7 +14,17 @@ public struct PlacementBenchmark {
         public var replicasPlaced: Int
         public var replicasAsked: Int
         public var fullPlanSeconds: Double
+        /// The edit named to the kept planner state (`PlacementState.apply`): what the synchronizer's planning costs
+        /// once it knows the edited model.
         public var editPlanSeconds: Double
+        /// The same edit found by comparing every demand with the last ones (`PlacementState.replan`): what a
+        /// reconcile round that rebuilds its demands pays.
+        public var editReplanSeconds: Double
+        /// The same edit as a full plan that keeps the previous placements (`PlacementPlanner.plan`), as before the
+        /// planner kept its state.
+        public var statelessEditSeconds: Double
+        /// Whether `replan` found the plan `apply` made (must be true).
+        public var replanAgrees: Bool
         /// Model versions other than the edited one whose assignment changed (must be 0).
         public var othersMoved: Int
         /// Replicas the edited model gained.
@@ -50,15 +60,30 @@ public struct PlacementBenchmark {
             )
         }
         var clock = ContinuousClock.now
-        let first = PlacementPlanner.plan(demands: demands, workers: fleet, previous: [:], loaded: [:])
+        var state = PlacementState(demands: demands, workers: fleet)
         let fullPlan = ContinuousClock.now - clock
+        // A copy with storage of its own: sharing the state's would make the edit below copy every assignment.
+        let first = PlacementPlanner.Plan(
+            assignments: Dictionary(uniqueKeysWithValues: state.plan.assignments.map { ($0.key, $0.value) }), problems: state.plan.problems
+        )
 
         var edited = demands
         let target = models / 2
         edited[target].replicas += 1
         clock = ContinuousClock.now
-        let second = PlacementPlanner.plan(demands: edited, workers: fleet, previous: first.assignments, loaded: [:])
+        state.apply(changed: [edited[target]], removed: [])
         let editPlan = ContinuousClock.now - clock
+        let second = state.plan
+
+        var diffing = PlacementState(demands: demands, workers: fleet)
+        clock = ContinuousClock.now
+        diffing.replan(demands: edited, workers: fleet, loaded: [:])
+        let editReplan = ContinuousClock.now - clock
+
+        clock = ContinuousClock.now
+        let stateless = PlacementPlanner.plan(demands: edited, workers: fleet, previous: first.assignments, loaded: [:])
+        let statelessEdit = ContinuousClock.now - clock
+        _ = stateless
 
         let editedID = demands[target].id
         let othersMoved = demands.filter { $0.id != editedID && first.assignments[$0.id] != second.assignments[$0.id] }.count
@@ -66,6 +91,7 @@ public struct PlacementBenchmark {
             models: models, workers: workers,
             replicasPlaced: first.assignments.values.reduce(0) { $0 + $1.count }, replicasAsked: models * replicas,
             fullPlanSeconds: Self.seconds(fullPlan), editPlanSeconds: Self.seconds(editPlan),
+            editReplanSeconds: Self.seconds(editReplan), statelessEditSeconds: Self.seconds(statelessEdit), replanAgrees: diffing.plan == second,
             othersMoved: othersMoved,
             editedGained: (second.assignments[editedID]?.count ?? 0) - (first.assignments[editedID]?.count ?? 0)
         )

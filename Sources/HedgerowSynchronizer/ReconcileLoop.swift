@@ -22,6 +22,9 @@ struct ReconcileLoop: Sendable {
 
     private var source: DesiredStateSource
     private var plan = PlacementPlanner.Plan(assignments: [:], problems: [:])
+    /// The planner's memory between rounds: a round where the fleet is unchanged costs what changed (an edit, a
+    /// measured memory), not a full plan.
+    private var placement: PlacementState?
     private var gauges = SynchronizerGauges()
     private var memory = Reconciler.Memory()
     private var aliveBefore: Set<String> = []
@@ -133,7 +136,12 @@ struct ReconcileLoop: Sendable {
                 if let id = m.id { loaded[id, default: []].insert(worker) }
             }
         }
-        var newPlan = PlacementPlanner.plan(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
+        if placement == nil {
+            placement = PlacementState(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
+        } else {
+            placement?.replan(demands: demands, workers: workers, loaded: loaded)
+        }
+        var newPlan = placement?.plan ?? plan
         newPlan.problems.merge(splitProblems) { a, _ in a }
         let decisions = PlacementDecisions.explain(
             from: plan, to: newPlan,

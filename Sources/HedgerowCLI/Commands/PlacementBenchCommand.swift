@@ -22,8 +22,11 @@ struct PlacementBenchCommand: ParsableCommand {
         let r = PlacementBenchmark(models: models, workers: workers, replicas: replicas, workerMemoryMB: workerMemoryMb).run()
         print("placement: \(r.models) model versions × \(replicas) replicas over \(r.workers) workers (3 zones, \(workerMemoryMb) MB each)")
         print(String(format: "  full plan:        %.3f s, %d of %d replicas placed", r.fullPlanSeconds, r.replicasPlaced, r.replicasAsked))
-        print(String(format: "  one-model edit:   %.3f s, the edited model gained %d replica(s), %d other model versions moved",
-                     r.editPlanSeconds, r.editedGained, r.othersMoved))
+        print(String(format: "  one-model edit:   %.3f ms, the edited model gained %d replica(s), %d other model versions moved",
+                     r.editPlanSeconds * 1000, r.editedGained, r.othersMoved))
+        print(String(format: "    found by comparing every demand (a round's replan): %.3f ms%@", r.editReplanSeconds * 1000,
+                     r.replanAgrees ? "" : " (ERROR: a different plan than the named edit's)"))
+        print(String(format: "    as a full plan keeping the previous one (no kept state): %.3f ms", r.statelessEditSeconds * 1000))
         let routes = RoutesDeltaBenchmark(models: models, replicas: replicas).run()
         print("routes sent to each router for a one-model edit (\(routes.models) models):")
         print("  whole table:      \(routes.wholeTableBytes) bytes (every poll before deltas)")
