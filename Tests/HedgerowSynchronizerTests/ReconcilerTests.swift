@@ -164,4 +164,20 @@ import Testing
             _ = try table.resolve(model: try ModelName("digits"), selector: .label("stable"))
         }
     }
+
+    @Test func aModelRemovedFromTheDesiredStateDrainsThenUnloads() {
+        let observed = ["w1": report("w1", [(m1, .available)])]
+        var out = Reconciler.reconcile(.init(models: [], plan: .init(assignments: [:], problems: [:]), observed: observed, now: 0, drainSeconds: 2), memory: .init())
+        #expect(out.routes["digits"] == nil)
+        #expect(out.unloads.isEmpty)
+        out = Reconciler.reconcile(.init(models: [], plan: .init(assignments: [:], problems: [:]), observed: observed, now: 2.5, drainSeconds: 2), memory: out.memory)
+        #expect(out.unloads == [Reconciler.ReplicaKey(worker: "w1", id: m1)])
+    }
+
+    @Test func aDesiredModelWithNothingPlannedKeepsServingWhatItHas() {
+        // Its versions poisoned or their files gone: nothing replaces the loaded replica, so it keeps serving.
+        let out = Reconciler.reconcile(.init(models: [spec], plan: .init(assignments: [:], problems: [:]), observed: ["w1": report("w1", [(m1, .available)])], now: 9), memory: .init())
+        #expect(out.routes["digits"]?.versions["1"] == ["addr-w1"])
+        #expect(out.unloads.isEmpty)
+    }
 }

@@ -7,7 +7,8 @@ import HedgerowCore
 /// Make-before-break: a replica that is loaded but no longer planned stays in the routes until every planned
 /// replica of its model is AVAILABLE; then it leaves the routes, and is unloaded `drainSeconds` later (routers
 /// have the new table by then, and the worker itself waits for in-flight requests). Nothing is ever unloaded
-/// because the desired state changed before its replacement was ready.
+/// because the desired state changed before its replacement was ready. A model removed from the desired state
+/// has no replacement: it leaves the routes at once and is unloaded `drainSeconds` later.
 ///
 /// Loads are bounded: at most `maxLoadsPerWorker` replicas LOADING on one worker at a time (a big rollout queues
 /// instead of starving inference), taken in model-version order. A FAILED load is retried after `retrySeconds`,
@@ -181,8 +182,11 @@ public enum Reconciler {
             if let entry = sharded.entry(of: key.id), input.plan.assignments[key.id] == nil, availableAt[entry] != nil {
                 continue
             }
-            // Not planned: retire it, after its replacements are ready.
-            if replicaState == .available && settled[key.id.model] != true {
+            // Not planned: retire it, after its replacements are ready. A model that left the desired state has no
+            // replacement to wait for: it drains now (a desired model with nothing planned, its versions poisoned or
+            // their files gone, keeps serving what it has).
+            let desired = specs[key.id.model] != nil || sharded.partNames.contains(key.id.model)
+            if replicaState == .available && desired && settled[key.id.model] != true {
                 routable[key.id, default: []].append(address)
                 continue
             }
