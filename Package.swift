@@ -139,6 +139,7 @@ let package = Package(
             name: "HedgerowBench",
             dependencies: [
                 "HedgerowCore", "HedgerowHTTP", "HedgerowSynchronizer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -102,6 +102,8 @@ public enum MetricNames {
     public static let syncConfigRefused = "hedgerow_sync_config_refused"
     public static let syncConfigErrors = "hedgerow_sync_config_errors_total"
     public static let syncGeneration = "hedgerow_sync_generation"
+    /// How long each reconcile round took (observe every worker, plan, act, publish), seconds: a histogram.
+    public static let syncRoundDuration = "hedgerow_sync_round_duration_seconds"
     /// Model versions marked poisoned because loading them took a worker down, per `model`.
     public static let syncPoisonedVersions = "hedgerow_sync_poisoned_versions_total"
     /// Versions of a `model` poisoned now (placed nowhere until their files change or `clear-poison`).

@@ -46,17 +46,20 @@ public struct SynchronizerService: Service {
         let server = HTTPServer(configuration: configuration.listen, responder: responder, group: group, logger: logger)
         let initialLoop = ReconcileLoop(
             configuration: configuration, admin: AdminClient(
-                client: client, token: configuration.adminToken,
+                client: client, loops: Array(group.makeIterator()), token: configuration.adminToken,
                 stateTimeout: .milliseconds(Int64(configuration.heartbeatIntervalSeconds * 1000))
             ),
             publisher: publisher, inventory: inventory, report: report, poisoned: poisoned, canaries: canaries, clock: clock, logger: logger
         )
+        let roundDuration = Timer(label: MetricNames.syncRoundDuration)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.run() }
             group.addTask {
                 var loop = initialLoop
                 while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    let started = NIODeadline.now()
                     await loop.tick()
+                    roundDuration.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
                     try? await Task.sleep(for: .milliseconds(Int(configuration.reconcileIntervalSeconds * 1000)))
                 }
             }

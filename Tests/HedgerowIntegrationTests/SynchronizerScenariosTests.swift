@@ -136,7 +136,7 @@ import Glibc
         let metrics = await cluster.synchronizerMetrics()
         for series in [#"hedgerow_sync_ready_replicas{model="digits",version="2"} 2"#, #"hedgerow_sync_desired_replicas{model="digits",version="2"} 2"#,
                        #"hedgerow_sync_unplaced_replicas{model="digits",version="2"} 0"#,
-                       "hedgerow_sync_generation "] {
+                       "hedgerow_sync_generation ", "hedgerow_sync_round_duration_seconds_count "] {
             #expect(metrics.contains(series), "no \(series) in\n\(metrics)")
         }
         try await Task.sleep(for: .seconds(1))

@@ -46,7 +46,7 @@ public final class WorkerInventory: Sendable {
 
     /// Registered (non-static) workers kept at most: a flood of heartbeats under fresh names cannot grow the
     /// synchronizer's memory or its reconcile round without bound.
-    public static let maxRegistered = 4096
+    public static let maxRegistered = 16384
 
     /// Records a heartbeat, unless it would take a name from another worker.
     ///
