@@ -28,10 +28,10 @@ import Testing
         return found
     }
 
-    /// One random edit of `demands`: scale, remove, add, resize or repin one version.
+    /// One random edit of `demands`: scale, remove, add, resize, repin or roll out one version.
     static func edit(_ demands: inout [PlacementPlanner.Demand], _ r: inout Random, serial: Int) -> (changed: [PlacementPlanner.Demand], removed: [ModelVersionID]) {
         let target = demands.isEmpty ? 0 : r.int(0...(demands.count - 1))
-        switch demands.isEmpty ? 2 : r.int(0...4) {
+        switch demands.isEmpty ? 2 : r.int(0...5) {
         case 0:
             demands[target].replicas = r.int(0...5)
             return ([demands[target]], [])
@@ -48,9 +48,14 @@ import Testing
         case 3:
             demands[target].memoryBytes = r.int(10...400) * mb
             return ([demands[target]], [])
-        default:
+        case 4:
             demands[target].placement = .pinned(["w\(r.int(0...12))", "w\(r.int(0...12))"])
             return ([demands[target]], [])
+        default:
+            // A rollout: one version replaced by the next, the count of versions unchanged.
+            let old = demands[target].id
+            demands[target].id = ModelVersionID(model: old.model, version: try! ModelVersion(old.version.number + 10 + serial))
+            return ([demands[target]], [old])
         }
     }
 
@@ -101,6 +106,17 @@ import Testing
         // The same demands as the first plan, in the same order: `extra` is no longer demanded.
         #expect(state.replan(demands: c.demands, workers: c.workers, loaded: [:]).contains(extra.id))
         #expect(state.plan == first)
+    }
+
+    @Test func aRolloutReplacesTheVersionWhenTheCountStaysTheSame() {
+        let workers = (0..<3).map { PlacementPlanner.Worker(name: "w\($0)", zone: "a") }
+        let v1 = PlacementPlanner.Demand(id: ModelVersionID(model: try! ModelName("digits"), version: try! ModelVersion(1)), replicas: 2, placement: .any)
+        var v2 = v1
+        v2.id = ModelVersionID(model: v1.id.model, version: try! ModelVersion(2))
+        var state = PlacementState(demands: [v1], workers: workers)
+        #expect(state.replan(demands: [v2], workers: workers, loaded: [:]) == [v1.id, v2.id])
+        #expect(state.plan.assignments[v1.id] == nil)
+        #expect(state.plan.assignments[v2.id]?.count == 2)
     }
 
     @Test func aLostWorkerIsAFullPlanThatKeepsTheSurvivors() {

@@ -65,10 +65,13 @@ public struct PlacementState: Sendable {
         }
         var changed: [Demand] = []
         var present = Set<ModelVersionID>(minimumCapacity: demands.count)
+        var kept = 0  // versions demanded before too: fewer than before means some were removed
         for demand in demands where present.insert(demand.id).inserted {
-            if self.demands[demand.id] != demand { changed.append(demand) }
+            let old = self.demands[demand.id]
+            if old != nil { kept += 1 }
+            if old != demand { changed.append(demand) }
         }
-        let removed = present.count == self.demands.count ? [] : self.demands.keys.filter { !present.contains($0) }
+        let removed = kept == self.demands.count ? [] : self.demands.keys.filter { !present.contains($0) }
         return apply(changed: changed, removed: removed, loaded: loaded)
     }
 
