@@ -239,9 +239,12 @@ struct ReconcileLoop: Sendable {
         let entries = inventory.all
         return await withTaskGroup(of: Observation.self) { group in
             for entry in entries {
+                // A worker already dead is still asked (a static one comes back by answering), but briefly: a lost
+                // machine must not hold up every round by a whole timeout until it is forgotten.
+                let timeout = inventory.isAlive(entry, now: now) ? admin.stateTimeout : min(admin.stateTimeout, .milliseconds(200))
                 group.addTask { [admin] in
                     do {
-                        return Observation(name: entry.name, report: try await admin.state(of: entry.address), failure: nil, refused: false)
+                        return Observation(name: entry.name, report: try await admin.state(of: entry.address, timeout: timeout), failure: nil, refused: false)
                     } catch {
                         return Observation(name: entry.name, report: nil, failure: "\(error)", refused: Self.isRefused(error))
                     }
@@ -249,10 +252,11 @@ struct ReconcileLoop: Sendable {
             }
             var reports: [String: WorkerStateReport] = [:]
             var failures: [String: Observation] = [:]
+            let addresses = Dictionary(entries.map { ($0.name, $0.address) }, uniquingKeysWith: { a, _ in a })
             for await observation in group {
                 if var report = observation.report, report.name == observation.name {
                     inventory.seen(observation.name, now: now)
-                    report.address = entries.first { $0.name == observation.name }?.address ?? report.address
+                    report.address = addresses[observation.name] ?? report.address
                     reports[observation.name] = report
                 } else {
                     var failed = observation
@@ -331,12 +335,17 @@ struct ReconcileLoop: Sendable {
         var versions: [SynchronizerStateReport.VersionStatus] = []
         var counts: [ModelVersionID: SynchronizerGauges.VersionCounts] = [:]
         let states = observed.flatMap { worker, report in report.models.map { (worker, report.address, $0) } }
+        // Every replica by version, once: looking them up per version was O(versions × replicas).
+        var replicasOf: [ModelVersionID: [SynchronizerStateReport.Replica]] = [:]
+        for (worker, address, m) in states {
+            guard let id = m.id else { continue }
+            replicasOf[id, default: []].append(.init(worker: worker, address: address, state: m.state.rawValue, error: m.error))
+        }
+        let specs = Dictionary((source.current?.models ?? []).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for (id, workers) in plan.assignments.sorted(by: { $0.key < $1.key }) {
-            let replicas = states.filter { $0.2.model == id.model.rawValue && $0.2.version == id.version.number }
-                .map { SynchronizerStateReport.Replica(worker: $0.0, address: $0.1, state: $0.2.state.rawValue, error: $0.2.error) }
-                .sorted { $0.worker < $1.worker }
+            let replicas = (replicasOf[id] ?? []).sorted { $0.worker < $1.worker }
             let ready = replicas.filter { $0.state == ModelVersionState.available.rawValue && workers.contains($0.worker) }.count
-            var desired = source.current?.models.first { $0.name == id.model }?.replicas ?? workers.count
+            var desired = specs[id.model]?.replicas ?? workers.count
             var part: String?
             var memory: Int?
             if let split = sharded.byEntry[id] {
@@ -351,8 +360,7 @@ struct ReconcileLoop: Sendable {
         // A rollout of a sharded model keeps the old version's shards until its entries drain: say so.
         let kept = Set(states.compactMap { _, _, m in m.id }.filter { plan.assignments[$0] == nil && sharded.entry(of: $0) != nil })
         for id in kept.sorted() {
-            let replicas = states.filter { $0.2.id == id }.map { SynchronizerStateReport.Replica(worker: $0.0, address: $0.1, state: $0.2.state.rawValue, error: $0.2.error) }
-                .sorted { $0.worker < $1.worker }
+            let replicas = (replicasOf[id] ?? []).sorted { $0.worker < $1.worker }
             versions.append(.init(model: id.model.rawValue, version: id.version.number, desiredReplicas: 0, readyReplicas: 0, replicas: replicas,
                                   problem: "kept while the old version's entries drain: this rollout holds both versions' shards", part: "ps (old)",
                                   memoryBytes: measured[id]))

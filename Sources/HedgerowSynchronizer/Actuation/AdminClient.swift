@@ -16,8 +16,8 @@ struct AdminClient: Sendable {
     /// round for the others (it stays in on its last answer until it misses 3 heartbeats).
     let stateTimeout: TimeAmount
 
-    func state(of address: String) async throws -> WorkerStateReport {
-        let response = try await send(.GET, "/admin/state", to: address, timeout: stateTimeout)
+    func state(of address: String, timeout: TimeAmount? = nil) async throws -> WorkerStateReport {
+        let response = try await send(.GET, "/admin/state", to: address, timeout: timeout ?? stateTimeout)
         guard response.status == .ok else { throw AdminCallError(message: "GET /admin/state on \(address) answered \(response.status.code): \(String(buffer: response.body))") }
         return try JSONDecoder().decode(WorkerStateReport.self, from: Data(response.body.readableBytesView))
     }

@@ -59,10 +59,13 @@ public final class WorkerInventory: Sendable {
     @discardableResult
     public func heartbeat(_ message: WorkerHeartbeat, now: Double) -> HeartbeatDecision {
         entries.withLockedValue { entries in
-            let decision = Self.decide(message, holder: entries[message.name], registered: entries.values.count(where: { !$0.isStatic }), now: now, deadAfter: deadAfter)
+            // Counting is O(workers): only a name heard for the first time needs the count.
+            let holder = entries[message.name]
+            let registered = holder == nil ? entries.values.count(where: { !$0.isStatic }) : 0
+            let decision = Self.decide(message, holder: holder, registered: registered, now: now, deadAfter: deadAfter)
             guard decision == .accepted else { return decision }
             // A static worker keeps the address as the desired state spells it (the heartbeat's may differ in case).
-            let holder = entries[message.name], isStatic = holder?.isStatic ?? false
+            let isStatic = holder?.isStatic ?? false
             let address = isStatic ? holder?.address ?? message.address : message.address
             entries[message.name] = Entry(name: message.name, address: address, zone: message.zone, memoryMB: message.memoryMB, lastSeen: now, isStatic: isStatic)
             return .accepted

@@ -252,9 +252,18 @@ public enum Reconciler {
             let canary = spec?.canary.flatMap { numbers.contains($0.version) ? $0 : nil }
             result[model.rawValue] = RoutingTable.ModelRoutes(
                 versions: versions, labels: labels, defaultVersion: defaultVersion(numbers, labels: labels, canary: spec?.canary?.version),
-                hedging: spec?.hedging ?? .default, zones: zones.filter { addresses.contains($0.key) }, logging: spec?.logging, canary: canary
+                hedging: spec?.hedging ?? .default, zones: zones.filter(keys: addresses), logging: spec?.logging, canary: canary
             )
         }
+        return result
+    }
+}
+
+private extension Dictionary where Key == String, Value == String {
+    /// The entries for `keys` only: O(keys), where `filter` would walk every worker's zone for every model.
+    func filter(keys: Set<String>) -> [String: String] {
+        var result: [String: String] = [:]
+        for key in keys { if let value = self[key] { result[key] = value } }
         return result
     }
 }
