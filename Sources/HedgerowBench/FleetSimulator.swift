@@ -15,7 +15,7 @@ public enum FleetSimulator {
         raiseOpenFileLimit()
         let fleet = try await SimulatedFleet.start(
             count: count, first: first, memoryMB: 64 * 1024, modelBytes: 100 << 20, loadSeconds: loadSeconds,
-            adminDelay: .milliseconds(Int64(adminDelayMs)), threads: 1
+            adminDelay: .milliseconds(Int64(adminDelayMs)), threads: 2
         )
         for worker in fleet.workers { print("worker \(worker.name) \(worker.address)") }
         print("ready")

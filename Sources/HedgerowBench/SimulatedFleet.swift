@@ -12,7 +12,8 @@ import NIOPosix
 final class SimulatedFleet: Sendable {
     let workers: [SimulatedWorker]
     private let group: MultiThreadedEventLoopGroup
-    private let client: HTTP2ClientPool
+    /// Heartbeat connections: one per pool and event loop.
+    private let pools: [HTTP2ClientPool]
     private let heartbeats: NIOLockedValueBox<Task<Void, Never>?> = .init(nil)
     /// Heartbeats answered 200, and the others (refused, full, timed out).
     let heartbeatCounts = NIOLockedValueBox((ok: 0, failed: 0))
@@ -20,7 +21,7 @@ final class SimulatedFleet: Sendable {
     private init(workers: [SimulatedWorker], group: MultiThreadedEventLoopGroup) {
         self.workers = workers
         self.group = group
-        client = HTTP2ClientPool(group: group, connectTimeout: .seconds(2))
+        pools = (0..<8).map { _ in HTTP2ClientPool(group: group, connectTimeout: .seconds(2)) }
     }
 
     /// Binds `count` workers on 127.0.0.1, ports chosen by the system, named `sim<first>`, `sim<first + 1>`, ….
@@ -50,22 +51,27 @@ final class SimulatedFleet: Sendable {
         return SimulatedFleet(workers: workers, group: group)
     }
 
-    /// Starts heartbeating to `synchronizer` every `interval` seconds.
+    /// Starts heartbeating to `synchronizer` every `interval` seconds. Like a real worker, each has at most one
+    /// heartbeat in flight (a real one sends, waits for the answer, sleeps): a synchronizer that falls behind sees
+    /// fewer heartbeats, not a growing queue of them. They go over a few connections, not one per worker: open files
+    /// are what bounds the fleet size on one machine.
     func startHeartbeats(to synchronizer: String, interval: Double) {
-        let task = Task { [workers, client, heartbeatCounts] in
+        let task = Task { [workers, pools, heartbeatCounts] in
             let slots = 100
             let perSlot = (workers.count + slots - 1) / slots
             let slot = Duration.seconds(interval / Double(slots))
             let encoder = JSONEncoder()
+            let inFlight = NIOLockedValueBox(Set<Int>())
             while !Task.isCancelled {
                 for s in 0..<slots where !Task.isCancelled {
                     let started = ContinuousClock.now
-                    for worker in workers[min(s * perSlot, workers.count)..<min((s + 1) * perSlot, workers.count)] where !worker.isSilent {
-                        guard let body = try? encoder.encode(worker.heartbeat) else { continue }
+                    for i in min(s * perSlot, workers.count)..<min((s + 1) * perSlot, workers.count) where !workers[i].isSilent {
+                        guard inFlight.withLockedValue({ $0.insert(i).inserted }), let body = try? encoder.encode(workers[i].heartbeat) else { continue }
                         let request = HTTPRequest(
                             method: .POST, target: "/v1/workers/heartbeat", headers: ["content-type": "application/json"], body: ByteBuffer(bytes: body)
                         )
-                        client.execute(request, to: synchronizer, timeout: .seconds(2)).response.whenComplete { result in
+                        pools[i % pools.count].execute(request, to: synchronizer, timeout: .seconds(2)).response.whenComplete { result in
+                            inFlight.withLockedValue { _ = $0.remove(i) }
                             let ok = (try? result.get().status) == .ok
                             heartbeatCounts.withLockedValue { ok ? ($0.ok += 1) : ($0.failed += 1) }
                         }
@@ -79,7 +85,7 @@ final class SimulatedFleet: Sendable {
 
     func stop() async {
         heartbeats.withLockedValue { $0?.cancel() }
-        client.shutdown()
+        for pool in pools { pool.shutdown() }
         try? await group.shutdownGracefully()
     }
 }
