@@ -21,6 +21,9 @@ public struct FleetBenchmark {
         public var simulatorProcesses: Int
         public var startSeconds: Double
         public var convergeSeconds: Double?
+        /// Rounds from start until routed (a scrape just after), and their mean.
+        public var convergeRounds: Int
+        public var convergeRoundMeanSeconds: Double?
         public var cpuCores: Double
         public var residentMB: Double
         /// Rounds in the steady window, their mean, and the smallest histogram bucket that holds them all.
@@ -110,6 +113,8 @@ public struct FleetBenchmark {
         progress("waiting for every model to be routed")
         let converge = await watcher.wait(from: clock, timeout: 900) { routedEverywhere($0, models) }
 
+        let convergeRounds = Self.rounds(await watcher.fetch("/metrics"))
+
         // Steady state.
         progress(converge == nil ? "not every model was routed within 900 s; measuring anyway" : "routed; measuring the steady state")
         try? await Task.sleep(for: .seconds(3))
@@ -158,6 +163,7 @@ public struct FleetBenchmark {
         try? FileManager.default.removeItem(at: repository)
         return Result(
             workers: workers, models: models.count, simulatorProcesses: simulators.count, startSeconds: startSeconds, convergeSeconds: converge,
+            convergeRounds: convergeRounds?.count ?? 0, convergeRoundMeanSeconds: convergeRounds?.mean,
             cpuCores: cpu, residentMB: resident, rounds: rounds?.count ?? 0, roundMeanSeconds: rounds?.mean, roundMaxBucketSeconds: rounds?.maxBucket,
             editRoutedSeconds: editRouted, editWholeSeconds: editWhole, removeSeconds: removed, deadNoticedSeconds: noticed, deadReplacedSeconds: replaced,
             heartbeatsOK: beats.ok, heartbeatsFailed: beats.failed, logDirectory: directory.path

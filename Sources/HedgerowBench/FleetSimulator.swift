@@ -44,17 +44,22 @@ public enum FleetSimulator {
     /// The soft limit up to the hard one: this process holds a listening socket and a connection per worker.
     static func raiseOpenFileLimit() {
         var limit = rlimit()
-        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        guard getrlimit(fileLimitResource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
         limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(resource, &limit)
+        _ = setrlimit(fileLimitResource, &limit)
     }
+
+    #if canImport(Glibc)
+    private static let fileLimitResource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    private static let fileLimitResource = RLIMIT_NOFILE
+    #endif
 
     /// The soft limit of open files after raising it to the hard one.
     static var openFileLimit: Int {
         raiseOpenFileLimit()
         var limit = rlimit()
-        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        guard getrlimit(fileLimitResource, &limit) == 0 else { return 1024 }
         return Int(clamping: limit.rlim_cur)
     }
 }
