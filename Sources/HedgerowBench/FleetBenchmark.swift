@@ -24,6 +24,9 @@ public struct FleetBenchmark {
         /// Rounds from start until routed (a scrape just after), and their mean.
         public var convergeRounds: Int
         public var convergeRoundMeanSeconds: Double?
+        /// After the cold start: the most replicas one worker serves, and the workers serving none.
+        public var mostReplicasOnAWorker: Int
+        public var workersWithoutReplicas: Int
         public var cpuCores: Double
         public var residentMB: Double
         /// Rounds in the steady window, their mean, and the smallest histogram bucket that holds them all.
@@ -114,6 +117,10 @@ public struct FleetBenchmark {
         let converge = await watcher.wait(from: clock, timeout: 900) { routedEverywhere($0, models) }
 
         let convergeRounds = Self.rounds(await watcher.fetch("/metrics"))
+        // How evenly the cold start spread the replicas: workers that registered late get only what is placed after.
+        var perWorker: [String: Int] = [:]
+        for routes in watcher.table.models.values { for address in routes.versions["1"] ?? [] { perWorker[address, default: 0] += 1 } }
+        let spread = (most: perWorker.values.max() ?? 0, idle: workers - perWorker.count)
 
         // Steady state.
         progress(converge == nil ? "not every model was routed within 900 s; measuring anyway" : "routed; measuring the steady state")
@@ -164,6 +171,7 @@ public struct FleetBenchmark {
         return Result(
             workers: workers, models: models.count, simulatorProcesses: simulators.count, startSeconds: startSeconds, convergeSeconds: converge,
             convergeRounds: convergeRounds?.count ?? 0, convergeRoundMeanSeconds: convergeRounds?.mean,
+            mostReplicasOnAWorker: spread.most, workersWithoutReplicas: spread.idle,
             cpuCores: cpu, residentMB: resident, rounds: rounds?.count ?? 0, roundMeanSeconds: rounds?.mean, roundMaxBucketSeconds: rounds?.maxBucket,
             editRoutedSeconds: editRouted, editWholeSeconds: editWhole, removeSeconds: removed, deadNoticedSeconds: noticed, deadReplacedSeconds: replaced,
             heartbeatsOK: beats.ok, heartbeatsFailed: beats.failed, logDirectory: directory.path

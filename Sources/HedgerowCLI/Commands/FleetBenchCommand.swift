@@ -59,7 +59,8 @@ struct FleetBenchCommand: AsyncParsableCommand {
             }
             func s(_ value: Double?) -> String { value.map { String(format: "%.2f s", $0) } ?? "not reached" }
             print("\(r.workers) workers in \(r.simulatorProcesses) simulator process(es), \(r.models) models (workers started in \(s(r.startSeconds))):")
-            print("  every model routed, from start:       \(s(r.convergeSeconds)) (\(r.convergeRounds) rounds, mean \(s(r.convergeRoundMeanSeconds)))")
+            print("  every model routed, from start:       \(s(r.convergeSeconds)) (\(r.convergeRounds) rounds, mean \(s(r.convergeRoundMeanSeconds)));"
+                  + " then at most \(r.mostReplicasOnAWorker) replicas on a worker, \(r.workersWithoutReplicas) workers with none")
             print(String(format: "  synchronizer CPU, steady:             %.3f cores (%.3f per 1,000 workers), %.0f MB resident",
                          r.cpuCores, r.cpuCores * 1000 / Double(r.workers), r.residentMB))
             print("  reconcile rounds, steady:             \(r.rounds) rounds, mean \(s(r.roundMeanSeconds)), all within \(s(r.roundMaxBucketSeconds)) (then a 0.5 s pause)")
