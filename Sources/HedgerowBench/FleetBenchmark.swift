@@ -107,7 +107,7 @@ public struct FleetBenchmark {
                 if words.count == 3 { addresses[String(words[2])] = (String(words[1]), simulator) }
             }
         }
-        let startSeconds = Self.seconds(ContinuousClock.now - clock)
+        let startSeconds = (ContinuousClock.now - clock).inSeconds
         let watcher = RoutesWatcher(synchronizer: synchronizer)
 
         let routedEverywhere = { (table: RoutingTable, names: [String]) in
@@ -248,9 +248,5 @@ public struct FleetBenchmark {
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kb = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) }) else { return 0 }
         return kb / 1024
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

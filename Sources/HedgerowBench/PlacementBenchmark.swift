@@ -90,14 +90,10 @@ public struct PlacementBenchmark {
         return Result(
             models: models, workers: workers,
             replicasPlaced: first.assignments.values.reduce(0) { $0 + $1.count }, replicasAsked: models * replicas,
-            fullPlanSeconds: Self.seconds(fullPlan), editPlanSeconds: Self.seconds(editPlan),
-            editReplanSeconds: Self.seconds(editReplan), statelessEditSeconds: Self.seconds(statelessEdit), replanAgrees: diffing.plan == second,
+            fullPlanSeconds: fullPlan.inSeconds, editPlanSeconds: editPlan.inSeconds,
+            editReplanSeconds: editReplan.inSeconds, statelessEditSeconds: statelessEdit.inSeconds, replanAgrees: diffing.plan == second,
             othersMoved: othersMoved,
             editedGained: (second.assignments[editedID]?.count ?? 0) - (first.assignments[editedID]?.count ?? 0)
         )
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

@@ -36,8 +36,6 @@ public struct RoutesDeltaBenchmark {
         let started = ContinuousClock.now
         let delta = publisher.delta(from: before, to: publisher.current)
         let took = ContinuousClock.now - started
-        let (seconds, attoseconds) = took.components
-        return Result(models: models, wholeTableBytes: whole, deltaBytes: HTTPResponse.json(delta).body.readableBytes,
-                      deltaSeconds: Double(seconds) + Double(attoseconds) / 1e18)
+        return Result(models: models, wholeTableBytes: whole, deltaBytes: HTTPResponse.json(delta).body.readableBytes, deltaSeconds: took.inSeconds)
     }
 }

@@ -57,7 +57,7 @@ final class RoutesWatcher: Sendable {
             let table = self.table
             if table.generation != checked {
                 checked = table.generation
-                if predicate(table) { return FleetBenchmark.seconds(ContinuousClock.now - start) }
+                if predicate(table) { return (ContinuousClock.now - start).inSeconds }
             }
             try? await Task.sleep(for: .milliseconds(10))
         }

@@ -24,10 +24,7 @@ public struct SynchronizerService: Service {
 
     public func run() async throws {
         let start = ContinuousClock.now
-        let clock: @Sendable () -> Double = {
-            let d = ContinuousClock.now - start
-            return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        }
+        let clock: @Sendable () -> Double = { (ContinuousClock.now - start).inSeconds }
         // Generations continue above any a previous run published (see RoutesPublisher).
         let publisher = RoutesPublisher(firstGeneration: Int(Date().timeIntervalSince1970 * 1000))
         let inventory = WorkerInventory(deadAfter: configuration.workerDeadAfterSeconds)

@@ -1,4 +1,5 @@
 import Foundation
+import HedgerowCore
 import NIOConcurrencyHelpers
 
 /// One role started by `hedgerow up`: its process, its log file, and how it ended.
@@ -57,8 +58,7 @@ final class ChildProcess: Sendable {
     }
 
     var uptime: Double {
-        let elapsed = ContinuousClock.now - startedAt
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        (ContinuousClock.now - startedAt).inSeconds
     }
 
     /// The last lines of the child's log (read from its last 64 KiB): what it said before it died. When the Swift
