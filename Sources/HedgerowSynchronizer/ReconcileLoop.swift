@@ -24,7 +24,7 @@ struct ReconcileLoop: Sendable {
     private var plan = PlacementPlanner.Plan(assignments: [:], problems: [:])
     /// The planner's memory between rounds: a round where the fleet is unchanged costs what changed (an edit, a
     /// measured memory), not a full plan.
-    private var placement: PlacementState?
+    private var placement = PlacementState(demands: [], workers: [])
     private var gauges = SynchronizerGauges()
     private var memory = Reconciler.Memory()
     private var aliveBefore: Set<String> = []
@@ -136,12 +136,8 @@ struct ReconcileLoop: Sendable {
                 if let id = m.id { loaded[id, default: []].insert(worker) }
             }
         }
-        if placement == nil {
-            placement = PlacementState(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
-        } else {
-            placement?.replan(demands: demands, workers: workers, loaded: loaded)
-        }
-        var newPlan = placement?.plan ?? plan
+        placement.replan(demands: demands, workers: workers, loaded: loaded)
+        var newPlan = placement.plan
         newPlan.problems.merge(splitProblems) { a, _ in a }
         let decisions = PlacementDecisions.explain(
             from: plan, to: newPlan,

@@ -16,10 +16,15 @@ extension PlacementPlanner {
         var replicas: [Int]
         private let everyone: [Int]
 
-        init(_ workers: [Worker]) {
+        /// `workers` one per name (the first given), in name order: the fleet a plan is made over.
+        static func unique(_ workers: [Worker]) -> [Worker] {
             var unique: [String: Worker] = [:]
             for w in workers where unique[w.name] == nil { unique[w.name] = w }
-            let sorted = unique.values.sorted { $0.name < $1.name }
+            return unique.values.sorted { $0.name < $1.name }
+        }
+
+        init(_ workers: [Worker]) {
+            let sorted = Self.unique(workers)
             self.workers = sorted
             name = sorted.map(\.name)
             var zoneNumbers: [String: Int] = [:]

@@ -7,8 +7,8 @@ import HedgerowCore
 /// V log V) for R replicas of V versions over W workers. An edit (`apply`) releases the edited versions' replicas,
 /// keeps those still eligible and fitting, places what is missing from the queue, then gives the versions that were
 /// short of replicas a new try when memory was freed: O((e + s) × k log W) for e edited and s short versions,
-/// k heap entries looked at per replica (1 in the common case), plus the work of copying nothing: assignments and
-/// problems change in place. `replan` finds the edit itself by comparing every demand, O(V).
+/// k heap entries looked at per replica (1 in the common case); assignments and problems change in place.
+/// `replan` finds the edit itself by comparing every demand, O(V).
 ///
 /// Rules are the planner's (`PlacementPlanner`), with one difference that only makes an edit move less: the edited
 /// versions are placed after every other version's replicas are counted, so an edit never moves another version,
@@ -55,7 +55,7 @@ public struct PlacementState: Sendable {
     public mutating func replan(
         demands: [PlacementPlanner.Demand], workers: [PlacementPlanner.Worker], loaded: [ModelVersionID: Set<String>]
     ) -> Set<ModelVersionID> {
-        guard workers == fleet.workers || Fleet(workers).workers == fleet.workers else {
+        guard workers == fleet.workers || Fleet.unique(workers) == fleet.workers else {
             self = PlacementState(demands: demands, workers: workers, previous: plan.assignments, loaded: loaded)
             return Set(plan.assignments.keys).union(plan.problems.keys)
         }
